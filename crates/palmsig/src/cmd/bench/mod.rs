@@ -1,0 +1,32 @@
+//! `palmsig bench …`: benchmarks that print JSON. One module per benchmark.
+pub mod extract;
+pub mod identify;
+pub mod synth;
+
+use clap::Subcommand;
+
+/// Arguments of `palmsig bench`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    which: Which,
+}
+
+#[derive(Debug, Subcommand)]
+enum Which {
+    /// 1:N identification over a gallery (latency, recall, memory, load time).
+    Identify(identify::Args),
+    /// Template extraction and comparison speed.
+    Extract(extract::Args),
+    /// Synthetic capture generation speed.
+    Synth(synth::Args),
+}
+
+/// Run `palmsig bench`.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    match args.which {
+        Which::Identify(a) => identify::run(a),
+        Which::Extract(a) => extract::run(a),
+        Which::Synth(a) => synth::run(a),
+    }
+}

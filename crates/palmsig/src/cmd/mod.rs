@@ -1,0 +1,10 @@
+//! One module per subcommand; each owns its `Args` and `run`.
+pub mod bench;
+pub mod compare;
+pub mod enroll;
+pub mod eval;
+pub mod extract;
+pub mod identify;
+pub mod keys;
+pub mod serve;
+pub mod synth;
