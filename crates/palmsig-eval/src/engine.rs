@@ -1,0 +1,83 @@
+//! What the evaluation needs from a recognition engine: [`EvalEngine`].
+
+use serde::Serialize;
+
+use crate::manifest::CaptureRecord;
+
+/// Why a capture yielded no template (a failure to acquire).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// Stable snake_case reason, e.g. `no_hand`, `bad_image`, `file_missing`.
+    pub code: String,
+    /// Human explanation (written to `failures.csv`).
+    pub message: String,
+}
+
+impl Failure {
+    /// A failure with this code and message.
+    pub fn new(code: impl Into<String>, message: impl Into<String>) -> Failure {
+        Failure {
+            code: code.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Scores of one comparison (higher = more similar).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Scores {
+    /// The decision score (fused over the modalities present): the headline.
+    pub fused: f32,
+    /// Visible-light (surface) component score, when both sides had one.
+    pub visible: Option<f32>,
+    /// NIR (vein) component score, when both sides had one.
+    pub nir: Option<f32>,
+}
+
+/// Name and version of the engine under test, written to the report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EngineInfo {
+    /// Algorithm name.
+    pub algorithm: String,
+    /// Engine version string.
+    pub version: String,
+}
+
+/// A recognition engine: capture → template, template × template → scores.
+///
+/// The evaluator hands `extract` a capture whose image paths are already restricted to the
+/// modalities selected (`visible`, `nir` or both); it calls the methods from many threads.
+pub trait EvalEngine: Sync {
+    /// The engine's template.
+    type Template: Clone + Send + Sync;
+    /// Read the capture's images and make its template, or say why not. A missing or
+    /// undecodable file is a [`Failure`] (e.g. code `file_missing`, `bad_image`), never a panic.
+    /// With `explain` set, the engine may write its intermediate images (its own sink).
+    fn extract(&self, capture: &CaptureRecord, explain: bool) -> Result<Self::Template, Failure>;
+    /// Compare a probe with one reference template.
+    fn compare(&self, probe: &Self::Template, reference: &Self::Template) -> Scores;
+    /// Compare a probe with a multi-capture enrolment (one class's references).
+    fn compare_reference(&self, probe: &Self::Template, references: &[Self::Template]) -> Scores;
+    /// Algorithm name and version.
+    fn info(&self) -> EngineInfo;
+}
+
+/// Progress reporting of a run (the binary shows a progress bar; tests use [`NoProgress`]).
+pub trait Progress: Sync {
+    /// A new stage begins with `total` units of work.
+    fn stage(&self, name: &str, total: u64);
+    /// `n` units done.
+    fn inc(&self, n: u64);
+    /// The stage ended.
+    fn finish(&self);
+}
+
+/// Progress that shows nothing.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn stage(&self, _name: &str, _total: u64) {}
+    fn inc(&self, _n: u64) {}
+    fn finish(&self) {}
+}
