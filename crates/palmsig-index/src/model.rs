@@ -1,0 +1,180 @@
+//! A generative model of identity codes + capture noise, to build million-hand galleries without
+//! rendering a million images.
+//!
+//! Identity: for each modality and bit plane, a smooth random field (a `lattice`×`lattice` grid
+//! of uniform values, bilinearly interpolated over a 40×40 sample canvas) plus fine i.i.d.
+//! texture of relative amplitude `fine`, thresholded at zero: bits are spatially correlated like
+//! orientation codes of palm lines, and different identities are independent.
+//! Capture: a 32×32 window of the canvas displaced by an integer shift of up to `max_shift`
+//! samples per axis (residual ROI misalignment), each bit flipped independently with a rate drawn
+//! uniformly in `[flip_min, flip_max]` per capture (sensor noise, illumination, small rotations),
+//! and with probability `occlusion` an invalid band of up to `max_band` rows/columns on a random
+//! side (fingers, sleeve, out-of-frame).
+//!
+//! Fitting: the genuine distance at the best shift is ≈ the flip rate, so `flip_min/flip_max`
+//! are fitted to the spread of genuine distances of real pipeline templates (`fit_flip_range`),
+//! `lattice`/`fine` to the impostor spread (degrees of freedom) — see `palmsig bench identify
+//! --fit-manifest`.
+use crate::bitcode::{BitTemplate, GridCode, GRID, PLANES};
+use palmsig_core::Rng;
+
+/// Canvas side (grid + margins for shifts).
+pub const CANVAS: usize = GRID + 8;
+const MARGIN: i32 = 4;
+
+/// Parameters of the identity + capture model.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CodeModel {
+    /// Nodes per side of the smooth field lattice (more = less correlated bits).
+    pub lattice: usize,
+    /// Relative amplitude of fine i.i.d. texture added to the smooth field.
+    pub fine: f32,
+    /// Smallest per-capture bit flip rate.
+    pub flip_min: f64,
+    /// Largest per-capture bit flip rate.
+    pub flip_max: f64,
+    /// Largest capture displacement per axis, in samples (≤ 4).
+    pub max_shift: i32,
+    /// Probability of an occluded band.
+    pub occlusion: f64,
+    /// Widest occluded band, in samples.
+    pub max_band: usize,
+}
+
+impl Default for CodeModel {
+    /// Provisional parameters (see the module docs for how to refit them).
+    fn default() -> Self {
+        CodeModel {
+            lattice: 12,
+            fine: 0.5,
+            flip_min: 0.08,
+            flip_max: 0.28,
+            max_shift: 1,
+            occlusion: 0.3,
+            max_band: 6,
+        }
+    }
+}
+
+/// An identity's bit canvases (surface planes then vein planes), rows of `CANVAS` bits.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    canvas: [[u64; CANVAS]; 2 * PLANES],
+}
+
+/// A word of 64 independent bits, each set with probability ≈ `p` (8-bit precision).
+fn bernoulli_word(rng: &mut Rng, p: f64) -> u64 {
+    let q = (p.clamp(0.0, 1.0) * 256.0).round() as u32;
+    if q >= 256 {
+        return u64::MAX;
+    }
+    let mut acc = 0u64;
+    // Bits of q from least to most significant: acc = bit ? acc | r : acc & r.
+    for i in 0..8 {
+        let r = rng.next_u64();
+        acc = if q >> i & 1 == 1 { acc | r } else { acc & r };
+    }
+    acc
+}
+
+impl CodeModel {
+    /// The identity of `seed` (deterministic).
+    pub fn identity(&self, seed: u64) -> Identity {
+        let mut rng = Rng::derive(seed, 0x1D);
+        let l = self.lattice.max(2);
+        let mut canvas = [[0u64; CANVAS]; 2 * PLANES];
+        let cell = (CANVAS - 1) as f32 / (l - 1) as f32;
+        let mut nodes = vec![0f32; l * l];
+        for plane in canvas.iter_mut() {
+            for v in nodes.iter_mut() {
+                *v = rng.range(-1.0, 1.0) as f32;
+            }
+            for (y, row) in plane.iter_mut().enumerate() {
+                let fy = y as f32 / cell;
+                let iy = (fy as usize).min(l - 2);
+                let ty = fy - iy as f32;
+                let mut bits = 0u64;
+                let mut r = rng.next_u64();
+                for x in 0..CANVAS {
+                    let fx = x as f32 / cell;
+                    let ix = (fx as usize).min(l - 2);
+                    let tx = fx - ix as f32;
+                    let a = nodes[iy * l + ix] * (1.0 - tx) + nodes[iy * l + ix + 1] * tx;
+                    let b = nodes[(iy + 1) * l + ix] * (1.0 - tx) + nodes[(iy + 1) * l + ix + 1] * tx;
+                    let smooth = a * (1.0 - ty) + b * ty;
+                    if x % 8 == 0 && x > 0 {
+                        r = rng.next_u64();
+                    }
+                    // 8 bits of texture per sample: uniform in [-1, 1).
+                    let u = ((r >> (8 * (x % 8))) & 0xff) as f32 / 128.0 - 1.0;
+                    if smooth + self.fine * u > 0.0 {
+                        bits |= 1 << x;
+                    }
+                }
+                *row = bits;
+            }
+        }
+        Identity { canvas }
+    }
+
+    /// One capture of `id` (deterministic in `capture_seed`).
+    pub fn capture(&self, id: &Identity, capture_seed: u64) -> BitTemplate {
+        let mut rng = Rng::derive(capture_seed, 0xCA);
+        let s = self.max_shift.clamp(0, MARGIN);
+        let dx = rng.below((2 * s + 1) as u64) as i32 - s;
+        let dy = rng.below((2 * s + 1) as u64) as i32 - s;
+        let flip = rng.range(self.flip_min, self.flip_max.max(self.flip_min));
+        let mut mask = [u32::MAX; GRID];
+        if rng.chance(self.occlusion) {
+            let band = 1 + rng.below(self.max_band.max(1) as u64) as usize;
+            match rng.below(4) {
+                0 => mask[..band].fill(0),
+                1 => mask[GRID - band..].fill(0),
+                2 => mask.iter_mut().for_each(|m| *m &= u32::MAX << band),
+                _ => mask.iter_mut().for_each(|m| *m &= u32::MAX >> band),
+            }
+        }
+        let mut code = |m: usize| -> GridCode {
+            let mut g = GridCode {
+                planes: [[0; GRID]; PLANES],
+                mask,
+            };
+            for (p, plane) in g.planes.iter_mut().enumerate() {
+                let src = &id.canvas[m * PLANES + p];
+                for pair in 0..GRID / 2 {
+                    let noise = bernoulli_word(&mut rng, flip);
+                    for k in 0..2 {
+                        let y = 2 * pair + k;
+                        let row = src[(y as i32 + MARGIN + dy) as usize] >> (MARGIN + dx);
+                        plane[y] = (row as u32) ^ (noise >> (32 * k)) as u32;
+                    }
+                }
+            }
+            g
+        };
+        let surface = Some(code(0));
+        let vein = Some(code(1));
+        BitTemplate { surface, vein }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bernoulli_rate_is_close() {
+        let mut rng = Rng::new(1);
+        let ones: u32 = (0..2000).map(|_| bernoulli_word(&mut rng, 0.2).count_ones()).sum();
+        let rate = ones as f64 / (2000.0 * 64.0);
+        assert!((rate - 0.2).abs() < 0.01, "{rate}");
+    }
+
+    #[test]
+    fn captures_are_deterministic_and_differ_by_seed() {
+        let m = CodeModel::default();
+        let id = m.identity(7);
+        assert_eq!(m.capture(&id, 1), m.capture(&id, 1));
+        assert_ne!(m.capture(&id, 1), m.capture(&id, 2));
+    }
+}
