@@ -1,0 +1,256 @@
+//! [`FeatureCode`]: one modality's bit-planes and validity mask on the sample grid.
+
+use palmsig_core::Modality;
+
+/// What a feature code describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CodeKind {
+    /// Palm surface: principal lines, creases (from the visible image, or NIR when no visible).
+    Surface,
+    /// Vein pattern (from the NIR image).
+    Vein,
+}
+
+impl CodeKind {
+    /// Stable id in the template format.
+    pub fn id(self) -> u8 {
+        match self {
+            CodeKind::Surface => 1,
+            CodeKind::Vein => 2,
+        }
+    }
+    /// The kind with template id `id`.
+    pub fn from_id(id: u8) -> Option<CodeKind> {
+        match id {
+            1 => Some(CodeKind::Surface),
+            2 => Some(CodeKind::Vein),
+            _ => None,
+        }
+    }
+    /// `surface` or `vein`.
+    pub fn name(self) -> &'static str {
+        match self {
+            CodeKind::Surface => "surface",
+            CodeKind::Vein => "vein",
+        }
+    }
+}
+
+pub(crate) fn modality_id(m: Modality) -> u8 {
+    match m {
+        Modality::Visible => 1,
+        Modality::Nir => 2,
+    }
+}
+
+pub(crate) fn modality_from_id(id: u8) -> Option<Modality> {
+    match id {
+        1 => Some(Modality::Visible),
+        2 => Some(Modality::Nir),
+        _ => None,
+    }
+}
+
+/// Why a [`FeatureCode`] could not be built from parts.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CodeError {
+    /// Width/height outside 1..=64 or planes outside 1..=8.
+    #[error("feature code dimensions {width}x{height}x{planes} planes: need width and height 1..=64, planes 1..=8")]
+    BadDimensions {
+        /// Columns.
+        width: usize,
+        /// Rows.
+        height: usize,
+        /// Bit-planes.
+        planes: usize,
+    },
+    /// A plane or the mask does not have one word per row.
+    #[error("{what} has {len} rows, expected {expected}")]
+    RowCount {
+        /// Which array.
+        what: &'static str,
+        /// Rows given.
+        len: usize,
+        /// Rows expected.
+        expected: usize,
+    },
+}
+
+/// One modality's code: `planes` bit-planes of `width x height` samples plus a validity mask.
+///
+/// Row `y` of plane `p` is one `u64` whose bit `x` (LSB = column 0) is the bit of sample
+/// `(x, y)`; bits at `x >= width` are always 0, and plane bits are 0 wherever the mask is 0
+/// (canonical form, so equal codes have equal bytes). Internally rows are interleaved
+/// `[mask, plane 0, …, plane P-1]` so the matcher reads one cache line per row.
+#[derive(Clone, PartialEq, Eq)]
+pub struct FeatureCode {
+    kind: CodeKind,
+    source: Modality,
+    width: usize,
+    height: usize,
+    planes: usize,
+    words: Vec<u64>,
+}
+
+impl std::fmt::Debug for FeatureCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "FeatureCode({} from {:?}, {}x{}x{}, {} valid)",
+            self.kind.name(),
+            self.source,
+            self.width,
+            self.height,
+            self.planes,
+            self.valid_count()
+        )
+    }
+}
+
+impl FeatureCode {
+    /// Build a code from plane rows (`planes[p][y]`) and mask rows (`mask[y]`). Bits outside the
+    /// width, and plane bits where the mask is 0, are cleared.
+    pub fn from_parts(
+        kind: CodeKind,
+        source: Modality,
+        width: usize,
+        height: usize,
+        planes: &[Vec<u64>],
+        mask: &[u64],
+    ) -> Result<FeatureCode, CodeError> {
+        let np = planes.len();
+        if !(1..=64).contains(&width) || !(1..=64).contains(&height) || !(1..=8).contains(&np) {
+            return Err(CodeError::BadDimensions { width, height, planes: np });
+        }
+        if mask.len() != height {
+            return Err(CodeError::RowCount { what: "mask", len: mask.len(), expected: height });
+        }
+        for p in planes {
+            if p.len() != height {
+                return Err(CodeError::RowCount { what: "plane", len: p.len(), expected: height });
+            }
+        }
+        let wmask = width_mask(width);
+        let mut words = Vec::with_capacity(height * (np + 1));
+        for y in 0..height {
+            let m = mask[y] & wmask;
+            words.push(m);
+            for p in planes {
+                words.push(p[y] & m);
+            }
+        }
+        Ok(FeatureCode { kind, source, width, height, planes: np, words })
+    }
+
+    /// Internal constructor from interleaved words (already canonical).
+    pub(crate) fn from_words(
+        kind: CodeKind,
+        source: Modality,
+        width: usize,
+        height: usize,
+        planes: usize,
+        words: Vec<u64>,
+    ) -> FeatureCode {
+        debug_assert_eq!(words.len(), height * (planes + 1));
+        FeatureCode { kind, source, width, height, planes, words }
+    }
+
+    /// Surface or vein.
+    pub fn kind(&self) -> CodeKind {
+        self.kind
+    }
+    /// The image modality the code was computed from.
+    pub fn source(&self) -> Modality {
+        self.source
+    }
+    /// Samples per row.
+    pub fn width(&self) -> usize {
+        self.width
+    }
+    /// Rows.
+    pub fn height(&self) -> usize {
+        self.height
+    }
+    /// Bit-planes per sample.
+    pub fn planes(&self) -> usize {
+        self.planes
+    }
+    /// Row `y` of plane `p` (bit `x` = sample `(x, y)`); 0 when out of range.
+    pub fn plane_row(&self, p: usize, y: usize) -> u64 {
+        if p >= self.planes || y >= self.height {
+            return 0;
+        }
+        self.words[y * (self.planes + 1) + 1 + p]
+    }
+    /// Row `y` of the validity mask; 0 when out of range.
+    pub fn mask_row(&self, y: usize) -> u64 {
+        if y >= self.height {
+            return 0;
+        }
+        self.words[y * (self.planes + 1)]
+    }
+    /// All rows of plane `p`, top to bottom (empty when `p` is out of range).
+    pub fn plane_rows(&self, p: usize) -> Vec<u64> {
+        if p >= self.planes {
+            return Vec::new();
+        }
+        (0..self.height).map(|y| self.plane_row(p, y)).collect()
+    }
+    /// All mask rows, top to bottom.
+    pub fn mask_rows(&self) -> Vec<u64> {
+        (0..self.height).map(|y| self.mask_row(y)).collect()
+    }
+    /// Bit of plane `p` at sample `(x, y)` (false out of range).
+    pub fn bit(&self, p: usize, x: usize, y: usize) -> bool {
+        x < 64 && (self.plane_row(p, y) >> x) & 1 == 1
+    }
+    /// Whether sample `(x, y)` is valid (false out of range).
+    pub fn is_valid(&self, x: usize, y: usize) -> bool {
+        x < 64 && (self.mask_row(y) >> x) & 1 == 1
+    }
+    /// Number of valid samples.
+    pub fn valid_count(&self) -> u32 {
+        (0..self.height).map(|y| self.mask_row(y).count_ones()).sum()
+    }
+    /// Interleaved rows `[mask, plane 0, …]` (row stride `planes + 1`).
+    pub(crate) fn words(&self) -> &[u64] {
+        &self.words
+    }
+}
+
+/// The low `width` bits set.
+pub(crate) fn width_mask(width: usize) -> u64 {
+    if width >= 64 {
+        u64::MAX
+    } else {
+        (1u64 << width) - 1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn from_parts_canonicalises_and_checks() {
+        let c = FeatureCode::from_parts(
+            CodeKind::Surface,
+            Modality::Visible,
+            4,
+            2,
+            &[vec![0xff, 0b1010]],
+            &[0b0111, 0b1111],
+        )
+        .unwrap();
+        assert_eq!(c.plane_row(0, 0), 0b0111);
+        assert_eq!(c.plane_row(0, 1), 0b1010);
+        assert_eq!(c.valid_count(), 7);
+        assert!(c.bit(0, 1, 1) && !c.bit(0, 0, 1));
+        assert!(!c.is_valid(3, 0) && c.is_valid(3, 1));
+        assert_eq!(c.plane_row(5, 0), 0);
+        assert!(FeatureCode::from_parts(CodeKind::Vein, Modality::Nir, 65, 2, &[vec![0, 0]], &[0, 0])
+            .is_err());
+        assert!(FeatureCode::from_parts(CodeKind::Vein, Modality::Nir, 4, 2, &[vec![0]], &[0, 0])
+            .is_err());
+    }
+}

@@ -1,0 +1,128 @@
+//! [`Engine`]: ROI images (and, through vision, captures) → [`Template`].
+
+use crate::code::CodeKind;
+use crate::encode::{Coder, Job};
+use crate::{params, Algorithm, Matcher, Template, TemplateError};
+use palmsig_core::{GrayImage, Modality};
+
+/// Why no template could be made.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ExtractError {
+    /// Neither a visible nor a NIR image.
+    #[error("no image to code: a capture needs a visible or a NIR image")]
+    NoImage,
+    /// A ROI smaller than [`params::MIN_ROI_SIDE`].
+    #[error("{modality} ROI is {width}x{height}, at least {min}x{min} px needed")]
+    RoiTooSmall {
+        /// `visible` or `nir`.
+        modality: &'static str,
+        /// Width.
+        width: usize,
+        /// Height.
+        height: usize,
+        /// Minimum side.
+        min: usize,
+    },
+    /// Every code had too few valid samples (flat, saturated or padded ROI).
+    #[error("no usable texture: the palm ROI is flat, saturated or mostly outside the image")]
+    NoTexture,
+    /// The template could not be assembled (an internal invariant; reported, not panicked).
+    #[error("template: {0}")]
+    Template(#[from] TemplateError),
+}
+
+impl ExtractError {
+    /// Stable snake_case code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ExtractError::NoImage => "no_image",
+            ExtractError::RoiTooSmall { .. } => "roi_too_small",
+            ExtractError::NoTexture => "no_texture",
+            ExtractError::Template(_) => "template_invalid",
+        }
+    }
+}
+
+/// Capture → template, for one algorithm. Cheap to share across threads (`&self` methods).
+#[derive(Debug, Clone)]
+pub struct Engine {
+    algorithm: Algorithm,
+    coder: Coder,
+    matcher: Matcher,
+}
+
+impl Engine {
+    /// An engine for `algorithm` with its built-in calibration.
+    pub fn new(algorithm: Algorithm) -> Engine {
+        Engine { algorithm, coder: Coder::new(), matcher: Matcher::new(algorithm) }
+    }
+
+    /// The algorithm.
+    pub fn algorithm(&self) -> Algorithm {
+        self.algorithm
+    }
+
+    /// The matcher for this engine's templates.
+    pub fn matcher(&self) -> &Matcher {
+        &self.matcher
+    }
+
+    /// Code palm ROIs (any size ≥ 32 px; non-square ones are centre-cropped; in the right-hand
+    /// palm frame, fingers up). The surface code comes from the visible ROI, or from the NIR ROI
+    /// when there is no visible one; the vein code from the NIR ROI.
+    pub fn encode_roi(
+        &self,
+        visible: Option<&GrayImage>,
+        nir: Option<&GrayImage>,
+    ) -> Result<Template, ExtractError> {
+        self.encode_roi_explained(visible, nir, &mut |_, _| {})
+    }
+
+    /// [`Engine::encode_roi`], handing each intermediate image (`surface_normalised`,
+    /// `surface_code`, `vein_normalised`, `vein_code`) to `explain`.
+    pub fn encode_roi_explained(
+        &self,
+        visible: Option<&GrayImage>,
+        nir: Option<&GrayImage>,
+        explain: &mut dyn FnMut(&str, &GrayImage),
+    ) -> Result<Template, ExtractError> {
+        for (name, img) in [("visible", visible), ("nir", nir)] {
+            if let Some(i) = img {
+                if i.width() < params::MIN_ROI_SIDE || i.height() < params::MIN_ROI_SIDE {
+                    return Err(ExtractError::RoiTooSmall {
+                        modality: name,
+                        width: i.width(),
+                        height: i.height(),
+                        min: params::MIN_ROI_SIDE,
+                    });
+                }
+            }
+        }
+        let surface_src = match (visible, nir) {
+            (Some(v), _) => Some((v, Modality::Visible)),
+            (None, Some(n)) => Some((n, Modality::Nir)),
+            (None, None) => return Err(ExtractError::NoImage),
+        };
+        let keep = |c: crate::FeatureCode| (c.valid_count() >= params::MIN_VALID_SAMPLES).then_some(c);
+        let surface = surface_src.and_then(|(img, source)| {
+            keep(self.coder.encode(
+                self.algorithm,
+                img,
+                Job { kind: CodeKind::Surface, source },
+                explain,
+            ))
+        });
+        let vein = nir.and_then(|img| {
+            keep(self.coder.encode(
+                self.algorithm,
+                img,
+                Job { kind: CodeKind::Vein, source: Modality::Nir },
+                explain,
+            ))
+        });
+        if surface.is_none() && vein.is_none() {
+            return Err(ExtractError::NoTexture);
+        }
+        Ok(Template::new(self.algorithm, surface, vein)?)
+    }
+}

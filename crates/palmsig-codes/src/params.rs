@@ -1,0 +1,83 @@
+//! Every threshold and coding parameter of the crate, with why it has its value.
+//!
+//! Changing anything in the "coding" group changes the codes: it must change
+//! [`crate::Algorithm::param_hash`] (the hash is computed from these values, so it does so by
+//! construction) and templates made with the old values are then refused, never compared.
+
+/// Working resolution of the surface code: ROIs of any size are centre-cropped to a square and
+/// resampled to this side (the vision contract's `ROI_SIZE`; real ROI crops are 128–600 px).
+pub const WORK_SIZE: usize = 128;
+
+/// Code grid: `GRID x GRID` samples (stride `WORK_SIZE / GRID` = 4 px). 32 columns fit one
+/// machine word per row, so an x-shift in the matcher is a word shift.
+pub const GRID: usize = 32;
+
+/// Pixels at or below this gray level are "no data" (padding outside the frame, black
+/// occluders); JPEG noise keeps true padding within a few levels of 0.
+pub const INVALID_DARK: u8 = 3;
+/// Pixels at or above this level are saturated (glare, overexposure): no texture survives.
+pub const INVALID_BRIGHT: u8 = 252;
+
+/// Box radius (px, at working resolution) of the local mean/std normalisation. Large compared
+/// with line width (2–5 px) so lines keep their relative strength, small compared with the ROI so
+/// illumination gradients and the NIR's very low contrast (std 7–10) are equalised.
+pub const NORM_RADIUS: usize = 12;
+/// Floor of the local standard deviation (gray levels) in the normalisation: flat regions are not
+/// blown up into noise.
+pub const NORM_MIN_STD: f32 = 2.0;
+/// A sample whose filter support has less than this fraction of valid pixels is masked out.
+pub const MIN_VALID_SUPPORT: f32 = 0.6;
+/// A sample whose raw local std (gray levels) is below this is masked out: a flat patch has no
+/// line to code (saturated, occluded, or out-of-focus blob). Real NIR ROIs have std ~7–10 over
+/// the whole ROI, so this is kept well below that.
+pub const MIN_LOCAL_STD: f32 = 0.6;
+
+/// Surface filters: number of orientations (competitive code family standard: 6, 30° apart).
+pub const ORIENTATIONS: usize = 6;
+/// Surface filters: kernel radius (px at 128 px working resolution).
+pub const SURFACE_RADIUS: usize = 8;
+/// Surface filters: wavelength of the even Gabor (px). Principal lines and creases are 2–5 px
+/// wide at 128 px; a wavelength of ~2.5 line widths gives a negative centre lobe on dark lines.
+pub const SURFACE_WAVELENGTH: f32 = 9.0;
+/// Surface filters: Gaussian sigma across the line direction (px).
+pub const SURFACE_SIGMA_ACROSS: f32 = 3.0;
+/// Surface filters: Gaussian sigma along the line direction (px); elongated for orientation
+/// selectivity.
+pub const SURFACE_SIGMA_ALONG: f32 = 4.5;
+
+/// Vein code: the NIR ROI is coded at half resolution (64 px; veins are broad and faint, and the
+/// halving also averages JPEG/sensor noise), on the same 32x32 grid (stride 2).
+pub const VEIN_SIZE: usize = 64;
+/// Vein filters: kernel radius (px at 64 px).
+pub const VEIN_RADIUS: usize = 6;
+/// Vein filters: wavelength (px at 64 px): veins are 4–8 px wide at 128 px.
+pub const VEIN_WAVELENGTH: f32 = 8.0;
+/// Vein filters: sigma across (px at 64 px).
+pub const VEIN_SIGMA_ACROSS: f32 = 2.5;
+/// Vein filters: sigma along (px at 64 px).
+pub const VEIN_SIGMA_ALONG: f32 = 4.0;
+
+/// Matcher: largest shift searched, in grid samples (±3 samples = ±12 px at 128 px, i.e. ±~9%
+/// of the ROI side: the residual misregistration of a valley-based ROI).
+pub const MAX_SHIFT: i32 = 3;
+/// Matcher: coarse pass uses every `COARSE_ROW_STEP`-th row to rank all shifts cheaply.
+pub const COARSE_ROW_STEP: usize = 4;
+/// Matcher: the best `REFINE_CANDIDATES` coarse shifts are evaluated on all rows.
+pub const REFINE_CANDIDATES: usize = 3;
+/// Matcher: fewer jointly valid samples than this (of 1024) and a modality gives no score: a
+/// distance over a sliver of overlap says nothing.
+pub const MIN_OVERLAP: u32 = 256;
+/// Matcher: overlap (valid samples) at which the Daugman-style normalisation of the distance is
+/// neutral; a smaller overlap pulls the distance towards 0.5 (less evidence, less similarity).
+pub const NOMINAL_OVERLAP: f32 = 800.0;
+
+/// Largest template accepted or produced (bytes).
+pub const MAX_TEMPLATE_BYTES: usize = 4096;
+
+/// Smallest ROI side (px) accepted for coding: below this there are fewer pixels than samples
+/// times filter support, and no real scanner produces it.
+pub const MIN_ROI_SIDE: usize = 32;
+/// A code with fewer valid samples than this (of 1024) is dropped from the template; a template
+/// with no code left is refused (`no_texture`). Equal to the matcher's minimum overlap: a code
+/// that could never reach it cannot be matched.
+pub const MIN_VALID_SAMPLES: u32 = MIN_OVERLAP;

@@ -1,0 +1,170 @@
+//! ROI normalisation before coding: square crop, resampling to the working size, validity, and
+//! local mean/std contrast normalisation (the NIR ROIs of real scanners have std 7–10).
+
+use crate::params;
+use palmsig_core::{GrayF32, GrayImage};
+
+/// A ROI ready for filtering.
+#[derive(Debug, Clone)]
+pub(crate) struct Prepared {
+    /// Side in pixels.
+    pub size: usize,
+    /// Locally normalised values (0 at invalid pixels).
+    pub norm: Vec<f32>,
+    /// Raw local standard deviation (gray levels).
+    pub std: Vec<f32>,
+    /// Validity of each pixel.
+    pub valid: Vec<bool>,
+}
+
+/// Centre-crop `img` to a square and resample it to `size x size` (area average when shrinking,
+/// bilinear when enlarging). Returns values and validity (a pixel is invalid when most of its
+/// source footprint is padding or saturated).
+pub(crate) fn resample(img: &GrayImage, size: usize) -> (Vec<f32>, Vec<bool>) {
+    let (w, h) = (img.width(), img.height());
+    let side = w.min(h);
+    let (ox, oy) = ((w - side) / 2, (h - side) / 2);
+    let px = img.as_slice();
+    let ok = |v: u8| v > params::INVALID_DARK && v < params::INVALID_BRIGHT;
+    let mut vals = vec![0f32; size * size];
+    let mut valid = vec![false; size * size];
+    let k = side as f32 / size as f32;
+    if k >= 1.0 {
+        // Integral images of valid values and valid counts over the crop.
+        let s1 = side + 1;
+        let mut sum = vec![0f64; s1 * s1];
+        let mut cnt = vec![0u32; s1 * s1];
+        for y in 0..side {
+            let mut rs = 0f64;
+            let mut rc = 0u32;
+            let row = &px[(oy + y) * w + ox..(oy + y) * w + ox + side];
+            for (x, &v) in row.iter().enumerate() {
+                if ok(v) {
+                    rs += v as f64;
+                    rc += 1;
+                }
+                sum[(y + 1) * s1 + x + 1] = sum[y * s1 + x + 1] + rs;
+                cnt[(y + 1) * s1 + x + 1] = cnt[y * s1 + x + 1] + rc;
+            }
+        }
+        for v in 0..size {
+            let y0 = ((v as f32 * k) as usize).min(side - 1);
+            let y1 = (((v + 1) as f32 * k).ceil() as usize).clamp(y0 + 1, side);
+            for u in 0..size {
+                let x0 = ((u as f32 * k) as usize).min(side - 1);
+                let x1 = (((u + 1) as f32 * k).ceil() as usize).clamp(x0 + 1, side);
+                let area = ((y1 - y0) * (x1 - x0)) as u32;
+                let c = cnt[y1 * s1 + x1] + cnt[y0 * s1 + x0] - cnt[y0 * s1 + x1] - cnt[y1 * s1 + x0];
+                let s = sum[y1 * s1 + x1] + sum[y0 * s1 + x0] - sum[y0 * s1 + x1] - sum[y1 * s1 + x0];
+                if c * 2 > area {
+                    vals[v * size + u] = (s / c as f64) as f32;
+                    valid[v * size + u] = true;
+                }
+            }
+        }
+    } else {
+        for v in 0..size {
+            let sy = ((v as f32 + 0.5) * k - 0.5).clamp(0.0, (side - 1) as f32);
+            for u in 0..size {
+                let sx = ((u as f32 + 0.5) * k - 0.5).clamp(0.0, (side - 1) as f32);
+                let (x0, y0) = (sx as usize, sy as usize);
+                let (x1, y1) = ((x0 + 1).min(side - 1), (y0 + 1).min(side - 1));
+                let (fx, fy) = (sx - x0 as f32, sy - y0 as f32);
+                let g = |x: usize, y: usize| px[(oy + y) * w + ox + x];
+                let corners = [g(x0, y0), g(x1, y0), g(x0, y1), g(x1, y1)];
+                if corners.iter().all(|&c| ok(c)) {
+                    let [a, b, c, d] = corners.map(|c| c as f32);
+                    vals[v * size + u] =
+                        (a * (1.0 - fx) + b * fx) * (1.0 - fy) + (c * (1.0 - fx) + d * fx) * fy;
+                    valid[v * size + u] = true;
+                }
+            }
+        }
+    }
+    (vals, valid)
+}
+
+/// Local mean/std normalisation over a `(2r+1)²` box restricted to valid pixels.
+pub(crate) fn normalise(vals: &[f32], valid: &[bool], size: usize, r: usize) -> Prepared {
+    let s1 = size + 1;
+    let mut s = vec![0f64; s1 * s1];
+    let mut s2 = vec![0f64; s1 * s1];
+    let mut c = vec![0u32; s1 * s1];
+    for y in 0..size {
+        let (mut a, mut b, mut n) = (0f64, 0f64, 0u32);
+        for x in 0..size {
+            if valid[y * size + x] {
+                let v = vals[y * size + x] as f64;
+                a += v;
+                b += v * v;
+                n += 1;
+            }
+            let i = (y + 1) * s1 + x + 1;
+            s[i] = s[i - s1] + a;
+            s2[i] = s2[i - s1] + b;
+            c[i] = c[i - s1] + n;
+        }
+    }
+    let mut norm = vec![0f32; size * size];
+    let mut std = vec![0f32; size * size];
+    for y in 0..size {
+        let (y0, y1) = (y.saturating_sub(r), (y + r + 1).min(size));
+        for x in 0..size {
+            if !valid[y * size + x] {
+                continue;
+            }
+            let (x0, x1) = (x.saturating_sub(r), (x + r + 1).min(size));
+            let bx = |t: &[f64]| t[y1 * s1 + x1] + t[y0 * s1 + x0] - t[y0 * s1 + x1] - t[y1 * s1 + x0];
+            let n = (c[y1 * s1 + x1] + c[y0 * s1 + x0] - c[y0 * s1 + x1] - c[y1 * s1 + x0]) as f64;
+            let mean = bx(&s) / n;
+            let var = (bx(&s2) / n - mean * mean).max(0.0);
+            let sd = var.sqrt() as f32;
+            std[y * size + x] = sd;
+            norm[y * size + x] = (vals[y * size + x] - mean as f32) / sd.max(params::NORM_MIN_STD);
+        }
+    }
+    Prepared { size, norm, std, valid: valid.to_vec() }
+}
+
+/// The normalised ROI as a viewable image (invalid pixels black).
+pub(crate) fn to_view(p: &Prepared) -> GrayImage {
+    let data: Vec<f32> = p
+        .norm
+        .iter()
+        .zip(&p.valid)
+        .map(|(&v, &ok)| if ok { (128.0 + 40.0 * v).clamp(1.0, 255.0) } else { 0.0 })
+        .collect();
+    GrayF32::from_vec(p.size, p.size, data)
+        .map(|g| g.to_u8())
+        .unwrap_or_else(|_| GrayImage::new(p.size, p.size))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resample_shrinks_and_marks_padding() {
+        let mut img = GrayImage::new(256, 300);
+        for y in 0..300 {
+            for x in 0..256 {
+                img.set(x, y, if x < 128 { 0 } else { 100 });
+            }
+        }
+        let (v, ok) = resample(&img, 128);
+        assert!(!ok[10 * 128 + 10] && ok[10 * 128 + 100]);
+        assert!((v[10 * 128 + 100] - 100.0).abs() < 1e-3);
+        let (v2, ok2) = resample(&GrayImage::from_vec(2, 2, vec![50, 50, 50, 50]).unwrap(), 8);
+        assert!(ok2.iter().all(|&b| b) && v2.iter().all(|&x| (x - 50.0).abs() < 1e-3));
+    }
+
+    #[test]
+    fn normalisation_equalises_contrast() {
+        let size = 64;
+        let vals: Vec<f32> =
+            (0..size * size).map(|i| 100.0 + if (i % size) % 8 < 4 { 5.0 } else { -5.0 }).collect();
+        let p = normalise(&vals, &vec![true; size * size], size, 8);
+        let m = p.norm.iter().map(|v| v.abs()).sum::<f32>() / p.norm.len() as f32;
+        assert!((m - 1.0).abs() < 0.2, "mean |norm| {m}");
+    }
+}
