@@ -1,0 +1,2 @@
+//! Placeholder until the synthetic hand is wired in (replaced below).
+fn main() {}

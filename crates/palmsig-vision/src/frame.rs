@@ -1,0 +1,255 @@
+//! Stages `palm_frame` and `crop_roi` (the architecture's ROI convention), and `normalise_roi`
+//! for captures that are already ROI crops.
+
+use palmsig_core::{GrayImage, Point};
+
+use crate::error::AcquireError;
+use crate::imgops;
+use crate::valleys::{unit, Valleys};
+
+/// The palm coordinate frame and ROI square, in original image coordinates.
+///
+/// ROI pixel `(u, v)` of an `n`-pixel ROI ↔ image point
+/// `top_left + (u+0.5)/n·side·x_axis + (v+0.5)/n·side·y_axis`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PalmFrame {
+    /// Top-left ROI corner.
+    pub top_left: Point,
+    /// Unit vector `x̂` (from V3 towards V1: the index/thumb side).
+    pub x_axis: Point,
+    /// Unit vector `ŷ` (perpendicular to `x̂`, away from the fingers).
+    pub y_axis: Point,
+    /// ROI side `s = 1.2·|V1−V3|`, in image pixels.
+    pub side: f32,
+}
+
+impl PalmFrame {
+    /// Build the frame from `V1`, `V3` and a point on the fingers' side of the line `V3V1`
+    /// (e.g. the middle fingertip) which decides the direction of `ŷ`.
+    pub fn from_valleys(
+        v1: Point,
+        v3: Point,
+        towards_fingers: Point,
+    ) -> Result<Self, AcquireError> {
+        let d = v1.dist(v3);
+        if !d.is_finite() || d < 1e-3 {
+            return Err(AcquireError::NoValleys("valleys V1 and V3 coincide".into()));
+        }
+        let x = Point::new((v1.x - v3.x) / d, (v1.y - v3.y) / d);
+        let m = Point::new((v1.x + v3.x) / 2.0, (v1.y + v3.y) / 2.0);
+        let mut y = Point::new(-x.y, x.x);
+        if (towards_fingers.x - m.x) * y.x + (towards_fingers.y - m.y) * y.y > 0.0 {
+            y = Point::new(-y.x, -y.y);
+        }
+        let s = 1.2 * d;
+        let c = Point::new(
+            m.x + (0.2 * d + s / 2.0) * y.x,
+            m.y + (0.2 * d + s / 2.0) * y.y,
+        );
+        let top_left = Point::new(
+            c.x - s / 2.0 * x.x - s / 2.0 * y.x,
+            c.y - s / 2.0 * x.y - s / 2.0 * y.y,
+        );
+        Ok(PalmFrame {
+            top_left,
+            x_axis: x,
+            y_axis: y,
+            side: s,
+        })
+    }
+
+    /// Image point of ROI coordinates `(u, v)` given in ROI pixels of an `n`-pixel ROI
+    /// (pixel centres at `u + 0.5`).
+    pub fn to_image(&self, u: f32, v: f32, n: usize) -> Point {
+        let k = self.side / n as f32;
+        let (a, b) = ((u + 0.5) * k, (v + 0.5) * k);
+        Point::new(
+            self.top_left.x + a * self.x_axis.x + b * self.y_axis.x,
+            self.top_left.y + a * self.x_axis.y + b * self.y_axis.y,
+        )
+    }
+
+    /// Corners: top-left, top-right, bottom-right, bottom-left.
+    pub fn corners(&self) -> [Point; 4] {
+        let (s, x, y, tl) = (self.side, self.x_axis, self.y_axis, self.top_left);
+        [
+            tl,
+            Point::new(tl.x + s * x.x, tl.y + s * x.y),
+            Point::new(tl.x + s * x.x + s * y.x, tl.y + s * x.y + s * y.y),
+            Point::new(tl.x + s * y.x, tl.y + s * y.y),
+        ]
+    }
+
+    /// Whether the frame is mirrored relative to the image (a left hand's palm view).
+    pub fn is_mirrored(&self) -> bool {
+        self.x_axis.x * self.y_axis.y - self.x_axis.y * self.y_axis.x < 0.0
+    }
+
+    /// The same frame for an image scaled by `sx`, `sy` (e.g. a companion image of another size).
+    pub fn scaled(&self, sx: f32, sy: f32) -> PalmFrame {
+        let x = unit(Point::new(self.x_axis.x * sx, self.x_axis.y * sy));
+        let y = unit(Point::new(self.y_axis.x * sx, self.y_axis.y * sy));
+        let tl = Point::new(
+            (self.top_left.x + 0.5) * sx - 0.5,
+            (self.top_left.y + 0.5) * sy - 0.5,
+        );
+        PalmFrame {
+            top_left: tl,
+            x_axis: x,
+            y_axis: y,
+            side: self.side * (sx * sy).sqrt(),
+        }
+    }
+}
+
+/// Stage `palm_frame`: the ROI frame of the architecture's convention from the valleys.
+pub fn palm_frame(v: &Valleys) -> Result<PalmFrame, AcquireError> {
+    // The ring, middle and index tips lie on the fingers' side of V3V1; without them, the side
+    // opposite the palm centre does.
+    let towards = if v.tips.len() >= 4 {
+        let t = &v.tips[1..4];
+        Point::new(
+            (t[0].x + t[1].x + t[2].x) / 3.0,
+            (t[0].y + t[1].y + t[2].y) / 3.0,
+        )
+    } else {
+        Point::new(
+            2.0 * v.v2.x - v.palm_centre.x,
+            2.0 * v.v2.y - v.palm_centre.y,
+        )
+    };
+    PalmFrame::from_valleys(v.v1, v.v3, towards)
+}
+
+/// Stage `crop_roi`: sample `img` in `frame` at `n`×`n` pixels (bilinear; an area prefilter when
+/// the ROI is more than twice the output size). Returns the ROI and the fraction of its samples
+/// that fell outside the image (filled by edge clamping).
+pub fn crop_roi(img: &GrayImage, frame: &PalmFrame, n: usize) -> (GrayImage, f32) {
+    let n = n.max(1);
+    let ratio = frame.side / n as f32;
+    let k = if ratio >= 2.0 {
+        ratio.floor() as usize
+    } else {
+        1
+    };
+    let src = imgops::downscale_box(img, k);
+    let (w, h) = (img.width() as f32, img.height() as f32);
+    let mut out = vec![0u8; n * n];
+    let mut outside = 0usize;
+    for v in 0..n {
+        for u in 0..n {
+            let p = frame.to_image(u as f32, v as f32, n);
+            if p.x < -0.5 || p.y < -0.5 || p.x > w - 0.5 || p.y > h - 0.5 {
+                outside += 1;
+            }
+            let (sx, sy) = ((p.x + 0.5) / k as f32 - 0.5, (p.y + 0.5) / k as f32 - 0.5);
+            out[v * n + u] = imgops::sample_clamped(&src, sx, sy)
+                .round()
+                .clamp(0.0, 255.0) as u8;
+        }
+    }
+    let roi = GrayImage::from_vec(n, n, out).unwrap_or_else(|_| GrayImage::new(n, n));
+    (roi, outside as f32 / (n * n) as f32)
+}
+
+/// Stage `normalise_roi` (for `roi` captures): centre-crop to a square and resize to `n`×`n`
+/// with area averaging (bilinear when enlarging). Orientation is kept as given.
+pub fn normalise_roi(img: &GrayImage, n: usize) -> GrayImage {
+    let (w, h) = (img.width(), img.height());
+    let side = w.min(h).max(1);
+    let (x0, y0) = ((w - side.min(w)) / 2, (h - side.min(h)) / 2);
+    let n = n.max(1);
+    if side <= n {
+        let f = side as f32 / n as f32;
+        let mut out = vec![0u8; n * n];
+        for v in 0..n {
+            for u in 0..n {
+                let x = x0 as f32 + (u as f32 + 0.5) * f - 0.5;
+                let y = y0 as f32 + (v as f32 + 0.5) * f - 0.5;
+                out[v * n + u] = imgops::sample_u8(img, x, y).round().clamp(0.0, 255.0) as u8;
+            }
+        }
+        return GrayImage::from_vec(n, n, out).unwrap_or_else(|_| GrayImage::new(n, n));
+    }
+    // Area resampling, separable: weights of source pixels overlapping each output cell.
+    let weights = area_weights(side, n);
+    let src = img.as_slice();
+    let mut tmp = vec![0f32; side * n]; // side rows x n cols
+    for y in 0..side {
+        let row = &src[(y0 + y) * w + x0..(y0 + y) * w + x0 + side];
+        for (u, ws) in weights.iter().enumerate() {
+            tmp[y * n + u] = ws.iter().map(|&(i, wt)| row[i] as f32 * wt).sum();
+        }
+    }
+    let mut out = vec![0u8; n * n];
+    for (v, ws) in weights.iter().enumerate() {
+        for u in 0..n {
+            let val: f32 = ws.iter().map(|&(i, wt)| tmp[i * n + u] * wt).sum();
+            out[v * n + u] = val.round().clamp(0.0, 255.0) as u8;
+        }
+    }
+    GrayImage::from_vec(n, n, out).unwrap_or_else(|_| GrayImage::new(n, n))
+}
+
+/// For each of `n` output cells over `m` source pixels: `(source index, weight)` summing to 1.
+fn area_weights(m: usize, n: usize) -> Vec<Vec<(usize, f32)>> {
+    let f = m as f64 / n as f64;
+    (0..n)
+        .map(|o| {
+            let (a, b) = (o as f64 * f, (o + 1) as f64 * f);
+            let mut ws = Vec::new();
+            let mut i = a.floor() as usize;
+            while (i as f64) < b && i < m {
+                let lo = a.max(i as f64);
+                let hi = b.min(i as f64 + 1.0);
+                if hi > lo {
+                    ws.push((i, ((hi - lo) / f) as f32));
+                }
+                i += 1;
+            }
+            ws
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frame_follows_convention() {
+        // Right hand, fingers up: V3 left, V1 right.
+        let v3 = Point::new(100.0, 100.0);
+        let v1 = Point::new(200.0, 100.0);
+        let f = PalmFrame::from_valleys(v1, v3, Point::new(150.0, 0.0)).unwrap();
+        assert_eq!(f.x_axis, Point::new(1.0, 0.0));
+        assert_eq!(f.y_axis, Point::new(0.0, 1.0));
+        assert!((f.side - 120.0).abs() < 1e-4);
+        let c = f.corners();
+        assert!(c[0].dist(Point::new(90.0, 120.0)) < 1e-3);
+        assert!(c[2].dist(Point::new(210.0, 240.0)) < 1e-3);
+        assert!(!f.is_mirrored());
+        // Left hand (mirror): V1 on the left.
+        let g = PalmFrame::from_valleys(v3, v1, Point::new(150.0, 0.0)).unwrap();
+        assert!(g.is_mirrored());
+        assert!(g.corners()[0].dist(Point::new(210.0, 120.0)) < 1e-3);
+    }
+
+    #[test]
+    fn area_resize_preserves_mean() {
+        let data: Vec<u8> = (0..300 * 200).map(|i| ((i * 7) % 251) as u8).collect();
+        let img = GrayImage::from_vec(300, 200, data).unwrap();
+        let r = normalise_roi(&img, 128);
+        assert_eq!((r.width(), r.height()), (128, 128));
+        let crop: Vec<u8> = (0..200)
+            .flat_map(|y| (50..250).map(move |x| (y, x)))
+            .map(|(y, x)| img.get(x, y))
+            .collect();
+        let m = crop.iter().map(|&v| v as f32).sum::<f32>() / crop.len() as f32;
+        assert!((r.mean() - m).abs() < 1.0);
+        let w = area_weights(200, 128);
+        for ws in &w {
+            assert!((ws.iter().map(|x| x.1).sum::<f32>() - 1.0).abs() < 1e-4);
+        }
+    }
+}

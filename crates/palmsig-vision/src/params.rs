@@ -1,0 +1,104 @@
+//! Every threshold of the vision pipeline, with the reason for its value.
+//!
+//! All thresholds are *relative* (fractions of the frame, of the palm size, of the gray-level
+//! range) so that they hold for any image size, hand size and background; none is tied to the
+//! synthetic generator's sizes.
+
+/// Side of the square ROI handed to coding, in pixels (the architecture's contract).
+pub const ROI_SIZE: usize = 128;
+
+// ---------------------------------------------------------------- decoding
+
+/// Largest accepted image, in pixels per side: bigger inputs are refused before allocation
+/// (a scanner frame is at most a few thousand pixels; this bounds memory on hostile input).
+pub const MAX_IMAGE_SIDE: u32 = 16_384;
+/// Largest accepted decoder allocation in bytes (bounds memory on hostile input).
+pub const MAX_DECODE_ALLOC: u64 = 512 * 1024 * 1024;
+/// Smallest image side we can work with: below this there is no palm detail to code.
+pub const MIN_IMAGE_SIDE: usize = 32;
+
+// ---------------------------------------------------------------- segmentation
+
+/// Longest side of the working image for segmentation and valleys. Hand shape needs ~200–300 px
+/// (a finger is then ≥ 8 px wide); more only costs time.
+pub const WORK_MAX_SIDE: usize = 300;
+/// Gaussian smoothing before Otsu, in working pixels: removes sensor noise and palm texture so
+/// the histogram is bimodal (hand vs background).
+pub const SEGMENT_SMOOTH_SIGMA: f32 = 1.2;
+/// Radius (working px) of the morphological opening: cuts thin bridges between the hand and
+/// border clutter and removes specks, while keeping fingers (≥ 8 px wide at working size).
+pub const SEGMENT_OPEN_RADIUS: usize = 1;
+/// A blob smaller than this fraction of the frame is never a hand candidate.
+pub const MIN_CANDIDATE_FRACTION: f32 = 0.01;
+/// How many of the largest blobs are tried as the hand (the largest may be device clutter).
+pub const MAX_HAND_CANDIDATES: usize = 3;
+/// Minimum Otsu between-class separation, as a fraction of the full gray range, for the frame
+/// to contain a foreground at all (a uniform frame has none: `no_hand`).
+pub const MIN_CLASS_SEPARATION: f32 = 0.06;
+
+// ---------------------------------------------------------------- hand placement gate
+
+/// Hand mask smaller than this fraction of the frame → "hand too far". Real full-hand captures
+/// cover 26–37 % (p10–p90); a third of the low end still leaves fingers ≥ ~8 px at working size.
+pub const MIN_HAND_FRACTION: f32 = 0.06;
+/// Hand mask larger than this fraction of the frame → "hand too close" (fingers or palm edges
+/// then leave the frame; real captures stay below ~40 %).
+pub const MAX_HAND_FRACTION: f32 = 0.70;
+
+/// When the fingers cannot be found and the palm's inscribed radius exceeds this fraction of the
+/// frame's short side, the hand is too close (real captures: ~0.15; at 0.3 the palm alone fills
+/// most of the frame and the fingers leave it).
+pub const MAX_PALM_RADIUS_FRACTION: f32 = 0.3;
+
+// ---------------------------------------------------------------- valleys
+
+/// A fingertip is a contour point at least this many palm radii from the palm centre (the palm
+/// centre is the maximum of the distance transform; its value is the palm radius). Real tips lie
+/// 1.9–3 radii away; the thumb tip ~1.8.
+pub const TIP_MIN_DIST_RADII: f32 = 1.35;
+/// A fingertip must rise this many palm radii above the valleys on both sides (prominence), so
+/// that bumps of the palm outline are not taken for fingers.
+pub const TIP_MIN_PROMINENCE_RADII: f32 = 0.35;
+/// Non-maximum suppression window along the contour, in palm radii: adjacent fingertips are
+/// ≥ ~2 finger lengths (≥ 2 radii) apart along the outline.
+pub const TIP_NMS_RADII: f32 = 0.8;
+/// Smoothing of the centre-distance profile along the contour, in palm radii.
+pub const PROFILE_SMOOTH_RADII: f32 = 0.08;
+/// Contour points closer than this (working px) to the frame border are "cut" and can be neither
+/// tips nor valleys (the wrist/forearm leaves the frame there).
+pub const BORDER_MARGIN: usize = 2;
+/// For a hand of unknown side: the end of the finger row whose valley gap is this much larger
+/// than the other end's is the thumb side (thumb–index web is far from the other three valleys).
+pub const THUMB_GAP_RATIO: f32 = 1.15;
+
+// ---------------------------------------------------------------- ROI and quality
+
+/// Largest fraction of ROI samples allowed to fall outside the image before the capture is a
+/// partial hand (a few percent at a corner is filled by clamping).
+pub const MAX_ROI_OUTSIDE: f32 = 0.03;
+/// Smallest valley spacing `|V1−V3|`, in pixels of the original image, that still gives a
+/// usable ROI (below, the palm is too small: hand too far).
+pub const MIN_VALLEY_SPAN_PX: f32 = 24.0;
+/// Saturated gray level (of 255): at or above it a pixel carries no texture.
+pub const SATURATED_LEVEL: u8 = 250;
+/// More than this fraction of saturated hand (or ROI) pixels → overexposed.
+pub const MAX_SATURATED_FRACTION: f32 = 0.25;
+/// Frame whose 99.9th percentile (or ROI whose mean + 2 std) is below this gray level is
+/// underexposed: nothing in it reaches ~a tenth of the range (real NIR hands average ~93,
+/// background ~17). The 99.9th percentile still sees a small, distant hand.
+pub const MIN_P99_LEVEL: f32 = 28.0;
+/// Hand whose mean is below this gray level is underexposed (too dark to code).
+pub const MIN_HAND_MEAN: f32 = 24.0;
+/// Blur of a full-hand capture: width of the hand's silhouette edge (contrast over the peak
+/// gradient) in palm radii. Soft real focus gives ~0.05–0.1; a capture blurred past ~0.35 palm
+/// radii has lost creases and veins entirely.
+pub const MAX_EDGE_WIDTH_RADII: f32 = 0.35;
+/// Blur of an ROI capture (no silhouette to measure): Laplacian energy over image variance at
+/// 128 px. Real crops measure ≥ ~0.03; a heavy Gaussian blur (σ ≥ 4 px) drives it below 0.003.
+pub const MIN_ROI_SHARPNESS: f32 = 0.003;
+/// ROI whose gray-level standard deviation is below this has no usable contrast (real NIR ROI
+/// crops have std ~6–10; a flat patch has < 1).
+pub const MIN_ROI_STD: f32 = 1.5;
+/// Tilt proxy: the ratio of the two valley gaps `|V1−V2| / |V2−V3|`. Natural hands give
+/// 0.7–1.4; a palm rotated out of plane foreshortens one side. Outside [1/x, x] → tilted.
+pub const MAX_VALLEY_GAP_RATIO: f32 = 2.2;
