@@ -115,7 +115,7 @@ impl Default for BitScorer {
             margin: 0.05,
             min_valid: 0.5,
             // Provisional until `calibrate` is called; fitted values of the default model.
-            impostor: ImpostorModel { n: 1500.0, p: 0.5, k: 8.0 },
+            impostor: ImpostorModel { n: 1620.0, p: 0.5, k: 17.5 },
         }
     }
 }

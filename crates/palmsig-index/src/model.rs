@@ -45,8 +45,8 @@ impl Default for CodeModel {
     /// Provisional parameters (see the module docs for how to refit them).
     fn default() -> Self {
         CodeModel {
-            lattice: 12,
-            fine: 0.5,
+            lattice: 8,
+            fine: 0.2,
             flip_min: 0.08,
             flip_max: 0.28,
             max_shift: 1,

@@ -327,6 +327,40 @@ impl<S: Scorer> Store<S> {
         Ok((store, rec))
     }
 
+    /// Create a store in an empty `dir` from an index built in memory (bulk load): writes its
+    /// snapshot (sequence 0) and an empty log. Fails if `dir` already holds a store.
+    pub fn create_from(
+        dir: impl AsRef<Path>,
+        index: Index<S>,
+        sealer: Option<Box<dyn Sealer>>,
+    ) -> Result<Store<S>, PersistError> {
+        let dir = dir.as_ref().to_path_buf();
+        std::fs::create_dir_all(&dir).map_err(io(format!("create {}", dir.display())))?;
+        for f in ["snapshot", "log"] {
+            if dir.join(f).exists() {
+                return Err(PersistError::io(
+                    format!("create store in {}", dir.display()),
+                    std::io::Error::new(std::io::ErrorKind::AlreadyExists, format!("{f} exists")),
+                ));
+            }
+        }
+        let log_path = dir.join("log");
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .read(true)
+            .open(&log_path)
+            .map_err(io(format!("open {}", log_path.display())))?;
+        let store = Store {
+            dir,
+            index,
+            sealer: sealer.unwrap_or_else(|| Box::new(Plain)),
+            log: Mutex::new(LogWriter { file, seq: 0 }),
+        };
+        store.checkpoint()?;
+        Ok(store)
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, LogWriter> {
         self.log.lock().unwrap_or_else(|e| e.into_inner())
     }
