@@ -297,7 +297,7 @@ mod tests {
         for seed in 0..20 {
             let h = HandShape::random(&mut Rng::new(seed));
             assert!(h.sdf(Point::new(0.0, 0.0)) < -20.0);
-            assert!(h.sdf(Point::new(0.0, -200.0)) > 50.0);
+            assert!(h.sdf(Point::new(0.0, -260.0)) > 50.0);
             // Forearm continues downwards.
             assert!(h.sdf(Point::new(0.0, 300.0)) < -10.0);
             // Fingertip regions inside.
