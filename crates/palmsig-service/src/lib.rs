@@ -1,5 +1,51 @@
-//! The palm identity service: domain, storage backends, crypto, HTTP API and web pages.
+//! The palm identity service (`palmsig serve`): people enrol a palm at a kiosk with a phone
+//! number, a card and consents; devices then identify them (1:N) to pay, enter, show loyalty or
+//! prove age; tenants integrate through an OAuth2-protected API and signed webhooks.
 //!
-//! (Being built; see the project's issues.)
+//! Main types:
+//! - [`store::Store`] — storage trait with two real backends, [`store::SqliteStore`] and
+//!   [`store::PgStore`], sharing the same SQL and migrations;
+//! - [`crypto::Keyring`] — envelope encryption (AES-256-GCM data key per record, wrapped by a KEK
+//!   with a key id; rotation re-wraps); [`vault`] — card validation;
+//! - [`biometrics::Biometrics`] — the engine behind a trait (the real one is
+//!   `EngineBiometrics`, feature `engine`);
+//! - [`state::AppState`] and [`app`] — the axum router with one error shape ([`error::ApiError`]).
+//!
+//! ```
+//! use palmsig_service::{app, biometrics::LabelBiometrics, clock::SystemClock, crypto::{Kek, Keyring},
+//!     otp::DevOutbox, payments::SimulatedProcessor, state::{AppState, Config}, store};
+//! use std::sync::Arc;
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! let dir = tempfile::tempdir().unwrap();
+//! let db = store::connect(&format!("sqlite:{}", dir.path().join("palmsig.db").display())).await.unwrap();
+//! let state = AppState::new(db, Keyring::new(Kek::generate("k1")), Arc::new(LabelBiometrics::new()),
+//!     Arc::new(SystemClock), Arc::new(DevOutbox::new()), Arc::new(SimulatedProcessor), Config::new("admin"));
+//! let router = app(state);
+//! # let _ = router; });
+//! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+
+mod api;
+pub mod biometrics;
+pub mod clock;
+pub mod crypto;
+pub mod demo;
+pub mod error;
+pub mod metrics;
+pub mod openapi;
+pub mod otp;
+pub mod params;
+pub mod payments;
+pub mod signing;
+pub mod state;
+pub mod store;
+pub mod vault;
+pub mod webhook;
+
+pub use api::{app, SESSION_COOKIE};
+
+/// The scopes a tenant API client can hold.
+pub fn api_scopes() -> Vec<&'static str> {
+    api::SCOPES.to_vec()
+}

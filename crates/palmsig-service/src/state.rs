@@ -1,0 +1,307 @@
+//! The shared state of the service ([`AppState`]) and the operations that are not tied to one
+//! HTTP route: audit, sealing palms, rebuilding the in-memory gallery from the database,
+//! deleting palm data (crypto-shredding), retention, key rotation.
+use crate::biometrics::{pack_templates, unpack_templates, Biometrics};
+use crate::clock::Clock;
+use crate::crypto::{Keyring, WrappedKey};
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+use crate::otp::OtpSender;
+use crate::payments::PaymentProcessor;
+use crate::store::{AuditRow, DataKeyRow, DynStore, PalmRow, StoreError};
+use palmsig_core::Hand;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// Settings of a service instance.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Palm data unused for this long is deleted (ms).
+    pub retention_ms: i64,
+    /// Bearer token of the operator (admin API).
+    pub admin_token: String,
+    /// Expose `GET /v1/dev/outbox` (local development only).
+    pub dev_outbox: bool,
+    /// Add `Secure` to the portal cookie (behind TLS).
+    pub secure_cookies: bool,
+    /// First webhook retry delay (ms).
+    pub webhook_backoff_ms: u64,
+    /// Webhook attempts per event and endpoint.
+    pub webhook_max_attempts: u32,
+    /// Rate limit: burst.
+    pub rate_burst: f64,
+    /// Rate limit: refill per second.
+    pub rate_per_s: f64,
+}
+
+impl Config {
+    /// Defaults from [`crate::params`] with the given operator token.
+    pub fn new(admin_token: impl Into<String>) -> Self {
+        use crate::params::*;
+        Self {
+            retention_ms: DEFAULT_RETENTION_MS,
+            admin_token: admin_token.into(),
+            dev_outbox: false,
+            secure_cookies: false,
+            webhook_backoff_ms: WEBHOOK_BACKOFF_MS,
+            webhook_max_attempts: WEBHOOK_MAX_ATTEMPTS,
+            rate_burst: RATE_LIMIT_BURST,
+            rate_per_s: RATE_LIMIT_PER_S,
+        }
+    }
+}
+
+/// An enrolment in progress at a device. Templates live only here (memory) until completion.
+#[derive(Debug, Clone)]
+pub struct Enrolment {
+    /// Id.
+    pub id: String,
+    /// Device that started it.
+    pub device_id: String,
+    /// Tenant of that device.
+    pub tenant_id: String,
+    /// Phone (E.164).
+    pub phone: String,
+    /// Set once the phone code was confirmed.
+    pub person_id: Option<String>,
+    /// Templates per hand.
+    pub templates: HashMap<Hand, Vec<Vec<u8>>>,
+    /// Expiry (ms).
+    pub expires_ms: i64,
+}
+
+/// Per-client token buckets.
+#[derive(Debug, Default)]
+pub struct RateLimiter {
+    buckets: Mutex<HashMap<String, (f64, i64)>>,
+}
+
+impl RateLimiter {
+    /// Take one token for `client`; `Err(retry_after_s)` if empty.
+    pub fn check(&self, client: &str, now_ms: i64, burst: f64, per_s: f64) -> Result<(), u64> {
+        let mut b = self.buckets.lock().map_err(|_| 1u64)?;
+        let (tokens, last) = b.entry(client.to_string()).or_insert((burst, now_ms));
+        let elapsed = (now_ms - *last).max(0) as f64 / 1000.0;
+        *tokens = (*tokens + elapsed * per_s).min(burst);
+        *last = now_ms;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(((1.0 - *tokens) / per_s).ceil().max(1.0) as u64)
+        }
+    }
+}
+
+/// Everything a request handler needs; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AppState(pub Arc<Inner>);
+
+/// The parts of [`AppState`].
+#[derive(Debug)]
+pub struct Inner {
+    /// The system of record.
+    pub store: DynStore,
+    /// Key-encryption keys.
+    pub keys: Keyring,
+    /// The biometric engine and gallery.
+    pub bio: Arc<dyn Biometrics>,
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+    /// OTP delivery.
+    pub sender: Arc<dyn OtpSender>,
+    /// Payment processor.
+    pub processor: Arc<dyn PaymentProcessor>,
+    /// Settings.
+    pub config: Config,
+    /// Metrics registry.
+    pub metrics: Metrics,
+    /// Enrolments in progress.
+    pub enrolments: Mutex<HashMap<String, Enrolment>>,
+    /// Serialises "duplicate check + add to gallery" so two concurrent enrolments of the same
+    /// palm cannot both pass the check.
+    pub enrol_lock: tokio::sync::Mutex<()>,
+    /// Rate limits.
+    pub limiter: RateLimiter,
+    /// HTTP client of the webhook deliveries.
+    pub http: reqwest::Client,
+    /// Webhook delivery tasks still running (tests wait on them).
+    pub webhook_tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+/// Errors of the maintenance operations.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// Storage.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Keys.
+    #[error(transparent)]
+    Crypto(#[from] crate::crypto::CryptoError),
+    /// Engine.
+    #[error(transparent)]
+    Bio(#[from] crate::biometrics::BioError),
+    /// A stored palm record is inconsistent.
+    #[error("palm {0}: {1}")]
+    Corrupt(String, String),
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
+        ApiError::internal(e)
+    }
+}
+
+impl AppState {
+    /// Assemble a state. Call [`AppState::rebuild_index`] before serving.
+    pub fn new(
+        store: DynStore,
+        keys: Keyring,
+        bio: Arc<dyn Biometrics>,
+        clock: Arc<dyn Clock>,
+        sender: Arc<dyn OtpSender>,
+        processor: Arc<dyn PaymentProcessor>,
+        config: Config,
+    ) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_millis(crate::params::WEBHOOK_TIMEOUT_MS))
+            .build()
+            .unwrap_or_default();
+        Self(Arc::new(Inner {
+            store,
+            keys,
+            bio,
+            clock,
+            sender,
+            processor,
+            config,
+            metrics: Metrics::default(),
+            enrolments: Mutex::new(HashMap::new()),
+            enrol_lock: tokio::sync::Mutex::new(()),
+            limiter: RateLimiter::default(),
+            http,
+            webhook_tasks: Mutex::new(Vec::new()),
+        }))
+    }
+
+    /// Now (ms).
+    pub fn now(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    /// Append to the audit log.
+    pub async fn audit(&self, actor: &str, tenant: Option<&str>, action: &str, subject: &str, detail: serde_json::Value) -> Result<(), StoreError> {
+        self.store
+            .insert_audit(&AuditRow {
+                id: new_id("aud"),
+                ts_ms: self.now(),
+                actor: actor.to_string(),
+                tenant_id: tenant.map(str::to_string),
+                action: action.to_string(),
+                subject: subject.to_string(),
+                detail: detail.to_string(),
+            })
+            .await
+    }
+
+    /// Seal reference templates as a new palm of `person_id` and store them (replacing the same
+    /// hand); returns (new palm id, replaced palm id).
+    pub async fn store_palm(&self, person_id: &str, hand: Hand, templates: &[Vec<u8>]) -> Result<(String, Option<String>), ServiceError> {
+        let id = new_id("palm");
+        let sealed = self.keys.seal(&pack_templates(templates), &id);
+        let now = self.now();
+        let row = PalmRow {
+            id: id.clone(),
+            person_id: person_id.to_string(),
+            hand: hand.as_str().to_string(),
+            ciphertext: sealed.ciphertext,
+            created_ms: now,
+            last_used_ms: now,
+        };
+        let key = DataKeyRow { id: id.clone(), kek_id: sealed.key.kek_id, wrapped: sealed.key.wrapped };
+        let replaced = self.store.put_palm(&row, &key).await?;
+        Ok((id, replaced))
+    }
+
+    /// Decrypt a stored palm's reference templates.
+    pub async fn open_palm(&self, p: &PalmRow) -> Result<Vec<Vec<u8>>, ServiceError> {
+        let k = self
+            .store
+            .get_data_key(&p.id)
+            .await?
+            .ok_or_else(|| ServiceError::Corrupt(p.id.clone(), "data key missing".into()))?;
+        let plain = self.keys.open(&p.ciphertext, &WrappedKey { kek_id: k.kek_id, wrapped: k.wrapped }, &p.id)?;
+        unpack_templates(&plain).ok_or_else(|| ServiceError::Corrupt(p.id.clone(), "bad template pack".into()))
+    }
+
+    /// Load every palm from the database into the in-memory gallery (decrypting in memory).
+    /// Returns the number of palms loaded.
+    pub async fn rebuild_index(&self) -> Result<usize, ServiceError> {
+        let palms = self.store.list_palms().await?;
+        for p in &palms {
+            let refs = self.open_palm(p).await?;
+            self.bio.add(&p.id, &refs)?;
+        }
+        self.metrics.set_gauge("palmsig_gallery_palms", self.bio.len() as f64);
+        Ok(palms.len())
+    }
+
+    /// Delete one palm: gallery entry removed, template and data key destroyed.
+    pub async fn delete_palm(&self, palm_id: &str) -> Result<bool, ServiceError> {
+        self.bio.remove(palm_id);
+        let deleted = self.store.delete_palm(palm_id).await?;
+        self.metrics.set_gauge("palmsig_gallery_palms", self.bio.len() as f64);
+        Ok(deleted)
+    }
+
+    /// Delete all palm data of a person; returns the palm ids removed.
+    pub async fn delete_palms_of(&self, person_id: &str) -> Result<Vec<String>, ServiceError> {
+        let mut ids = Vec::new();
+        for p in self.store.palms_of(person_id).await? {
+            if self.delete_palm(&p.id).await? {
+                ids.push(p.id);
+            }
+        }
+        Ok(ids)
+    }
+
+    /// The retention job: delete palm data unused for longer than the configured period.
+    /// Returns the palm ids deleted.
+    pub async fn run_retention(&self) -> Result<Vec<String>, ServiceError> {
+        let cutoff = self.now() - self.config.retention_ms;
+        let ids = self.store.palms_unused_since(cutoff).await?;
+        for id in &ids {
+            self.delete_palm(id).await?;
+            self.audit("system", None, "retention.delete", id, serde_json::json!({"cutoff_ms": cutoff})).await?;
+        }
+        Ok(ids)
+    }
+}
+
+/// Re-wrap every data key in `store` under the keyring's active KEK (the records themselves are
+/// untouched). Returns how many keys were re-wrapped.
+pub async fn rewrap_all(store: &DynStore, keys: &Keyring) -> Result<usize, ServiceError> {
+    let mut n = 0;
+    for k in store.list_data_keys().await? {
+        if k.kek_id == keys.active_id() {
+            continue;
+        }
+        let w = keys.rewrap(&WrappedKey { kek_id: k.kek_id.clone(), wrapped: k.wrapped.clone() }, &k.id)?;
+        if store.update_data_key(&DataKeyRow { id: k.id.clone(), kek_id: w.kek_id, wrapped: w.wrapped }, &k.kek_id).await? {
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+/// A new random id with a type prefix, e.g. `palm_3f9c…` (128 bits).
+pub fn new_id(prefix: &str) -> String {
+    format!("{prefix}_{}", uuid::Uuid::new_v4().simple())
+}
