@@ -208,7 +208,7 @@ impl Scorer for BitScorer {
         Ok(CoarseProbe { words: w, codes, masks })
     }
 
-    fn encode(&self, t: &BitTemplate) -> Vec<u8> {
+    fn encode(&self, t: &BitTemplate) -> Result<Vec<u8>, ScorerError> {
         let mut out = Vec::with_capacity(1 + 2 * GRID_BYTES);
         out.push(t.surface.is_some() as u8 | (t.vein.is_some() as u8) << 1);
         for g in [&t.surface, &t.vein].into_iter().flatten() {
@@ -221,7 +221,7 @@ impl Scorer for BitScorer {
                 out.extend_from_slice(&r.to_le_bytes());
             }
         }
-        out
+        Ok(out)
     }
 
     fn decode(&self, bytes: &[u8]) -> Result<BitTemplate, ScorerError> {

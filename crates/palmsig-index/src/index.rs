@@ -299,7 +299,7 @@ impl<S: Scorer> Index<S> {
 
     /// Prepare an insert outside the lock: coarse code + encoding.
     fn prepare(&self, t: &S::Template) -> Result<(Vec<u64>, Vec<u8>), IndexError> {
-        let bytes = self.scorer.encode(t);
+        let bytes = self.scorer.encode(t)?;
         if bytes.len() > params::MAX_TEMPLATE_BYTES {
             return Err(IndexError::TemplateTooLarge(bytes.len()));
         }

@@ -12,7 +12,7 @@
 //!   acknowledging, torn tails detected and reported), with an optional [`Sealer`] so no
 //!   plaintext template rests on disk.
 //! - [`BitScorer`] / [`BitTemplate`] / [`CodeModel`] — a synthetic palm-code model (identity codes
-//!   + capture noise) used for tests and million-hand benchmarks; `codes_adapter` adapts
+//!   + capture noise) used for tests and million-hand benchmarks; [`CodesScorer`] adapts
 //!   `palmsig_codes` templates.
 //!
 //! ```
@@ -36,6 +36,7 @@
 pub mod bitcode;
 pub mod calib;
 pub mod coarse;
+pub mod codes_adapter;
 
 pub mod error;
 pub mod index;
@@ -48,6 +49,7 @@ pub mod scorer;
 pub mod simd;
 
 pub use bitcode::{BitScorer, BitTemplate, GridCode};
+pub use codes_adapter::CodesScorer;
 
 pub use error::{IndexError, PersistError, ScorerError};
 pub use index::{Candidate, Decision, GalleryRead, GalleryWrite, Index, SearchParams, SearchResult};

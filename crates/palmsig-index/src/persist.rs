@@ -388,7 +388,7 @@ impl<S: Scorer> Store<S> {
 
     fn put(&self, id: u64, t: &S::Template, must_exist: Option<bool>) -> Result<u64, PersistError> {
         let scorer = self.index.scorer();
-        let bytes = scorer.encode(t);
+        let bytes = scorer.encode(t).map_err(IndexError::from)?;
         if bytes.len() > params::MAX_TEMPLATE_BYTES {
             return Err(IndexError::TemplateTooLarge(bytes.len()).into());
         }

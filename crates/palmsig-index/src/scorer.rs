@@ -38,7 +38,7 @@ pub trait Scorer: Send + Sync {
     /// The probe-side coarse code(s) with reliability masks.
     fn coarse_probe(&self, t: &Self::Template) -> Result<CoarseProbe, ScorerError>;
     /// Stored form of a template (must round-trip exactly through [`Scorer::decode`]).
-    fn encode(&self, t: &Self::Template) -> Vec<u8>;
+    fn encode(&self, t: &Self::Template) -> Result<Vec<u8>, ScorerError>;
     /// Parse a stored template; never panics on any input.
     fn decode(&self, bytes: &[u8]) -> Result<Self::Template, ScorerError>;
     /// Exact similarity of a probe to an enrolled template (higher = more similar).

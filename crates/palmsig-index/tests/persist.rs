@@ -88,7 +88,7 @@ fn sealed_store_keeps_no_plaintext_and_needs_the_key() {
     for f in ["snapshot", "log"] {
         disk.extend(std::fs::read(dir.path().join(f)).unwrap());
     }
-    let enc = BitScorer::default().encode(&tpl(25));
+    let enc = BitScorer::default().encode(&tpl(25)).unwrap();
     // No 64-byte window of any template's plaintext appears on disk.
     for w in enc.chunks_exact(64) {
         let pos = disk.windows(w.len()).position(|x| x == w);
@@ -225,10 +225,10 @@ fn writer_killed_mid_way_loses_no_acknowledged_record() {
     assert!(r.damage.iter().all(|d| d.kind == DamageKind::TornTail));
     let sc = BitScorer::default();
     for id in &acked {
-        assert_eq!(s.index().get_encoded(*id), Some(sc.encode(&tpl(*id))), "acknowledged id {id}");
+        assert_eq!(s.index().get_encoded(*id), Some(sc.encode(&tpl(*id)).unwrap()), "acknowledged id {id}");
     }
     // Anything beyond the acknowledged ones is a complete, intact record too.
     for id in s.index().ids() {
-        assert_eq!(s.index().get_encoded(id), Some(sc.encode(&tpl(id))));
+        assert_eq!(s.index().get_encoded(id), Some(sc.encode(&tpl(id)).unwrap()));
     }
 }
