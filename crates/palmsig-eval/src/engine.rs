@@ -26,12 +26,16 @@ impl Failure {
 /// Scores of one comparison (higher = more similar).
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Scores {
-    /// The decision score (fused over the modalities present): the headline.
-    pub fused: f32,
+    /// The decision score under the engine's modality selection: the headline (`scores.txt`,
+    /// EER, FNMR at FMR, rank-1, FNIR at FPIR).
+    pub score: f32,
     /// Visible-light (surface) component score, when both sides had one.
     pub visible: Option<f32>,
     /// NIR (vein) component score, when both sides had one.
     pub nir: Option<f32>,
+    /// The engine could not compare the two (e.g. no modality in common): `score` is then the
+    /// engine's lowest score; the evaluation counts these in `failed_comparisons`.
+    pub failed: bool,
 }
 
 /// Name and version of the engine under test, written to the report.

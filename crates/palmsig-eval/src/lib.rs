@@ -27,7 +27,9 @@
 //! # Timing
 //! `extract_ms_median` is the median wall time of one capture's extraction (one thread, image
 //! reading included, failures included). `compare_per_s` is the comparisons made divided by the
-//! wall time of the parallel comparison sections (all threads; writing `scores.txt` excluded).
+//! wall time of the parallel comparison batches (all threads; writing `scores.txt`, which runs
+//! on one thread alongside the next batch, is not counted; `compare_s` in the report is the
+//! whole phase).
 //!
 //! ```
 //! use palmsig_eval::{Manifest, metrics::Verification};

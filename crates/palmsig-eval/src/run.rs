@@ -212,6 +212,8 @@ pub struct Report {
     pub split: Split,
     /// Comparisons made (headline + enrolment).
     pub comparisons: u64,
+    /// Comparisons the engine could not make (scored as its lowest score, still counted).
+    pub failed_comparisons: u64,
     /// Worker threads.
     pub threads: u64,
     /// Wall time of the extraction phase (s).
@@ -248,7 +250,7 @@ impl Curves {
                 c.1.push(clean(v))
             }
         };
-        put(&mut self.fused, s.fused);
+        put(&mut self.fused, s.score);
         if let Some(v) = s.visible {
             put(&mut self.visible, v);
         }
@@ -263,6 +265,10 @@ struct Pass {
     curves: Curves,
     searches: Vec<Search>,
     comparisons: u64,
+    failed: u64,
+    /// Wall time of the pass (comparing and writing overlap).
+    wall: Duration,
+    /// Wall time of the parallel comparing alone.
     compute: Duration,
 }
 
@@ -275,71 +281,60 @@ struct Ctx<'a> {
     progress: &'a dyn Progress,
 }
 
-/// Compare each probe with its targets (`row(probe)` → `(claimed class, scores)` list), stream
-/// the lines to `path`, collect genuine/impostor scores and, with `searches`, one search per
-/// probe (`held[class]` = class not enrolled).
-fn pass<R>(
-    ctx: &Ctx<'_>,
-    probes: &[u32],
-    row: R,
-    path: &Path,
-    searches: Option<&[bool]>,
-) -> Result<Pass, EvalError>
-where
-    R: Fn(u32) -> Vec<(u32, Scores)> + Sync,
-{
-    let file = File::create(path).map_err(io_err(path))?;
-    let mut w = BufWriter::with_capacity(1 << 20, file);
-    let mut out = Pass {
-        curves: Curves::default(),
-        searches: Vec::new(),
-        comparisons: 0,
-        compute: Duration::ZERO,
-    };
-    let mut best = vec![f32::NEG_INFINITY; ctx.n_classes];
-    let mut present = vec![false; ctx.n_classes];
-    for chunk in probes.chunks(params::ROWS_PER_BATCH) {
-        let t0 = Instant::now();
-        let rows: Vec<Vec<(u32, Scores)>> = chunk.par_iter().map(|&p| row(p)).collect();
-        out.compute += t0.elapsed();
-        for (&p, r) in chunk.iter().zip(&rows) {
+type Rows = Vec<Vec<(u32, Scores)>>;
+
+/// Mutable state of a pass while rows are consumed.
+struct Sink<'a> {
+    w: BufWriter<File>,
+    path: &'a Path,
+    out: Pass,
+    best: Vec<f32>,
+    present: Vec<bool>,
+    held: Option<&'a [bool]>,
+}
+
+impl Sink<'_> {
+    /// Write a batch of rows, collect its scores and searches.
+    fn consume(&mut self, ctx: &Ctx<'_>, chunk: &[u32], rows: &Rows) -> Result<(), EvalError> {
+        for (&p, r) in chunk.iter().zip(rows) {
             let pc = ctx.class_of[p as usize];
             let pname = &ctx.class_names[pc as usize];
             let pid = &ctx.capture_ids[p as usize];
             for (claimed, s) in r {
                 writeln!(
-                    w,
+                    self.w,
                     "{} {} {} {}",
-                    ctx.class_names[*claimed as usize], pname, pid, s.fused
+                    ctx.class_names[*claimed as usize], pname, pid, s.score
                 )
-                .map_err(io_err(path))?;
-                out.curves.push(*claimed == pc, s);
-                if searches.is_some() {
+                .map_err(io_err(self.path))?;
+                self.out.curves.push(*claimed == pc, s);
+                self.out.failed += u64::from(s.failed);
+                if self.held.is_some() {
                     let c = *claimed as usize;
-                    let v = clean(s.fused);
-                    if !present[c] || v > best[c] {
-                        best[c] = v;
+                    let v = clean(s.score);
+                    if !self.present[c] || v > self.best[c] {
+                        self.best[c] = v;
                     }
-                    present[c] = true;
+                    self.present[c] = true;
                 }
             }
-            out.comparisons += r.len() as u64;
-            if let Some(held) = searches {
+            self.out.comparisons += r.len() as u64;
+            if let Some(held) = self.held {
                 let mut mate = None;
                 let mut other: Option<f32> = None;
                 for (claimed, _) in r {
                     let c = *claimed as usize;
-                    if !present[c] {
+                    if !self.present[c] {
                         continue;
                     }
-                    present[c] = false;
+                    self.present[c] = false;
                     if c == pc as usize {
-                        mate = Some(best[c]);
+                        mate = Some(self.best[c]);
                     } else {
-                        other = Some(other.map_or(best[c], |o| o.max(best[c])));
+                        other = Some(other.map_or(self.best[c], |o| o.max(self.best[c])));
                     }
                 }
-                out.searches.push(if held[pc as usize] {
+                self.out.searches.push(if held[pc as usize] {
                     Search::NonMated {
                         top: match (mate, other) {
                             (Some(a), Some(b)) => Some(a.max(b)),
@@ -353,10 +348,71 @@ where
                     }
                 });
             }
-            ctx.progress.inc(1);
+        }
+        ctx.progress.inc(chunk.len() as u64);
+        Ok(())
+    }
+}
+
+/// Compare each probe with its targets (`row(probe)` → `(claimed class, scores)` list), stream
+/// the lines to `path`, collect genuine/impostor scores and, with `searches`, one search per
+/// probe (`held[class]` = class not enrolled). Batches are compared in parallel while the
+/// previous batch is written.
+fn pass<R>(
+    ctx: &Ctx<'_>,
+    probes: &[u32],
+    row: R,
+    path: &Path,
+    searches: Option<&[bool]>,
+) -> Result<Pass, EvalError>
+where
+    R: Fn(u32) -> Vec<(u32, Scores)> + Sync,
+{
+    let t0 = Instant::now();
+    let file = File::create(path).map_err(io_err(path))?;
+    let mut sink = Sink {
+        w: BufWriter::with_capacity(1 << 20, file),
+        path,
+        out: Pass {
+            curves: Curves::default(),
+            searches: Vec::new(),
+            comparisons: 0,
+            failed: 0,
+            wall: Duration::ZERO,
+            compute: Duration::ZERO,
+        },
+        best: vec![f32::NEG_INFINITY; ctx.n_classes],
+        present: vec![false; ctx.n_classes],
+        held: searches,
+    };
+    let compute = |chunk: &[u32]| -> (Rows, Duration) {
+        let t = Instant::now();
+        let rows = chunk.par_iter().map(|&p| row(p)).collect();
+        (rows, t.elapsed())
+    };
+    let mut chunks = probes.chunks(params::ROWS_PER_BATCH);
+    let mut prev: Option<(&[u32], Rows)> = None;
+    loop {
+        let next = chunks.next();
+        let (written, rows) = rayon::join(
+            || match prev.take() {
+                Some((c, r)) => sink.consume(ctx, c, &r),
+                None => Ok(()),
+            },
+            || next.map(compute),
+        );
+        written?;
+        match (next, rows) {
+            (Some(c), Some((r, t))) => {
+                sink.out.compute += t;
+                prev = Some((c, r));
+            }
+            _ => break,
         }
     }
-    w.flush().map_err(io_err(path))?;
+    sink.w.flush().map_err(io_err(path))?;
+    let mut out = sink.out;
+    out.wall = t0.elapsed();
     Ok(out)
 }
 
@@ -577,6 +633,7 @@ pub fn evaluate<E: EvalEngine>(
     let compare_s = t_compare.elapsed().as_secs_f64();
     let comparisons = main.comparisons + enrol.as_ref().map_or(0, |e| e.comparisons);
     let compute = main.compute + enrol.as_ref().map_or(Duration::ZERO, |e| e.compute);
+    let failed_comparisons = main.failed + enrol.as_ref().map_or(0, |e| e.failed);
 
     // 3. Metrics.
     let Pass {
@@ -691,6 +748,7 @@ pub fn evaluate<E: EvalEngine>(
         per_modality,
         split,
         comparisons,
+        failed_comparisons,
         threads: rayon::current_num_threads() as u64,
         extract_s,
         compare_s,

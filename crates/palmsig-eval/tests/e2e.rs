@@ -144,7 +144,10 @@ fn all_pairs_counts_failures_and_files() {
 #[test]
 fn all_pairs_metrics_match_the_scores_file() {
     let dir = tempfile::tempdir().unwrap();
-    let m = Manifest::from_path(&write_dataset(dir.path(), 4, 2)).unwrap();
+    // 144 captures: several batches of ROWS_PER_BATCH probes, compared while the previous one
+    // is written.
+    let m = Manifest::from_path(&write_dataset(dir.path(), 12, 2)).unwrap();
+    assert!(m.captures.len() > 2 * palmsig_eval::params::ROWS_PER_BATCH);
     let out = dir.path().join("out");
     let engine = FakeEngine {
         overlap: 0.9,
@@ -171,6 +174,20 @@ fn all_pairs_metrics_match_the_scores_file() {
             i.push(s)
         }
     }
+    assert_eq!(
+        rep.failures_to_acquire.count, 2,
+        "{:?}",
+        rep.failures_to_acquire
+    );
+    assert_eq!(rep.comparisons, c2(142));
+    assert_eq!((g.len() + i.len()) as u64, c2(142));
+    // Every probe's lines are contiguous and in manifest order.
+    let text = std::fs::read_to_string(out.join("scores.txt")).unwrap();
+    let probes: Vec<&str> = text.lines().map(|l| l.split(' ').nth(2).unwrap()).collect();
+    let mut order: Vec<&str> = probes.clone();
+    order.dedup();
+    let pos = |id: &str| m.captures.iter().position(|c| c.id == id).unwrap();
+    assert!(order.windows(2).all(|w| pos(w[0]) < pos(w[1])));
     let v = Verification::compute(&mut g, &mut i);
     let eer = rep.eer.unwrap();
     assert!(eer > 0.0 && eer < 0.5, "overlapping classes: {eer}");
@@ -393,4 +410,27 @@ fn every_capture_failing_still_writes_a_report() {
     assert!(r["eer"].is_null());
     image::open(out.join("det.png")).unwrap();
     assert_well_formed_xml(&std::fs::read_to_string(out.join("det.svg")).unwrap());
+}
+
+#[test]
+fn failed_comparisons_are_counted_and_scored_lowest() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = Manifest::from_path(&write_dataset(dir.path(), 3, 2)).unwrap();
+    let engine = FakeEngine {
+        uncomparable: Some("s2/right".into()),
+        ..Default::default()
+    };
+    let rep = evaluate(
+        &engine,
+        &m,
+        &opts(Protocol::AllPairs, ModalitySelection::Fused),
+        &dir.path().join("o"),
+        &NoProgress,
+    )
+    .unwrap();
+    // s2/right: 6 acquired captures; pairs touching it: C(6,2) + 6 * 28 others.
+    assert_eq!(rep.failed_comparisons, c2(6) + 6 * 28);
+    assert_eq!(rep.comparisons, c2(34));
+    // Its genuine pairs fail to match: EER > 0.
+    assert!(rep.eer.unwrap() > 0.0);
 }

@@ -21,6 +21,8 @@ pub struct FakeTemplate {
 #[derive(Debug, Default)]
 pub struct FakeEngine {
     pub overlap: f32,
+    /// Comparisons involving this class fail (score -1, `failed`).
+    pub uncomparable: Option<String>,
     pub explained: AtomicUsize,
 }
 
@@ -57,23 +59,34 @@ impl EvalEngine for FakeEngine {
     }
 
     fn compare(&self, a: &FakeTemplate, b: &FakeTemplate) -> Scores {
+        if let Some(u) = &self.uncomparable {
+            if &a.class == u || &b.class == u {
+                return Scores {
+                    score: -1.0,
+                    visible: None,
+                    nir: None,
+                    failed: true,
+                };
+            }
+        }
         let base = if a.class == b.class {
             1.0 - self.overlap
         } else {
             0.0
         };
-        let fused = base + self.overlap * (a.jitter * 0.5 + b.jitter * 0.5);
+        let score = base + self.overlap * (a.jitter * 0.5 + b.jitter * 0.5);
         Scores {
-            fused,
-            visible: (a.has_visible && b.has_visible).then_some(fused * 0.9),
-            nir: (a.has_nir && b.has_nir).then_some(fused * 0.8),
+            score,
+            visible: (a.has_visible && b.has_visible).then_some(score * 0.9),
+            nir: (a.has_nir && b.has_nir).then_some(score * 0.8),
+            failed: false,
         }
     }
 
     fn compare_reference(&self, p: &FakeTemplate, refs: &[FakeTemplate]) -> Scores {
         refs.iter()
             .map(|r| self.compare(p, r))
-            .max_by(|a, b| a.fused.total_cmp(&b.fused))
+            .max_by(|a, b| a.score.total_cmp(&b.score))
             .unwrap_or_default()
     }
 
