@@ -4,8 +4,16 @@ use palmsig_synth::{encode_png, render_capture, stats, CaptureSpec, Difficulty, 
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
-    let out = std::path::PathBuf::from(args.get(1).map(String::as_str).unwrap_or("/tmp/synth-preview"));
-    let diff: Difficulty = args.get(2).map(String::as_str).unwrap_or("realistic").parse()?;
+    let out = std::path::PathBuf::from(
+        args.get(1)
+            .map(String::as_str)
+            .unwrap_or("/tmp/synth-preview"),
+    );
+    let diff: Difficulty = args
+        .get(2)
+        .map(String::as_str)
+        .unwrap_or("realistic")
+        .parse()?;
     std::fs::create_dir_all(&out)?;
     for (s, hand) in [(1, Hand::Right), (1, Hand::Left), (2, Hand::Right)] {
         let id = Identity::new(7, s, hand)?;

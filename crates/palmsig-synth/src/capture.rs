@@ -121,7 +121,12 @@ impl CaptureSpec {
     /// light and posture (drawn once per identity and session); captures jitter around it.
     /// Sessions after the first jitter 1.5x more and deform the skin 1.5x more, as a re-presented
     /// hand a month later does.
-    pub fn sample(identity: &Identity, difficulty: Difficulty, session: u32, index: u32) -> CaptureSpec {
+    pub fn sample(
+        identity: &Identity,
+        difficulty: Difficulty,
+        session: u32,
+        index: u32,
+    ) -> CaptureSpec {
         let p = difficulty.preset();
         let mut srng = Rng::derive(identity.seed() ^ 0x5E55_1011, session as u64);
         let s = &mut srng;
@@ -134,7 +139,10 @@ impl CaptureSpec {
         let exposure_mean = 1.0 + jit(s, p.exposure * 0.6);
         let falloff_mean = between(s, p.illum_falloff);
 
-        let mut crng = Rng::derive(identity.seed() ^ 0xCA97_0000, ((session as u64) << 32) | index as u64);
+        let mut crng = Rng::derive(
+            identity.seed() ^ 0xCA97_0000,
+            ((session as u64) << 32) | index as u64,
+        );
         let c = &mut crng;
         let drift = if session > 1 { 1.5 } else { 1.0 };
         let rj = match difficulty {
@@ -153,7 +161,9 @@ impl CaptureSpec {
             (place_mean[1] + jit(c, 0.08 * drift)).clamp(0.0, 1.0),
         ];
         let spread: [f32; 4] = std::array::from_fn(|i| {
-            (spread_mean[i] + jit(c, p.spread_deg * 0.4 * drift)).clamp(-p.spread_deg, p.spread_deg).to_radians()
+            (spread_mean[i] + jit(c, p.spread_deg * 0.4 * drift))
+                .clamp(-p.spread_deg, p.spread_deg)
+                .to_radians()
         });
         let elastic_mm = between(c, p.elastic_mm) * drift;
         let elastic_seed = c.next_u64();
@@ -162,14 +172,21 @@ impl CaptureSpec {
         let light_falloff = (falloff_mean + jit(c, 0.03)).max(0.0);
         let defocus_px = between(c, p.defocus_px);
         let (motion_px, motion_angle) = if c.chance(p.motion_prob as f64) {
-            (between(c, p.motion_px), c.range(0.0, std::f64::consts::PI) as f32)
+            (
+                between(c, p.motion_px),
+                c.range(0.0, std::f64::consts::PI) as f32,
+            )
         } else {
             (0.0, 0.0)
         };
         let noise = between(c, p.noise);
         let jpeg_quality =
             p.jpeg_quality.0 + c.below((p.jpeg_quality.1 - p.jpeg_quality.0 + 1) as u64) as u32;
-        let clutter = if p.clutter == 0 { 0 } else { c.below(p.clutter as u64 + 1) as u32 };
+        let clutter = if p.clutter == 0 {
+            0
+        } else {
+            c.below(p.clutter as u64 + 1) as u32
+        };
         let border_parts = c.chance(p.border_parts_prob as f64);
         let glare = c.chance(p.glare_prob as f64);
         let occlusion = c.chance(p.occlusion_prob as f64);

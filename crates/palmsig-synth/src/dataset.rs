@@ -69,7 +69,10 @@ impl DatasetConfig {
             }
             CaptureKind::Roi => {
                 if self.width != self.height {
-                    return Err(SynthError::RoiNotSquare { width: self.width, height: self.height });
+                    return Err(SynthError::RoiNotSquare {
+                        width: self.width,
+                        height: self.height,
+                    });
                 }
                 if !(params::MIN_ROI..=params::MAX_ROI).contains(&self.width) {
                     return Err(SynthError::InvalidSize {
@@ -124,17 +127,29 @@ pub fn encode_png(img: &GrayImage) -> Result<Vec<u8>, SynthError> {
     use image::ImageEncoder;
     let mut buf = Vec::new();
     image::codecs::png::PngEncoder::new(&mut buf)
-        .write_image(img.as_slice(), img.width() as u32, img.height() as u32, image::ExtendedColorType::L8)
+        .write_image(
+            img.as_slice(),
+            img.width() as u32,
+            img.height() as u32,
+            image::ExtendedColorType::L8,
+        )
         .map_err(|e| SynthError::Encode(e.to_string()))?;
     Ok(buf)
 }
 
 fn write_file(path: &Path, bytes: &[u8]) -> Result<(), SynthError> {
-    std::fs::write(path, bytes).map_err(|source| SynthError::Io { path: path.to_path_buf(), source })
+    std::fs::write(path, bytes).map_err(|source| SynthError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// Render one capture of a configured data set.
-pub fn render_for(cfg: &DatasetConfig, identity: &Identity, k: u32) -> Result<Rendered, SynthError> {
+pub fn render_for(
+    cfg: &DatasetConfig,
+    identity: &Identity,
+    k: u32,
+) -> Result<Rendered, SynthError> {
     let spec = CaptureSpec::sample(identity, cfg.difficulty, cfg.session_of(k), k);
     match cfg.kind {
         CaptureKind::Hand => render_capture(identity, &spec, cfg.width, cfg.height),
@@ -174,9 +189,13 @@ fn downscale(img: &GrayImage, tw: usize) -> GrayImage {
 pub fn write_dataset(cfg: &DatasetConfig, out_dir: &Path) -> Result<DatasetSummary, SynthError> {
     cfg.validate()?;
     let img_dir = out_dir.join("img");
-    std::fs::create_dir_all(&img_dir).map_err(|source| SynthError::Io { path: img_dir.clone(), source })?;
-    let classes: Vec<(u32, Hand)> =
-        (1..=cfg.identities).flat_map(|s| [(s, Hand::Left), (s, Hand::Right)]).collect();
+    std::fs::create_dir_all(&img_dir).map_err(|source| SynthError::Io {
+        path: img_dir.clone(),
+        source,
+    })?;
+    let classes: Vec<(u32, Hand)> = (1..=cfg.identities)
+        .flat_map(|s| [(s, Hand::Left), (s, Hand::Right)])
+        .collect();
     type Tiles = Vec<GrayImage>;
     let results: Vec<Result<(Vec<Row>, Tiles), SynthError>> = classes
         .par_iter()
@@ -244,8 +263,11 @@ pub fn write_dataset(cfg: &DatasetConfig, out_dir: &Path) -> Result<DatasetSumma
             r.visible,
             r.nir
         ));
-        let line = serde_json::to_string(&Line { capture: &r.capture, truth: &r.truth })
-            .map_err(|e| SynthError::Encode(e.to_string()))?;
+        let line = serde_json::to_string(&Line {
+            capture: &r.capture,
+            truth: &r.truth,
+        })
+        .map_err(|e| SynthError::Encode(e.to_string()))?;
         truth.push_str(&line);
         truth.push('\n');
     }
@@ -255,9 +277,15 @@ pub fn write_dataset(cfg: &DatasetConfig, out_dir: &Path) -> Result<DatasetSumma
     write_file(&manifest_path, manifest.as_bytes())?;
     write_file(&truth_path, truth.as_bytes())?;
     let sheet = contact_sheet(&sheet_rows);
-    let mut f = std::fs::File::create(&contact_path)
-        .map_err(|source| SynthError::Io { path: contact_path.clone(), source })?;
-    f.write_all(&encode_png(&sheet)?).map_err(|source| SynthError::Io { path: contact_path.clone(), source })?;
+    let mut f = std::fs::File::create(&contact_path).map_err(|source| SynthError::Io {
+        path: contact_path.clone(),
+        source,
+    })?;
+    f.write_all(&encode_png(&sheet)?)
+        .map_err(|source| SynthError::Io {
+            path: contact_path.clone(),
+            source,
+        })?;
     Ok(DatasetSummary {
         rows: rows.len(),
         images: rows.len() * 2,
@@ -275,7 +303,8 @@ fn contact_sheet(rows: &[Vec<GrayImage>]) -> GrayImage {
     let th = rows.iter().flatten().map(|t| t.height()).max().unwrap_or(1);
     let w = (cols * (tw + gap) + gap).max(1);
     let h = (rows.len() * (th + gap) + gap).max(1);
-    let mut out = GrayImage::from_vec(w, h, vec![128; w * h]).unwrap_or_else(|_| GrayImage::new(w, h));
+    let mut out =
+        GrayImage::from_vec(w, h, vec![128; w * h]).unwrap_or_else(|_| GrayImage::new(w, h));
     for (ri, row) in rows.iter().enumerate() {
         for (ci, t) in row.iter().enumerate() {
             let (ox, oy) = (gap + ci * (tw + gap), gap + ri * (th + gap));

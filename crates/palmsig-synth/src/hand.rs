@@ -66,6 +66,9 @@ pub struct Posture {
     pub spread: [f32; 4],
 }
 
+/// Corner rounding of the palm polygon (mm).
+const PALM_ROUNDING_MM: f32 = 6.0;
+
 fn smin(a: f32, b: f32, k: f32) -> f32 {
     let h = (0.5 + 0.5 * (b - a) / k).clamp(0.0, 1.0);
     b + (a - b) * h - k * h * (1.0 - h)
@@ -86,14 +89,35 @@ impl HandShape {
         let pl = 100.0 * g * j(0.95, 1.05);
         let top = -pl / 2.0;
         // Finger widths (diameters) and lengths, index..little, with identity-specific ratios.
-        let widths = [19.0 * g * j(0.94, 1.06), 19.5 * g * j(0.94, 1.06), 18.0 * g * j(0.94, 1.06), 15.5 * g * j(0.94, 1.06)];
-        let lengths = [72.0 * g * j(0.93, 1.07), 80.0 * g * j(0.94, 1.06), 75.0 * g * j(0.93, 1.07), 59.0 * g * j(0.92, 1.08)];
+        let widths = [
+            19.0 * g * j(0.94, 1.06),
+            19.5 * g * j(0.94, 1.06),
+            18.0 * g * j(0.94, 1.06),
+            15.5 * g * j(0.94, 1.06),
+        ];
+        let lengths = [
+            72.0 * g * j(0.93, 1.07),
+            80.0 * g * j(0.94, 1.06),
+            75.0 * g * j(0.93, 1.07),
+            59.0 * g * j(0.92, 1.08),
+        ];
         // Rest fan, degrees from vertical: index leans to the thumb side, little away.
-        let fan = [10.0 + j(-3.0, 3.0), j(-2.0, 2.0), -10.0 + j(-3.0, 3.0), -22.0 + j(-4.0, 4.0)];
+        let fan = [
+            10.0 + j(-3.0, 3.0),
+            j(-2.0, 2.0),
+            -10.0 + j(-3.0, 3.0),
+            -22.0 + j(-4.0, 4.0),
+        ];
         // Base heights relative to the palm top (little finger sits lower).
         let drop = [j(0.0, 3.0), j(-2.0, 0.0), j(0.0, 3.0), j(7.0, 12.0)];
         let gap = j(0.5, 2.0);
-        let mut fingers = [Digit { base: Point::default(), angle: 0.0, length: 0.0, r_base: 0.0, r_tip: 0.0 }; 4];
+        let mut fingers = [Digit {
+            base: Point::default(),
+            angle: 0.0,
+            length: 0.0,
+            r_base: 0.0,
+            r_tip: 0.0,
+        }; 4];
         let mut x = pw / 2.0 - j(1.0, 4.0);
         for i in 0..4 {
             let r = widths[i] / 2.0;
@@ -123,17 +147,46 @@ impl HandShape {
             Point::new(little_x.min(-pw / 2.0 + 1.0), fingers[3].base.y + 2.0),
             Point::new(fingers[2].base.x, top + drop[2] - 1.0),
             Point::new(fingers[1].base.x, top + drop[1] - 1.0),
-            Point::new(fingers[0].base.x + fingers[0].r_base * 0.6, top + drop[0] + 1.0),
+            Point::new(
+                fingers[0].base.x + fingers[0].r_base * 0.6,
+                top + drop[0] + 1.0,
+            ),
             Point::new(pw / 2.0 + j(2.0, 5.0), top + pl * 0.32),
             Point::new(pw / 2.0 + j(0.0, 3.0), wrist_y - pl * 0.22),
             Point::new(forearm_half + 4.0, wrist_y + 4.0),
             Point::new(-forearm_half - 4.0, wrist_y + 4.0),
             Point::new(-pw / 2.0 - hyp, wrist_y - pl * 0.28),
         ];
-        HandShape { palm, fingers, thumb, forearm_half, wrist_y, palm_width: pw, palm_length: pl }
+        // Inset the polygon so that, rounded by PALM_ROUNDING_MM, the outline stays where it was
+        // along the edges but the corners become round.
+        let n = palm.len() as f32;
+        let cx = palm.iter().map(|p| p.x).sum::<f32>() / n;
+        let cy = palm.iter().map(|p| p.y).sum::<f32>() / n;
+        let palm: Vec<Point> = palm
+            .into_iter()
+            .map(|p| {
+                let (dx, dy) = (cx - p.x, cy - p.y);
+                let l = (dx * dx + dy * dy).sqrt().max(1e-3);
+                let k = PALM_ROUNDING_MM * 1.15 / l;
+                Point::new(p.x + dx * k, p.y + dy * k)
+            })
+            .collect();
+        HandShape {
+            palm,
+            fingers,
+            thumb,
+            forearm_half,
+            wrist_y,
+            palm_width: pw,
+            palm_length: pl,
+        }
     }
 
     fn palm_sdf(&self, p: Point) -> f32 {
+        self.polygon_sdf(p) - PALM_ROUNDING_MM
+    }
+
+    fn polygon_sdf(&self, p: Point) -> f32 {
         let n = self.palm.len();
         let mut dmin = f32::MAX;
         let mut inside = true;
@@ -164,7 +217,11 @@ impl HandShape {
         d = smin(d, self.thumb.sdf(p), k * 1.5);
         let fx = p.x.abs() - self.forearm_half;
         let fy = (self.wrist_y - 10.0) - p.y;
-        let fore = if fx > 0.0 && fy > 0.0 { (fx * fx + fy * fy).sqrt() } else { fx.max(fy) };
+        let fore = if fx > 0.0 && fy > 0.0 {
+            (fx * fx + fy * fy).sqrt()
+        } else {
+            fx.max(fy)
+        };
         smin(d, fore, k * 2.0)
     }
 
@@ -183,7 +240,10 @@ impl HandShape {
         for f in self.fingers.iter().chain(std::iter::once(&self.thumb)) {
             let d = f.dir(0.0);
             add(f.base, f.r_base);
-            add(Point::new(f.base.x + d.x * f.length, f.base.y + d.y * f.length), f.r_tip);
+            add(
+                Point::new(f.base.x + d.x * f.length, f.base.y + d.y * f.length),
+                f.r_tip,
+            );
         }
         (x0, y0, x1, y1)
     }
@@ -245,12 +305,18 @@ impl HandShape {
         let mut out = [Point::default(); 4];
         // V0: between thumb and index.
         let th = self.thumb.dir(0.0);
-        let g0 = mid(along(self.thumb.base, th, self.thumb.length * 0.45), along(self.fingers[0].base, dirs[0], 22.0));
+        let g0 = mid(
+            along(self.thumb.base, th, self.thumb.length * 0.45),
+            along(self.fingers[0].base, dirs[0], 22.0),
+        );
         out[0] = march(g0, Point::new(0.0, 0.0), sdf);
         for i in 0..3 {
             let (a, b) = (&self.fingers[i], &self.fingers[i + 1]);
             let reach = a.length.min(b.length) * 0.45;
-            let g = mid(along(a.base, dirs[i], reach), along(b.base, dirs[i + 1], reach));
+            let g = mid(
+                along(a.base, dirs[i], reach),
+                along(b.base, dirs[i + 1], reach),
+            );
             let m = mid(a.base, b.base);
             let p = Point::new(m.x, m.y + 15.0);
             out[i + 1] = march(g, p, sdf);
@@ -303,7 +369,10 @@ mod tests {
             // Fingertip regions inside.
             for f in &h.fingers {
                 let d = f.dir(0.0);
-                let p = Point::new(f.base.x + d.x * f.length * 0.8, f.base.y + d.y * f.length * 0.8);
+                let p = Point::new(
+                    f.base.x + d.x * f.length * 0.8,
+                    f.base.y + d.y * f.length * 0.8,
+                );
                 assert!(h.sdf(p) < 0.0, "seed {seed}");
             }
         }
@@ -328,7 +397,9 @@ mod tests {
     #[test]
     fn unspread_inverts_a_finger_swing() {
         let h = HandShape::random(&mut Rng::new(3));
-        let post = Posture { spread: [0.08, -0.05, 0.06, -0.07] };
+        let post = Posture {
+            spread: [0.08, -0.05, 0.06, -0.07],
+        };
         let dirs = h.posed_dirs(&post);
         for (i, f) in h.fingers.iter().enumerate() {
             // A point far along the posed axis maps to the rest axis.

@@ -44,7 +44,12 @@ impl Texture {
         let (iu, iv) = (u as usize, v as usize);
         let (fu, fv) = (u - iu as f32, v - iv as f32);
         let i = iv * self.w + iu;
-        let (a, b, c, d) = (self.texels[i], self.texels[i + 1], self.texels[i + self.w], self.texels[i + self.w + 1]);
+        let (a, b, c, d) = (
+            self.texels[i],
+            self.texels[i + 1],
+            self.texels[i + self.w],
+            self.texels[i + self.w + 1],
+        );
         let mut out = [0.0; 4];
         for k in 0..3 {
             let top = a[k] + fu * (b[k] - a[k]);
@@ -108,7 +113,14 @@ impl Identity {
     pub fn from_seed(identity_seed: u64, subject: u32, hand: Hand) -> Identity {
         let shape = HandShape::random(&mut Rng::derive(identity_seed, salt::SHAPE));
         let (tex, features) = build_texture(&shape, identity_seed);
-        Identity { seed: identity_seed, subject, hand, shape, tex, features }
+        Identity {
+            seed: identity_seed,
+            subject,
+            hand,
+            shape,
+            tex,
+            features,
+        }
     }
 
     /// The identity seed (unique per subject and hand).
@@ -189,13 +201,23 @@ fn build_texture(shape: &HandShape, seed: u64) -> (Texture, Features) {
     let y1 = shape.wrist_y + 45.0;
     let w = ((bx1 + margin - x0) * TEXELS_PER_MM).ceil() as usize + 1;
     let h = ((y1 - y0) * TEXELS_PER_MM).ceil() as usize + 1;
-    let mut tex = Texture { w, h, x0, y0, texels: vec![[0.0; 4]; w * h] };
-    let to_mm = |u: usize, v: usize| Point::new(x0 + u as f32 / TEXELS_PER_MM, y0 + v as f32 / TEXELS_PER_MM);
+    let mut tex = Texture {
+        w,
+        h,
+        x0,
+        y0,
+        texels: vec![[0.0; 4]; w * h],
+    };
+    let to_mm = |u: usize, v: usize| {
+        Point::new(x0 + u as f32 / TEXELS_PER_MM, y0 + v as f32 / TEXELS_PER_MM)
+    };
 
     // Signed distance: exact near the outline, interpolated from a 1-mm grid elsewhere.
     let cw = ((w as f32 / TEXELS_PER_MM).ceil() as usize) + 2;
     let ch = ((h as f32 / TEXELS_PER_MM).ceil() as usize) + 2;
-    let coarse: Vec<f32> = (0..cw * ch).map(|i| shape.sdf(Point::new(x0 + (i % cw) as f32, y0 + (i / cw) as f32))).collect();
+    let coarse: Vec<f32> = (0..cw * ch)
+        .map(|i| shape.sdf(Point::new(x0 + (i % cw) as f32, y0 + (i / cw) as f32)))
+        .collect();
     let mut sdf = vec![0.0f32; w * h];
     for v in 0..h {
         for u in 0..w {
@@ -233,7 +255,10 @@ fn build_texture(shape: &HandShape, seed: u64) -> (Texture, Features) {
         Point::new(pw / 2.0 + 3.0, top + 0.31 * pl + jit(r, 3.0)),
         Point::new(pw * 0.2 + jit(r, 5.0), top + 0.37 * pl + jit(r, 5.0)),
         Point::new(-pw * 0.12 + jit(r, 6.0), top + 0.43 * pl + jit(r, 7.0)),
-        Point::new(-pw * 0.40 * r.range(0.65, 1.1) as f32, top + 0.50 * pl + jit(r, 10.0)),
+        Point::new(
+            -pw * 0.40 * r.range(0.65, 1.1) as f32,
+            top + 0.50 * pl + jit(r, 10.0),
+        ),
     ];
     let life = [
         Point::new(pw / 2.0 + 2.0, top + 0.32 * pl + jit(r, 3.0)),
@@ -244,7 +269,7 @@ fn build_texture(shape: &HandShape, seed: u64) -> (Texture, Features) {
     let mut principal = Vec::new();
     for ctl in [heart, head, life] {
         let sigma = r.range(0.35, 0.6) as f32;
-        let depth = r.range(0.35, 0.55) as f32;
+        let depth = r.range(0.5, 0.75) as f32;
         let (pts, mm) = curve_stroke(ctl, &tex, sigma, depth, r);
         stroke(&mut lines, &pts);
         // A few short branches leaving the principal line.
@@ -256,8 +281,14 @@ fn build_texture(shape: &HandShape, seed: u64) -> (Texture, Features) {
             let d = Point::new(ang.cos() * len, ang.sin() * len);
             let ctl2 = [
                 p,
-                Point::new(p.x + d.x * 0.33 + jit(r, 1.5), p.y + d.y * 0.33 + jit(r, 1.5)),
-                Point::new(p.x + d.x * 0.66 + jit(r, 1.5), p.y + d.y * 0.66 + jit(r, 1.5)),
+                Point::new(
+                    p.x + d.x * 0.33 + jit(r, 1.5),
+                    p.y + d.y * 0.33 + jit(r, 1.5),
+                ),
+                Point::new(
+                    p.x + d.x * 0.66 + jit(r, 1.5),
+                    p.y + d.y * 0.66 + jit(r, 1.5),
+                ),
                 Point::new(p.x + d.x, p.y + d.y),
             ];
             let (pts, _) = curve_stroke(ctl2, &tex, sigma * 0.6, depth * 0.45, r);
@@ -273,25 +304,42 @@ fn build_texture(shape: &HandShape, seed: u64) -> (Texture, Features) {
             Point::new(jit(r, 6.0), top + 0.45 * pl),
             Point::new(jit(r, 8.0), top + r.range(0.2, 0.4) as f32 * pl),
         ];
-        let (pts, _) = curve_stroke(ctl, &tex, r.range(0.25, 0.4) as f32, r.range(0.12, 0.3) as f32, r);
+        let (pts, _) = curve_stroke(
+            ctl,
+            &tex,
+            r.range(0.25, 0.4) as f32,
+            r.range(0.12, 0.3) as f32,
+            r,
+        );
         stroke(&mut lines, &pts);
     }
     // Flexion creases of fingers and wrist.
-    let crease_line = |c: Point, dir: Point, half: f32, depth: f32, r: &mut Rng, lines: &mut GrayF32| {
-        let n = Point::new(-dir.y, dir.x);
-        let bow = jit(r, 1.2);
-        let ctl = [
-            Point::new(c.x - n.x * half, c.y - n.y * half),
-            Point::new(c.x - n.x * half * 0.33 + dir.x * bow, c.y - n.y * half * 0.33 + dir.y * bow),
-            Point::new(c.x + n.x * half * 0.33 + dir.x * bow, c.y + n.y * half * 0.33 + dir.y * bow),
-            Point::new(c.x + n.x * half, c.y + n.y * half),
-        ];
-        let (pts, _) = curve_stroke(ctl, &tex, r.range(0.25, 0.4) as f32, depth, r);
-        stroke(lines, &pts);
-    };
+    let crease_line =
+        |c: Point, dir: Point, half: f32, depth: f32, r: &mut Rng, lines: &mut GrayF32| {
+            let n = Point::new(-dir.y, dir.x);
+            let bow = jit(r, 1.2);
+            let ctl = [
+                Point::new(c.x - n.x * half, c.y - n.y * half),
+                Point::new(
+                    c.x - n.x * half * 0.33 + dir.x * bow,
+                    c.y - n.y * half * 0.33 + dir.y * bow,
+                ),
+                Point::new(
+                    c.x + n.x * half * 0.33 + dir.x * bow,
+                    c.y + n.y * half * 0.33 + dir.y * bow,
+                ),
+                Point::new(c.x + n.x * half, c.y + n.y * half),
+            ];
+            let (pts, _) = curve_stroke(ctl, &tex, r.range(0.25, 0.4) as f32, depth, r);
+            stroke(lines, &pts);
+        };
     for f in shape.fingers.iter().chain(std::iter::once(&shape.thumb)) {
         let d = f.dir(0.0);
-        let ts: &[f32] = if f.length > 62.0 && f.angle.abs() < 0.5 { &[0.05, 0.42, 0.70] } else { &[0.12, 0.55] };
+        let ts: &[f32] = if f.length > 62.0 && f.angle.abs() < 0.5 {
+            &[0.05, 0.42, 0.70]
+        } else {
+            &[0.12, 0.55]
+        };
         for &t in ts {
             let tt = t * f.length + jit(r, 1.5);
             let c = Point::new(f.base.x + d.x * tt, f.base.y + d.y * tt);
@@ -299,23 +347,40 @@ fn build_texture(shape: &HandShape, seed: u64) -> (Texture, Features) {
             let dep = r.range(0.25, 0.45) as f32;
             crease_line(c, d, rad * 1.05, dep, r, &mut lines);
             let off = r.range(0.9, 1.6) as f32;
-            crease_line(Point::new(c.x + d.x * off, c.y + d.y * off), d, rad, dep * 0.7, r, &mut lines);
+            crease_line(
+                Point::new(c.x + d.x * off, c.y + d.y * off),
+                d,
+                rad,
+                dep * 0.7,
+                r,
+                &mut lines,
+            );
         }
     }
     for k in 0..2 {
         let yy = wy + 3.0 + k as f32 * r.range(4.0, 7.0) as f32;
-        crease_line(Point::new(jit(r, 2.0), yy), Point::new(0.0, -1.0), shape.forearm_half * 1.1, r.range(0.15, 0.3) as f32, r, &mut lines);
+        crease_line(
+            Point::new(jit(r, 2.0), yy),
+            Point::new(0.0, -1.0),
+            shape.forearm_half * 1.1,
+            r.range(0.15, 0.3) as f32,
+            r,
+            &mut lines,
+        );
     }
 
     // ---- Secondary creases and wrinkles ----
     let mut rng = Rng::derive(seed, salt::CREASES);
     let r = &mut rng;
-    let n_sec = 40 + r.below(50) as usize;
+    let n_sec = 60 + r.below(60) as usize;
     let mut placed = 0;
     let mut tries = 0;
     while placed < n_sec && tries < n_sec * 20 {
         tries += 1;
-        let p = Point::new(r.range(-pw as f64 * 0.6, pw as f64 * 0.6) as f32, r.range(top as f64, wy as f64 + 5.0) as f32);
+        let p = Point::new(
+            r.range(-pw as f64 * 0.6, pw as f64 * 0.6) as f32,
+            r.range(top as f64, wy as f64 + 5.0) as f32,
+        );
         if shape.sdf(p) > -3.0 {
             continue;
         }
@@ -333,17 +398,27 @@ fn build_texture(shape: &HandShape, seed: u64) -> (Texture, Features) {
         } else {
             r.range(0.0, std::f64::consts::PI) as f32
         };
-        let len = if thenar { r.range(3.0, 9.0) } else { r.range(4.0, 18.0) } as f32;
+        let len = if thenar {
+            r.range(3.0, 9.0)
+        } else {
+            r.range(4.0, 18.0)
+        } as f32;
         let d = Point::new(ang.cos() * len / 2.0, ang.sin() * len / 2.0);
         let nrm = Point::new(-d.y, d.x);
         let bow = jit(r, 0.35);
         let ctl = [
             Point::new(p.x - d.x, p.y - d.y),
-            Point::new(p.x - d.x * 0.33 + nrm.x * bow, p.y - d.y * 0.33 + nrm.y * bow),
-            Point::new(p.x + d.x * 0.33 + nrm.x * bow, p.y + d.y * 0.33 + nrm.y * bow),
+            Point::new(
+                p.x - d.x * 0.33 + nrm.x * bow,
+                p.y - d.y * 0.33 + nrm.y * bow,
+            ),
+            Point::new(
+                p.x + d.x * 0.33 + nrm.x * bow,
+                p.y + d.y * 0.33 + nrm.y * bow,
+            ),
             Point::new(p.x + d.x, p.y + d.y),
         ];
-        let depth = r.range(0.06, 0.24) as f32;
+        let depth = r.range(0.08, 0.32) as f32;
         let (pts, _) = curve_stroke(ctl, &tex, r.range(0.18, 0.35) as f32, depth, r);
         stroke(&mut lines, &pts);
         placed += 1;
@@ -368,8 +443,26 @@ fn build_texture(shape: &HandShape, seed: u64) -> (Texture, Features) {
             p: Point::new(fx * shape.forearm_half * 1.6 + jit(r, 4.0), wy + 35.0),
             ang: -std::f32::consts::FRAC_PI_2 + fx * 0.5 + jit(r, 0.25),
             width: r.range(2.4, 3.6) as f32,
-            depth: r.range(0.14, 0.24) as f32,
+            depth: r.range(0.2, 0.32) as f32,
             life: 260,
+        });
+    }
+    // Palmar veins also enter from the palm's sides (thenar and hypothenar edges).
+    for _ in 0..2 + r.below(3) {
+        let left = r.chance(0.5);
+        let y = r.range((top + 0.3 * pl) as f64, (wy - 10.0) as f64) as f32;
+        let x = if left {
+            -pw / 2.0 - 2.0
+        } else {
+            pw / 2.0 + 2.0
+        };
+        let inward = if left { 0.0 } else { std::f32::consts::PI };
+        tips.push(Tip {
+            p: Point::new(x, y),
+            ang: inward - (r.range(0.3, 1.1) as f32) * if left { 1.0 } else { -1.0 },
+            width: r.range(1.6, 2.6) as f32,
+            depth: r.range(0.15, 0.28) as f32,
+            life: 60 + r.below(60) as u32,
         });
     }
     let mut segments = 0usize;
@@ -389,17 +482,17 @@ fn build_texture(shape: &HandShape, seed: u64) -> (Texture, Features) {
             t.p = Point::new(t.p.x + t.ang.cos() * step, t.p.y + t.ang.sin() * step);
             t.width *= 0.996;
             pts.push(to_st(t.p, t.width, t.depth));
-            if shape.sdf(t.p) > -2.5 || t.width < 0.7 {
+            if (shape.sdf(t.p) > -3.0 && t.life < 250) || t.width < 0.9 {
                 break;
             }
-            if segments < 400 && r.chance(0.045) {
+            if segments < 90 && r.chance(0.04) {
                 let side = if r.chance(0.5) { 1.0 } else { -1.0 };
                 tips.push(Tip {
                     p: t.p,
                     ang: t.ang + side * r.range(0.4, 0.9) as f32,
                     width: t.width * r.range(0.6, 0.85) as f32,
                     depth: t.depth * r.range(0.75, 1.0) as f32,
-                    life: 40 + r.below(80) as u32,
+                    life: 30 + r.below(60) as u32,
                 });
                 segments += 1;
                 t.width *= 0.92;
@@ -427,19 +520,33 @@ fn build_texture(shape: &HandShape, seed: u64) -> (Texture, Features) {
             let d = sdf[i];
             let p = to_mm(u, v);
             let rim_vis = 1.0 - 0.35 * (d / 4.0).min(0.0).exp();
-            let rim_nir = 1.0 - 0.45 * (d / 6.0).min(0.0).exp();
-            let hollow = 1.0 - 0.06 * (-(p.x * p.x + (p.y + 5.0) * (p.y + 5.0)) / (28.0 * 28.0)).exp();
+            let rim_nir = 1.0 - 0.3 * (d / 6.0).min(0.0).exp();
+            let hollow =
+                1.0 - 0.06 * (-(p.x * p.x + (p.y + 5.0) * (p.y + 5.0)) / (28.0 * 28.0)).exp();
             let low = 1.0 + 0.06 * mottle.as_slice()[i] + 0.03 * mottle2.as_slice()[i];
-            let vis = tone_vis * low * hollow * rim_vis * (1.0 + 0.035 * fine.as_slice()[i])
+            let vis = tone_vis
+                * low
+                * hollow
+                * rim_vis
+                * (1.0 + 0.06 * fine.as_slice()[i])
                 * (1.0 - lines.as_slice()[i].min(0.85));
-            let nir = tone_nir * (1.0 + 0.04 * mottle.as_slice()[i]) * rim_nir
+            let nir = tone_nir
+                * (1.0 + 0.04 * mottle.as_slice()[i])
+                * rim_nir
                 * (1.0 - veins.as_slice()[i].min(0.6))
                 * (1.0 - 0.3 * lines_soft.as_slice()[i].min(0.8))
                 * (1.0 + 0.01 * fine.as_slice()[i]);
             tex.texels[i] = [d, vis, nir, 0.0];
         }
     }
-    (tex, Features { principal, secondary_creases: placed, vein_segments: segments })
+    (
+        tex,
+        Features {
+            principal,
+            secondary_creases: placed,
+            vein_segments: segments,
+        },
+    )
 }
 
 #[cfg(test)]

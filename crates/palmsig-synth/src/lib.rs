@@ -91,7 +91,8 @@ pub use hand::{Digit, HandShape, Posture};
 pub use identity::{Features, Identity};
 pub use params::{Difficulty, Preset};
 pub use render::{
-    render_capture, render_roi, truth_roi, PhotoTruth, PoseTruth, Rendered, RoiTruth, Truth, ROI_SOURCE,
+    render_capture, render_roi, truth_roi, PhotoTruth, PoseTruth, Rendered, RoiTruth, Truth,
+    ROI_SOURCE,
 };
 
 use std::path::PathBuf;

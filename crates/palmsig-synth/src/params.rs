@@ -12,9 +12,12 @@ use crate::SynthError;
 pub const TEXELS_PER_MM: f32 = 4.0;
 /// Nominal image scale (px per mm) for a 576-px-high frame; scaled with the frame height.
 /// Chosen so an average hand covers ~30% of the frame, as on the real 768x576 NIR scanner.
-pub const NOMINAL_PX_PER_MM_AT_576: f32 = 2.65;
+pub const NOMINAL_PX_PER_MM_AT_576: f32 = 3.05;
 /// Virtual camera-to-palm distance (mm) used for the perspective of tilted hands.
 pub const CAMERA_DISTANCE_MM: f32 = 230.0;
+/// Photon (shot) noise variance per gray level of signal: sigma² = read² + this · level.
+/// Small, because the real NIR ROI crops are smooth (Laplacian variance median 3.2).
+pub const PHOTON_NOISE: f32 = 0.005;
 /// Smooth-union radius (mm) joining fingers and palm: gives rounded, web-like valleys.
 pub const SMOOTH_UNION_MM: f32 = 3.0;
 /// Distance (mm) over which a finger's spread rotation ramps in above its base, so the web
@@ -87,14 +90,14 @@ impl Difficulty {
                 elastic_mm: (0.3, 0.7),
                 exposure: 0.12,
                 illum_falloff: (0.1, 0.3),
-                defocus_px: (0.9, 1.6),
+                defocus_px: (0.6, 1.2),
                 motion_px: (1.0, 3.0),
                 motion_prob: 0.15,
-                noise: (0.8, 1.6),
-                jpeg_quality: (70, 90),
+                noise: (1.0, 2.0),
+                jpeg_quality: (88, 97),
                 clutter: 2,
-                border_parts_prob: 0.7,
-                glare_prob: 0.6,
+                border_parts_prob: 0.85,
+                glare_prob: 0.75,
                 occlusion_prob: 0.03,
                 out_of_frame_prob: 0.03,
             },
@@ -189,11 +192,11 @@ pub struct Preset {
 /// Photometric targets (mean gray levels, 0–255) that the renderer maps albedo 1.0 to.
 pub mod levels {
     /// Visible palm level for albedo 1 under nominal light (visible ROI mean ~124 after lines).
-    pub const VIS_PALM: f32 = 150.0;
+    pub const VIS_PALM: f32 = 138.0;
     /// NIR palm level for albedo 1 under nominal light (NIR ROI mean ~103, hand mean ~93).
-    pub const NIR_PALM: f32 = 118.0;
+    pub const NIR_PALM: f32 = 108.0;
     /// Visible background level (dark box).
     pub const VIS_BG: f32 = 22.0;
     /// NIR background level (measured 17 on the real set).
-    pub const NIR_BG: f32 = 14.0;
+    pub const NIR_BG: f32 = 17.0;
 }

@@ -67,7 +67,10 @@ pub(crate) fn stroke(acc: &mut GrayF32, pts: &[StrokePt]) {
     let data = acc.as_mut_slice();
     for y in 0..bh {
         let dst = (by0 as usize + y) * w as usize + bx0 as usize;
-        for (d, s) in data[dst..dst + bw].iter_mut().zip(&scratch[y * bw..(y + 1) * bw]) {
+        for (d, s) in data[dst..dst + bw]
+            .iter_mut()
+            .zip(&scratch[y * bw..(y + 1) * bw])
+        {
             *d += *s;
         }
     }
@@ -79,8 +82,9 @@ pub(crate) fn gaussian_blur(img: &mut GrayF32, sigma: f32) {
         return;
     }
     let r = (sigma * 2.5).ceil() as usize;
-    let mut k: Vec<f32> =
-        (0..=2 * r).map(|i| (-((i as f32 - r as f32).powi(2)) / (2.0 * sigma * sigma)).exp()).collect();
+    let mut k: Vec<f32> = (0..=2 * r)
+        .map(|i| (-((i as f32 - r as f32).powi(2)) / (2.0 * sigma * sigma)).exp())
+        .collect();
     let s: f32 = k.iter().sum();
     k.iter_mut().for_each(|v| *v /= s);
     convolve_sep(img, &k);
@@ -191,8 +195,8 @@ pub(crate) fn fast_normal(bits: u64) -> f32 {
 const JPEG_Q: [f32; 64] = [
     16., 11., 10., 16., 24., 40., 51., 61., 12., 12., 14., 19., 26., 58., 60., 55., 14., 13., 16.,
     24., 40., 57., 69., 56., 14., 17., 22., 29., 51., 87., 80., 62., 18., 22., 37., 56., 68., 109.,
-    103., 77., 24., 35., 55., 64., 81., 104., 113., 92., 49., 64., 78., 87., 103., 121., 120., 101.,
-    72., 92., 95., 98., 112., 100., 103., 99.,
+    103., 77., 24., 35., 55., 64., 81., 104., 113., 92., 49., 64., 78., 87., 103., 121., 120.,
+    101., 72., 92., 95., 98., 112., 100., 103., 99.,
 ];
 
 /// JPEG-like compression artefacts: 8x8 DCT, quantisation with the standard luminance table
@@ -200,11 +204,22 @@ const JPEG_Q: [f32; 64] = [
 /// left untouched.
 pub(crate) fn jpeg_like(img: &mut GrayF32, quality: u32) {
     let q = quality.clamp(1, 100) as f32;
-    let scale = if q < 50.0 { 50.0 / q } else { (200.0 - 2.0 * q) / 100.0 };
-    let qt: Vec<f32> = JPEG_Q.iter().map(|&v| (v * scale).clamp(1.0, 255.0)).collect();
+    let scale = if q < 50.0 {
+        50.0 / q
+    } else {
+        (200.0 - 2.0 * q) / 100.0
+    };
+    let qt: Vec<f32> = JPEG_Q
+        .iter()
+        .map(|&v| (v * scale).clamp(1.0, 255.0))
+        .collect();
     let mut cos = [[0.0f32; 8]; 8];
     for (u, row) in cos.iter_mut().enumerate() {
-        let cu = if u == 0 { (1.0f32 / 8.0).sqrt() } else { (2.0f32 / 8.0).sqrt() };
+        let cu = if u == 0 {
+            (1.0f32 / 8.0).sqrt()
+        } else {
+            (2.0f32 / 8.0).sqrt()
+        };
         for (x, c) in row.iter_mut().enumerate() {
             *c = cu * ((2 * x + 1) as f32 * u as f32 * std::f32::consts::PI / 16.0).cos();
         }
@@ -267,13 +282,21 @@ mod tests {
     fn jpeg_like_keeps_flat_blocks_and_changes_texture_a_little() {
         let mut flat = GrayF32::from_vec(16, 16, vec![77.0; 256]).unwrap();
         jpeg_like(&mut flat, 50);
-        assert!(flat.as_slice().iter().all(|&v| (v - 77.0).abs() <= 1.01), "DC error is at most q/16");
+        assert!(
+            flat.as_slice().iter().all(|&v| (v - 77.0).abs() <= 1.01),
+            "DC error is at most q/16"
+        );
         let mut rng = Rng::new(1);
         let vals: Vec<f32> = (0..256).map(|_| rng.range(0.0, 255.0) as f32).collect();
         let mut tex = GrayF32::from_vec(16, 16, vals.clone()).unwrap();
         jpeg_like(&mut tex, 90);
-        let err: f32 =
-            tex.as_slice().iter().zip(&vals).map(|(a, b)| (a - b).abs()).sum::<f32>() / 256.0;
+        let err: f32 = tex
+            .as_slice()
+            .iter()
+            .zip(&vals)
+            .map(|(a, b)| (a - b).abs())
+            .sum::<f32>()
+            / 256.0;
         assert!(err > 0.5 && err < 40.0, "{err}");
     }
 
@@ -290,7 +313,12 @@ mod tests {
     #[test]
     fn stroke_darkens_along_the_curve_only() {
         let mut acc = GrayF32::new(40, 40);
-        let p = |x, y| StrokePt { x, y, sigma: 1.0, depth: 0.5 };
+        let p = |x, y| StrokePt {
+            x,
+            y,
+            sigma: 1.0,
+            depth: 0.5,
+        };
         stroke(&mut acc, &[p(5.0, 20.0), p(20.0, 20.0), p(35.0, 20.0)]);
         assert!((acc.get(20, 19) - 0.5).abs() < 0.1);
         assert!(acc.get(20, 5) < 1e-3);

@@ -135,7 +135,10 @@ impl Homography {
     fn apply(&self, p: Point) -> Point {
         let m = &self.0;
         let w = m[6] * p.x + m[7] * p.y + m[8];
-        Point::new((m[0] * p.x + m[1] * p.y + m[2]) / w, (m[3] * p.x + m[4] * p.y + m[5]) / w)
+        Point::new(
+            (m[0] * p.x + m[1] * p.y + m[2]) / w,
+            (m[3] * p.x + m[4] * p.y + m[5]) / w,
+        )
     }
     fn inverse(&self) -> Option<Homography> {
         let m = &self.0;
@@ -177,18 +180,35 @@ impl Elastic {
         let nx = ((x1 - x0) / cell).ceil() as usize + 3;
         let ny = ((y1 - y0) / cell).ceil() as usize + 3;
         let mut rng = Rng::new(seed);
-        let d = (0..nx * ny).map(|_| [amp * rng.normal() as f32, amp * rng.normal() as f32]).collect();
-        Elastic { x0: x0 - cell, y0: y0 - cell, cell, nx, ny, d }
+        let d = (0..nx * ny)
+            .map(|_| [amp * rng.normal() as f32, amp * rng.normal() as f32])
+            .collect();
+        Elastic {
+            x0: x0 - cell,
+            y0: y0 - cell,
+            cell,
+            nx,
+            ny,
+            d,
+        }
     }
     #[inline]
     fn apply(&self, p: Point) -> Point {
         let gx = ((p.x - self.x0) / self.cell).clamp(0.0, (self.nx - 2) as f32);
         let gy = ((p.y - self.y0) / self.cell).clamp(0.0, (self.ny - 2) as f32);
-        let (ix, iy) = ((gx as usize).min(self.nx - 2), (gy as usize).min(self.ny - 2));
+        let (ix, iy) = (
+            (gx as usize).min(self.nx - 2),
+            (gy as usize).min(self.ny - 2),
+        );
         let (fx, fy) = (gx - ix as f32, gy - iy as f32);
         let (sx, sy) = (fx * fx * (3.0 - 2.0 * fx), fy * fy * (3.0 - 2.0 * fy));
         let i = iy * self.nx + ix;
-        let (a, b, c, d) = (self.d[i], self.d[i + 1], self.d[i + self.nx], self.d[i + self.nx + 1]);
+        let (a, b, c, d) = (
+            self.d[i],
+            self.d[i + 1],
+            self.d[i + self.nx],
+            self.d[i + self.nx + 1],
+        );
         let mut out = [0.0; 2];
         for k in 0..2 {
             let t = a[k] + sx * (b[k] - a[k]);
@@ -225,29 +245,59 @@ fn tilt_homography(tx_deg: f32, ty_deg: f32) -> Homography {
     Homography([r11, r12, 0.0, r21, r22, 0.0, r31 / d, r32 / d, 1.0])
 }
 
-fn geometry(identity: &Identity, spec: &CaptureSpec, w: usize, h: usize) -> Result<Geometry, SynthError> {
+fn geometry(
+    identity: &Identity,
+    spec: &CaptureSpec,
+    w: usize,
+    h: usize,
+) -> Result<Geometry, SynthError> {
     let shape = &identity.shape;
     let frame = (w as f32 * 0.75).min(h as f32);
     let ppm = params::NOMINAL_PX_PER_MM_AT_576 * frame / 576.0 * spec.scale;
-    let mirror = if identity.hand() == Hand::Left { -1.0 } else { 1.0 };
+    let mirror = if identity.hand() == Hand::Left {
+        -1.0
+    } else {
+        1.0
+    };
     let m = Homography([mirror, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]);
     let t = tilt_homography(spec.tilt_deg[0], spec.tilt_deg[1]);
     let (sn, cs) = spec.rotation_deg.to_radians().sin_cos();
-    let sim = |tx: f32, ty: f32| Homography([ppm * cs, -ppm * sn, tx, ppm * sn, ppm * cs, ty, 0.0, 0.0, 1.0]);
+    let sim = |tx: f32, ty: f32| {
+        Homography([
+            ppm * cs,
+            -ppm * sn,
+            tx,
+            ppm * sn,
+            ppm * cs,
+            ty,
+            0.0,
+            0.0,
+            1.0,
+        ])
+    };
     let h0 = sim(0.0, 0.0).mul(&t).mul(&m);
     // Extent of the hand (without the forearm) at zero translation.
     let dirs = shape.posed_dirs(&spec.posture);
     let mut pts: Vec<Point> = shape.palm.clone();
     for (i, f) in shape.fingers.iter().enumerate() {
-        let tip = Point::new(f.base.x + dirs[i].x * f.length, f.base.y + dirs[i].y * f.length);
+        let tip = Point::new(
+            f.base.x + dirs[i].x * f.length,
+            f.base.y + dirs[i].y * f.length,
+        );
         for (dx, dy) in [(1.0, 0.0), (-1.0, 0.0), (0.0, 1.0), (0.0, -1.0)] {
             pts.push(Point::new(tip.x + dx * f.r_tip, tip.y + dy * f.r_tip));
         }
     }
     let th = shape.thumb.dir(0.0);
-    let ttip = Point::new(shape.thumb.base.x + th.x * shape.thumb.length, shape.thumb.base.y + th.y * shape.thumb.length);
+    let ttip = Point::new(
+        shape.thumb.base.x + th.x * shape.thumb.length,
+        shape.thumb.base.y + th.y * shape.thumb.length,
+    );
     for (dx, dy) in [(1.0, 0.0), (-1.0, 0.0), (0.0, 1.0), (0.0, -1.0)] {
-        pts.push(Point::new(ttip.x + dx * shape.thumb.r_tip, ttip.y + dy * shape.thumb.r_tip));
+        pts.push(Point::new(
+            ttip.x + dx * shape.thumb.r_tip,
+            ttip.y + dy * shape.thumb.r_tip,
+        ));
     }
     let (mut bx0, mut by0, mut bx1, mut by1) = (f32::MAX, f32::MAX, f32::MIN, f32::MIN);
     for p in &pts {
@@ -276,25 +326,55 @@ fn geometry(identity: &Identity, spec: &CaptureSpec, w: usize, h: usize) -> Resu
         ty += up.y * push;
     }
     let hm = sim(tx, ty).mul(&t).mul(&m);
-    let hinv = hm.inverse().ok_or(SynthError::Degenerate("pose homography is singular"))?;
+    let hinv = hm
+        .inverse()
+        .ok_or(SynthError::Degenerate("pose homography is singular"))?;
     let (ex0, ey0, ex1, _) = shape.bounds();
-    let elastic = Elastic::new(ex0, ey0, ex1, shape.wrist_y + 60.0, spec.elastic_mm, spec.elastic_seed);
-    let finger_zone_y = shape.fingers.iter().map(|f| f.base.y).fold(f32::MIN, f32::max) + 1.0;
-    Ok(Geometry { h: hm, hinv, px_per_mm: ppm, translation: hm.apply(Point::new(0.0, 0.0)), elastic, dirs, finger_zone_y })
+    let elastic = Elastic::new(
+        ex0,
+        ey0,
+        ex1,
+        shape.wrist_y + 60.0,
+        spec.elastic_mm,
+        spec.elastic_seed,
+    );
+    let finger_zone_y = shape
+        .fingers
+        .iter()
+        .map(|f| f.base.y)
+        .fold(f32::MIN, f32::max)
+        + 1.0;
+    Ok(Geometry {
+        h: hm,
+        hinv,
+        px_per_mm: ppm,
+        translation: hm.apply(Point::new(0.0, 0.0)),
+        elastic,
+        dirs,
+        finger_zone_y,
+    })
 }
 
 impl Geometry {
     /// Posed canonical point → rest canonical point (texture lookup position).
     #[inline]
     fn to_rest(&self, shape: &HandShape, spec: &CaptureSpec, q: Point) -> Point {
-        let r = if q.y < self.finger_zone_y { shape.unspread(q, &spec.posture, &self.dirs) } else { q };
+        let r = if q.y < self.finger_zone_y {
+            shape.unspread(q, &spec.posture, &self.dirs)
+        } else {
+            q
+        };
         self.elastic.apply(r)
     }
 }
 
 /// ROI corners from V1 and V3 per the ARCHITECTURE.md convention; `right_frame_sign` is +1
 /// when x̂ turned +90° (screen) points away from the fingers, −1 otherwise.
-pub(crate) fn roi_from_valleys(v1: Point, v3: Point, away: Point) -> ([Point; 4], Point, Point, f32) {
+pub(crate) fn roi_from_valleys(
+    v1: Point,
+    v3: Point,
+    away: Point,
+) -> ([Point; 4], Point, Point, f32) {
     let d = v1.dist(v3).max(1e-6);
     let xh = Point::new((v1.x - v3.x) / d, (v1.y - v3.y) / d);
     let mut yh = Point::new(-xh.y, xh.x);
@@ -303,14 +383,41 @@ pub(crate) fn roi_from_valleys(v1: Point, v3: Point, away: Point) -> ([Point; 4]
     }
     let s = 1.2 * d;
     let m = Point::new((v1.x + v3.x) / 2.0, (v1.y + v3.y) / 2.0);
-    let c = Point::new(m.x + (0.2 * d + s / 2.0) * yh.x, m.y + (0.2 * d + s / 2.0) * yh.y);
-    let corner = |a: f32, b: f32| Point::new(c.x + a * s / 2.0 * xh.x + b * s / 2.0 * yh.x, c.y + a * s / 2.0 * xh.y + b * s / 2.0 * yh.y);
-    ([corner(-1.0, -1.0), corner(1.0, -1.0), corner(1.0, 1.0), corner(-1.0, 1.0)], xh, yh, s)
+    let c = Point::new(
+        m.x + (0.2 * d + s / 2.0) * yh.x,
+        m.y + (0.2 * d + s / 2.0) * yh.y,
+    );
+    let corner = |a: f32, b: f32| {
+        Point::new(
+            c.x + a * s / 2.0 * xh.x + b * s / 2.0 * yh.x,
+            c.y + a * s / 2.0 * xh.y + b * s / 2.0 * yh.y,
+        )
+    };
+    (
+        [
+            corner(-1.0, -1.0),
+            corner(1.0, -1.0),
+            corner(1.0, 1.0),
+            corner(-1.0, 1.0),
+        ],
+        xh,
+        yh,
+        s,
+    )
 }
 
 fn check_frame(w: usize, h: usize) -> Result<(), SynthError> {
-    if w < params::MIN_FRAME || h < params::MIN_FRAME || w > params::MAX_FRAME || h > params::MAX_FRAME {
-        return Err(SynthError::InvalidSize { width: w, height: h, min: params::MIN_FRAME, max: params::MAX_FRAME });
+    if w < params::MIN_FRAME
+        || h < params::MIN_FRAME
+        || w > params::MAX_FRAME
+        || h > params::MAX_FRAME
+    {
+        return Err(SynthError::InvalidSize {
+            width: w,
+            height: h,
+            min: params::MIN_FRAME,
+            max: params::MAX_FRAME,
+        });
     }
     Ok(())
 }
@@ -318,7 +425,12 @@ fn check_frame(w: usize, h: usize) -> Result<(), SynthError> {
 /// Render a full-hand capture of `identity` under `spec` at `width`x`height`.
 ///
 /// Errors only on an unsupported frame size (each side 64–4096 px) or a degenerate pose.
-pub fn render_capture(identity: &Identity, spec: &CaptureSpec, width: usize, height: usize) -> Result<Rendered, SynthError> {
+pub fn render_capture(
+    identity: &Identity,
+    spec: &CaptureSpec,
+    width: usize,
+    height: usize,
+) -> Result<Rendered, SynthError> {
     check_frame(width, height)?;
     let (w, h) = (width, height);
     let shape = &identity.shape;
@@ -332,12 +444,26 @@ pub fn render_capture(identity: &Identity, spec: &CaptureSpec, width: usize, hei
     let mut avis = vec![0.0f32; n];
     let mut anir = vec![0.0f32; n];
     let hi = &g.hinv.0;
+    // Canonical box outside which nothing of the hand can appear (texture extent plus room for
+    // finger swing and skin displacement).
+    let tex = &identity.tex;
+    let room = 12.0 + 3.0 * spec.elastic_mm;
+    let qx0 = tex.x0 - room;
+    let qx1 = tex.x0 + tex.w as f32 / params::TEXELS_PER_MM + room;
+    let qy0 = tex.y0 - room;
     for y in 0..h {
         let py = y as f32 + 0.5;
         for x in 0..w {
             let px = x as f32 + 0.5;
             let wq = hi[6] * px + hi[7] * py + hi[8];
-            let q = Point::new((hi[0] * px + hi[1] * py + hi[2]) / wq, (hi[3] * px + hi[4] * py + hi[5]) / wq);
+            let q = Point::new(
+                (hi[0] * px + hi[1] * py + hi[2]) / wq,
+                (hi[3] * px + hi[4] * py + hi[5]) / wq,
+            );
+            if q.x < qx0 || q.x > qx1 || q.y < qy0 {
+                // Far from the hand: background (cov, albedos stay 0).
+                continue;
+            }
             let c = g.to_rest(shape, spec, q);
             let t = identity.tex.sample(c);
             let a = (0.5 - t[0] * g.px_per_mm).clamp(0.0, 1.0);
@@ -360,7 +486,10 @@ pub fn render_capture(identity: &Identity, spec: &CaptureSpec, width: usize, hei
     let mut rng = Rng::new(spec.scene_seed);
     let mut bg_vis = vec![0.0f32; n];
     let mut bg_nir = vec![0.0f32; n];
-    let (cx, cy) = (spec.light_centre[0] * w as f32, spec.light_centre[1] * h as f32);
+    let (cx, cy) = (
+        spec.light_centre[0] * w as f32,
+        spec.light_centre[1] * h as f32,
+    );
     let r2 = ((w * w + h * h) as f32) / 4.0;
     for y in 0..h {
         for x in 0..w {
@@ -393,10 +522,30 @@ pub fn render_capture(identity: &Identity, spec: &CaptureSpec, width: usize, hei
             let lv = rng.range(40.0, 110.0) as f32;
             let ln = rng.range(40.0, 120.0) as f32;
             let (ex, ey, rx, ry) = match side {
-                0 => ((along0 + along1) / 2.0 * w as f32, 0.0, (along1 - along0) / 2.0 * w as f32, depth),
-                1 => ((along0 + along1) / 2.0 * w as f32, h as f32, (along1 - along0) / 2.0 * w as f32, depth),
-                2 => (0.0, (along0 + along1) / 2.0 * h as f32, depth, (along1 - along0) / 2.0 * h as f32),
-                _ => (w as f32, (along0 + along1) / 2.0 * h as f32, depth, (along1 - along0) / 2.0 * h as f32),
+                0 => (
+                    (along0 + along1) / 2.0 * w as f32,
+                    0.0,
+                    (along1 - along0) / 2.0 * w as f32,
+                    depth,
+                ),
+                1 => (
+                    (along0 + along1) / 2.0 * w as f32,
+                    h as f32,
+                    (along1 - along0) / 2.0 * w as f32,
+                    depth,
+                ),
+                2 => (
+                    0.0,
+                    (along0 + along1) / 2.0 * h as f32,
+                    depth,
+                    (along1 - along0) / 2.0 * h as f32,
+                ),
+                _ => (
+                    w as f32,
+                    (along0 + along1) / 2.0 * h as f32,
+                    depth,
+                    (along1 - along0) / 2.0 * h as f32,
+                ),
             };
             shapes.push((ex, ey, rx, ry, lv, ln, true));
         }
@@ -410,7 +559,11 @@ pub fn render_capture(identity: &Identity, spec: &CaptureSpec, width: usize, hei
             for x in x0..x1 {
                 let dx = (x as f32 + 0.5 - ex) / rx;
                 let dy = (y as f32 + 0.5 - ey) / ry;
-                let inside = if rect { 1.0 - dx.abs().max(dy.abs()) } else { 1.0 - (dx * dx + dy * dy).sqrt() };
+                let inside = if rect {
+                    1.0 - dx.abs().max(dy.abs())
+                } else {
+                    1.0 - (dx * dx + dy * dy).sqrt()
+                };
                 if inside <= 0.0 {
                     continue;
                 }
@@ -436,7 +589,13 @@ pub fn render_capture(identity: &Identity, spec: &CaptureSpec, width: usize, hei
                 _ => ((1.0 - inset) * w as f32, t * h as f32),
             };
             let rad = rng.range(4.0, 14.0) as f32 * res;
-            glare_spots.push((gx, gy, rad, rng.range(60.0, 180.0) as f32, rng.range(100.0, 240.0) as f32));
+            glare_spots.push((
+                gx,
+                gy,
+                rad,
+                rng.range(60.0, 180.0) as f32,
+                rng.range(100.0, 240.0) as f32,
+            ));
         }
     }
     for &(gx, gy, rad, pv, pn) in &glare_spots {
@@ -457,7 +616,9 @@ pub fn render_capture(identity: &Identity, spec: &CaptureSpec, width: usize, hei
                 let a = cov[i];
                 let d2 = ((x as f32 - cx).powi(2) + (y as f32 - cy).powi(2)) / r2;
                 let light = (1.0 - spec.light_falloff * d2.min(1.5))
-                    * (1.0 + grad.0 * (x as f32 / w as f32 - 0.5) + grad.1 * (y as f32 / h as f32 - 0.5));
+                    * (1.0
+                        + grad.0 * (x as f32 / w as f32 - 0.5)
+                        + grad.1 * (y as f32 / h as f32 - 0.5));
                 let hv = levels::VIS_PALM * avis[i] * light * spec.exposure;
                 let hn = levels::NIR_PALM * anir[i] * light * nir_exposure;
                 vs[i] = bg_vis[i] + a * (hv - bg_vis[i]);
@@ -514,7 +675,7 @@ pub fn render_capture(identity: &Identity, spec: &CaptureSpec, width: usize, hei
             let read2 = spec.noise * spec.noise;
             for v in img.as_mut_slice() {
                 // Read noise plus photon noise growing with the signal.
-                let sigma = (read2 + 0.012 * v.max(0.0)).sqrt();
+                let sigma = (read2 + params::PHOTON_NOISE * v.max(0.0)).sqrt();
                 *v += sigma * fast_normal(nrng.next_u64());
             }
         }
@@ -524,10 +685,16 @@ pub fn render_capture(identity: &Identity, spec: &CaptureSpec, width: usize, hei
     }
 
     let hand_fraction = cov.iter().sum::<f32>() / n as f32;
-    let mask = GrayImage::from_vec(w, h, mask_f.iter().map(|&a| (a * 255.0).round() as u8).collect())
-        .map_err(|_| SynthError::Degenerate("mask size"))?;
+    let mask = GrayImage::from_vec(
+        w,
+        h,
+        mask_f.iter().map(|&a| (a * 255.0).round() as u8).collect(),
+    )
+    .map_err(|_| SynthError::Degenerate("mask size"))?;
     let up = g.h.apply(Point::new(0.0, -10.0));
-    let rotation_deg = (up.x - g.translation.x).atan2(-(up.y - g.translation.y)).to_degrees();
+    let rotation_deg = (up.x - g.translation.x)
+        .atan2(-(up.y - g.translation.y))
+        .to_degrees();
     let truth = Truth {
         subject: identity.subject(),
         hand: identity.hand(),
@@ -559,7 +726,12 @@ pub fn render_capture(identity: &Identity, spec: &CaptureSpec, width: usize, hei
         },
         roi: None,
     };
-    Ok(Rendered { visible: vis.to_u8(), nir: nir.to_u8(), mask, truth })
+    Ok(Rendered {
+        visible: vis.to_u8(),
+        nir: nir.to_u8(),
+        mask,
+        truth,
+    })
 }
 
 fn add_spot(buf: &mut [f32], w: usize, h: usize, gx: f32, gy: f32, rad: f32, peak: f32) {
@@ -578,7 +750,16 @@ fn add_spot(buf: &mut [f32], w: usize, h: usize, gx: f32, gy: f32, rad: f32, pea
 }
 
 #[allow(clippy::too_many_arguments)]
-fn add_spot_masked(buf: &mut [f32], cov: &[f32], w: usize, h: usize, gx: f32, gy: f32, rad: f32, amp: f32) {
+fn add_spot_masked(
+    buf: &mut [f32],
+    cov: &[f32],
+    w: usize,
+    h: usize,
+    gx: f32,
+    gy: f32,
+    rad: f32,
+    amp: f32,
+) {
     let reach = rad * 3.0;
     let x0 = (gx - reach).floor().max(0.0) as usize;
     let x1 = (gx + reach).ceil().clamp(0.0, w as f32) as usize;
@@ -613,9 +794,18 @@ pub const ROI_SOURCE: (usize, usize) = (768, 576);
 /// Render a palm-centre ROI crop (`size`x`size`) of a capture: the full frame is rendered at
 /// 768x576, then the ROI (ARCHITECTURE.md convention, left hands mirrored into the right-hand
 /// frame, fingers up) is sampled with the spec's residual misalignment (shift, rotation, scale).
-pub fn render_roi(identity: &Identity, spec: &CaptureSpec, size: usize) -> Result<Rendered, SynthError> {
+pub fn render_roi(
+    identity: &Identity,
+    spec: &CaptureSpec,
+    size: usize,
+) -> Result<Rendered, SynthError> {
     if !(params::MIN_ROI..=params::MAX_ROI).contains(&size) {
-        return Err(SynthError::InvalidSize { width: size, height: size, min: params::MIN_ROI, max: params::MAX_ROI });
+        return Err(SynthError::InvalidSize {
+            width: size,
+            height: size,
+            min: params::MIN_ROI,
+            max: params::MAX_ROI,
+        });
     }
     let full = render_capture(identity, spec, ROI_SOURCE.0, ROI_SOURCE.1)?;
     let t = &full.truth;
@@ -624,7 +814,10 @@ pub fn render_roi(identity: &Identity, spec: &CaptureSpec, size: usize) -> Resul
     let tr = Point::new(t.pose.translation[0], t.pose.translation[1]);
     let c = t.roi_corners;
     let centre = Point::new((c[0].x + c[2].x) / 2.0, (c[0].y + c[2].y) / 2.0);
-    let away = Point::new(centre.x - (v1.x + v3.x) / 2.0, centre.y - (v1.y + v3.y) / 2.0);
+    let away = Point::new(
+        centre.x - (v1.x + v3.x) / 2.0,
+        centre.y - (v1.y + v3.y) / 2.0,
+    );
     let _ = tr;
     let (_, xh, yh, s) = roi_from_valleys(v1, v3, away);
     // Misaligned frame.
@@ -637,7 +830,10 @@ pub fn render_roi(identity: &Identity, spec: &CaptureSpec, size: usize) -> Resul
         centre.x + (spec.roi_shift[0] * xh.x + spec.roi_shift[1] * yh.x) * k,
         centre.y + (spec.roi_shift[0] * xh.y + spec.roi_shift[1] * yh.y) * k,
     );
-    let tl = Point::new(c2.x - s2 / 2.0 * (xm.x + ym.x), c2.y - s2 / 2.0 * (xm.y + ym.y));
+    let tl = Point::new(
+        c2.x - s2 / 2.0 * (xm.x + ym.x),
+        c2.y - s2 / 2.0 * (xm.y + ym.y),
+    );
     let crop = |img: &GrayImage| {
         let mut out = GrayImage::new(size, size);
         for v in 0..size {
@@ -645,7 +841,11 @@ pub fn render_roi(identity: &Identity, spec: &CaptureSpec, size: usize) -> Resul
                 let a = (u as f32 + 0.5) / size as f32 * s2;
                 let b = (v as f32 + 0.5) / size as f32 * s2;
                 let p = Point::new(tl.x + a * xm.x + b * ym.x, tl.y + a * xm.y + b * ym.y);
-                out.set(u, v, sample_u8(img, p.x, p.y).round().clamp(0.0, 255.0) as u8);
+                out.set(
+                    u,
+                    v,
+                    sample_u8(img, p.x, p.y).round().clamp(0.0, 255.0) as u8,
+                );
             }
         }
         out
@@ -663,12 +863,20 @@ pub fn render_roi(identity: &Identity, spec: &CaptureSpec, size: usize) -> Resul
     truth.roi = Some(RoiTruth {
         size,
         source_size: [ROI_SOURCE.0, ROI_SOURCE.1],
-        shift_px: [spec.roi_shift[0] * size as f32 / 128.0, spec.roi_shift[1] * size as f32 / 128.0],
+        shift_px: [
+            spec.roi_shift[0] * size as f32 / 128.0,
+            spec.roi_shift[1] * size as f32 / 128.0,
+        ],
         rotation_deg: spec.roi_rotation_deg,
         scale: spec.roi_scale,
         corners_in_crop,
     });
-    Ok(Rendered { visible: crop(&full.visible), nir: crop(&full.nir), mask: crop(&full.mask), truth })
+    Ok(Rendered {
+        visible: crop(&full.visible),
+        nir: crop(&full.nir),
+        mask: crop(&full.mask),
+        truth,
+    })
 }
 
 /// Sample the exact (ground-truth) ROI of a full-frame image at `size` px, per the
@@ -683,7 +891,11 @@ pub fn truth_roi(img: &GrayImage, truth: &Truth, size: usize) -> GrayImage {
             let a = (u as f32 + 0.5) / size as f32;
             let b = (v as f32 + 0.5) / size as f32;
             let p = Point::new(c[0].x + a * xs.x + b * ys.x, c[0].y + a * xs.y + b * ys.y);
-            out.set(u, v, sample_u8(img, p.x, p.y).round().clamp(0.0, 255.0) as u8);
+            out.set(
+                u,
+                v,
+                sample_u8(img, p.x, p.y).round().clamp(0.0, 255.0) as u8,
+            );
         }
     }
     out

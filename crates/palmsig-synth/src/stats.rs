@@ -18,7 +18,8 @@ pub fn laplacian_variance(img: &GrayImage) -> f32 {
     for y in 1..h - 1 {
         for x in 1..w - 1 {
             let i = y * w + x;
-            let l = d[i - 1] as f64 + d[i + 1] as f64 + d[i - w] as f64 + d[i + w] as f64 - 4.0 * d[i] as f64;
+            let l = d[i - 1] as f64 + d[i + 1] as f64 + d[i - w] as f64 + d[i + w] as f64
+                - 4.0 * d[i] as f64;
             s += l;
             s2 += l * l;
             n += 1.0;

@@ -6,12 +6,16 @@ use std::path::Path;
 
 use palmsig_core::{CaptureKind, GrayImage, Hand, Point};
 use palmsig_synth::{
-    render_capture, render_roi, truth_roi, write_dataset, CaptureSpec, DatasetConfig, Difficulty, Identity,
-    SynthError,
+    render_capture, render_roi, truth_roi, write_dataset, CaptureSpec, DatasetConfig, Difficulty,
+    Identity, SynthError,
 };
 
 fn small_cfg(seed: u64) -> DatasetConfig {
-    DatasetConfig { width: 192, height: 144, ..DatasetConfig::new(2, 3, seed) }
+    DatasetConfig {
+        width: 192,
+        height: 144,
+        ..DatasetConfig::new(2, 3, seed)
+    }
 }
 
 fn read_all(dir: &Path) -> BTreeMap<String, Vec<u8>> {
@@ -20,7 +24,10 @@ fn read_all(dir: &Path) -> BTreeMap<String, Vec<u8>> {
         for e in std::fs::read_dir(&sub).unwrap() {
             let p = e.unwrap().path();
             if p.is_file() {
-                out.insert(p.strip_prefix(dir).unwrap().display().to_string(), std::fs::read(&p).unwrap());
+                out.insert(
+                    p.strip_prefix(dir).unwrap().display().to_string(),
+                    std::fs::read(&p).unwrap(),
+                );
             }
         }
     }
@@ -29,11 +36,19 @@ fn read_all(dir: &Path) -> BTreeMap<String, Vec<u8>> {
 
 #[test]
 fn same_arguments_give_byte_identical_files_and_another_seed_differs() {
-    let (a, b, c) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (a, b, c) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
     write_dataset(&small_cfg(7), a.path()).unwrap();
     // A different thread count must not change a byte.
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
-    pool.install(|| write_dataset(&small_cfg(7), b.path())).unwrap();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
+    pool.install(|| write_dataset(&small_cfg(7), b.path()))
+        .unwrap();
     write_dataset(&small_cfg(8), c.path()).unwrap();
     let (fa, fb, fc) = (read_all(a.path()), read_all(b.path()), read_all(c.path()));
     assert_eq!(fa.len(), 2 * 2 * 3 * 2 + 3);
@@ -47,19 +62,30 @@ fn same_arguments_give_byte_identical_files_and_another_seed_differs() {
 #[test]
 fn manifest_follows_the_contract_and_every_path_exists() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = DatasetConfig { identities: 3, captures: 5, ..small_cfg(3) };
+    let cfg = DatasetConfig {
+        identities: 3,
+        captures: 5,
+        ..small_cfg(3)
+    };
     let s = write_dataset(&cfg, dir.path()).unwrap();
     assert_eq!(s.rows, 3 * 2 * 5);
     let text = std::fs::read_to_string(dir.path().join("manifest.csv")).unwrap();
     let mut lines = text.lines();
-    assert_eq!(lines.next(), Some("capture,subject,hand,session,kind,visible,nir"));
+    assert_eq!(
+        lines.next(),
+        Some("capture,subject,hand,session,kind,visible,nir")
+    );
     let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
     assert_eq!(rows.len(), 30);
     let mut ids = std::collections::HashSet::new();
     let mut per_class: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
     for r in &rows {
         assert_eq!(r.len(), 7);
-        assert!(ids.insert(r[0].to_string()), "duplicate capture id {}", r[0]);
+        assert!(
+            ids.insert(r[0].to_string()),
+            "duplicate capture id {}",
+            r[0]
+        );
         assert!(r[2] == "left" || r[2] == "right");
         assert_eq!(r[4], "hand");
         for p in [r[5], r[6]] {
@@ -69,7 +95,10 @@ fn manifest_follows_the_contract_and_every_path_exists() {
             assert_eq!((img.width(), img.height()), (192, 144));
             assert_eq!(img.color(), image::ColorType::L8);
         }
-        per_class.entry((r[1].to_string(), r[2].to_string())).or_default().push(r[3].to_string());
+        per_class
+            .entry((r[1].to_string(), r[2].to_string()))
+            .or_default()
+            .push(r[3].to_string());
     }
     assert_eq!(per_class.len(), 6);
     for sessions in per_class.values() {
@@ -77,7 +106,10 @@ fn manifest_follows_the_contract_and_every_path_exists() {
         assert_eq!(sessions, &["1", "1", "1", "2", "2"]);
     }
     let truth = std::fs::read_to_string(dir.path().join("truth.jsonl")).unwrap();
-    let lines: Vec<serde_json::Value> = truth.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<serde_json::Value> = truth
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(lines.len(), 30);
     for (t, r) in lines.iter().zip(&rows) {
         assert_eq!(t["capture"], r[0]);
@@ -111,7 +143,11 @@ fn valleys_and_roi_corners_are_inside_the_hand_and_the_frame() {
                 let t = &r.truth;
                 assert_eq!(t.hand, hand);
                 // Coverage sits in a plausible band (real: 26–37% at 768x576).
-                assert!(t.hand_fraction > 0.12 && t.hand_fraction < 0.5, "{}", t.hand_fraction);
+                assert!(
+                    t.hand_fraction > 0.12 && t.hand_fraction < 0.5,
+                    "{}",
+                    t.hand_fraction
+                );
                 if spec.occlusion || spec.out_of_frame {
                     continue;
                 }
@@ -119,19 +155,30 @@ fn valleys_and_roi_corners_are_inside_the_hand_and_the_frame() {
                     // A valley lies on the outline: hand and background within 3 px.
                     let near: Vec<u8> = (-3..=3)
                         .flat_map(|dy| (-3..=3).map(move |dx| (dx, dy)))
-                        .filter_map(|(dx, dy)| mask_at(&r.mask, Point::new(v.x + dx as f32, v.y + dy as f32)))
+                        .filter_map(|(dx, dy)| {
+                            mask_at(&r.mask, Point::new(v.x + dx as f32, v.y + dy as f32))
+                        })
                         .collect();
                     assert!(near.len() == 49, "V{i} {v:?} outside the frame");
                     assert!(near.iter().any(|&m| m > 128) && near.iter().any(|&m| m < 128), "V{i} not on the outline: {near:?} subject {subject} {hand:?} k {k} {spec:?}");
                 }
                 for (i, c) in t.roi_corners.iter().enumerate() {
-                    assert!(mask_at(&r.mask, *c).is_some_and(|m| m > 250), "corner {i} {c:?} not inside the hand");
+                    assert!(
+                        mask_at(&r.mask, *c).is_some_and(|m| m > 250),
+                        "corner {i} {c:?} not inside the hand"
+                    );
                 }
                 // The ROI frame: x̂ towards the thumb side, side 1.2·|V1−V3|.
                 let d = t.valleys[1].dist(t.valleys[3]);
                 assert!((t.roi_corners[0].dist(t.roi_corners[1]) - 1.2 * d).abs() < 1e-2);
-                let to_thumb = Point::new(t.valleys[0].x - t.valleys[3].x, t.valleys[0].y - t.valleys[3].y);
-                let xh = Point::new(t.roi_corners[1].x - t.roi_corners[0].x, t.roi_corners[1].y - t.roi_corners[0].y);
+                let to_thumb = Point::new(
+                    t.valleys[0].x - t.valleys[3].x,
+                    t.valleys[0].y - t.valleys[3].y,
+                );
+                let xh = Point::new(
+                    t.roi_corners[1].x - t.roi_corners[0].x,
+                    t.roi_corners[1].y - t.roi_corners[0].y,
+                );
                 assert!(to_thumb.x * xh.x + to_thumb.y * xh.y > 0.0);
                 // V1–V3 span ≈ 2 finger widths: 30–50 mm.
                 let mm = d / t.pose.px_per_mm;
@@ -174,17 +221,26 @@ fn ncc(a: &[f32], b: &[f32]) -> f32 {
 
 #[test]
 fn same_identity_correlates_across_captures_and_different_identities_do_not() {
-    let ids: Vec<Identity> = [(1, Hand::Right), (1, Hand::Left), (2, Hand::Right), (3, Hand::Left)]
-        .iter()
-        .map(|&(s, h)| Identity::new(21, s, h).unwrap())
-        .collect();
+    let ids: Vec<Identity> = [
+        (1, Hand::Right),
+        (1, Hand::Left),
+        (2, Hand::Right),
+        (3, Hand::Left),
+    ]
+    .iter()
+    .map(|&(s, h)| Identity::new(21, s, h).unwrap())
+    .collect();
     for modality in ["visible", "nir"] {
         let mut rois: Vec<(usize, Vec<f32>)> = Vec::new();
         for (i, id) in ids.iter().enumerate() {
             for k in 0..3 {
                 let spec = CaptureSpec::sample(id, Difficulty::Realistic, 1 + k / 2, k);
                 let r = render_capture(id, &spec, 384, 288).unwrap();
-                let img = if modality == "visible" { &r.visible } else { &r.nir };
+                let img = if modality == "visible" {
+                    &r.visible
+                } else {
+                    &r.nir
+                };
                 rois.push((i, highpass(&truth_roi(img, &r.truth, 64))));
             }
         }
@@ -202,8 +258,14 @@ fn same_identity_correlates_across_captures_and_different_identities_do_not() {
         let gmean = gen.iter().sum::<f32>() / gen.len() as f32;
         let imax = imp.iter().cloned().fold(f32::MIN, f32::max);
         let imean = imp.iter().sum::<f32>() / imp.len() as f32;
-        assert!(gmean > imean + 0.2, "{modality}: genuine mean {gmean} vs impostor mean {imean}");
-        assert!(gmean > imax, "{modality}: genuine mean {gmean} vs impostor max {imax}");
+        assert!(
+            gmean > imean + 0.2,
+            "{modality}: genuine mean {gmean} vs impostor mean {imean}"
+        );
+        assert!(
+            gmean > imax,
+            "{modality}: genuine mean {gmean} vs impostor max {imax}"
+        );
     }
 }
 
@@ -235,7 +297,10 @@ fn roi_crops_hold_the_true_roi_with_small_misalignment() {
         let want = [(0.0, 0.0), (128.0, 0.0), (128.0, 128.0), (0.0, 128.0)];
         for (c, (x, y)) in roi.corners_in_crop.iter().zip(want) {
             // ±3 px shift, ±3° rotation, ±5% scale: corners stay within ~12 px.
-            assert!((c.x - x).abs() < 14.0 && (c.y - y).abs() < 14.0, "{c:?} vs ({x},{y})");
+            assert!(
+                (c.x - x).abs() < 14.0 && (c.y - y).abs() < 14.0,
+                "{c:?} vs ({x},{y})"
+            );
         }
         // Mostly palm.
         assert!(r.mask.mean() > 240.0);
@@ -247,21 +312,59 @@ fn bad_input_gives_typed_errors() {
     let dir = tempfile::tempdir().unwrap();
     let id = Identity::new(1, 1, Hand::Right).unwrap();
     let spec = CaptureSpec::neutral();
-    assert!(matches!(render_capture(&id, &spec, 0, 100), Err(SynthError::InvalidSize { .. })));
-    assert!(matches!(render_capture(&id, &spec, 100_000, 100), Err(SynthError::InvalidSize { .. })));
-    assert!(matches!(render_roi(&id, &spec, 4), Err(SynthError::InvalidSize { .. })));
-    assert!(matches!(Identity::new(1, 1, Hand::Unknown), Err(SynthError::UnknownHand)));
-    let zero = DatasetConfig { identities: 0, ..small_cfg(1) };
-    assert!(matches!(write_dataset(&zero, dir.path()), Err(SynthError::NoIdentities)));
-    let zero = DatasetConfig { captures: 0, ..small_cfg(1) };
-    assert!(matches!(write_dataset(&zero, dir.path()), Err(SynthError::NoCaptures)));
-    let roi = DatasetConfig { kind: CaptureKind::Roi, width: 128, height: 96, ..small_cfg(1) };
-    assert!(matches!(roi.validate(), Err(SynthError::RoiNotSquare { .. })));
+    assert!(matches!(
+        render_capture(&id, &spec, 0, 100),
+        Err(SynthError::InvalidSize { .. })
+    ));
+    assert!(matches!(
+        render_capture(&id, &spec, 100_000, 100),
+        Err(SynthError::InvalidSize { .. })
+    ));
+    assert!(matches!(
+        render_roi(&id, &spec, 4),
+        Err(SynthError::InvalidSize { .. })
+    ));
+    assert!(matches!(
+        Identity::new(1, 1, Hand::Unknown),
+        Err(SynthError::UnknownHand)
+    ));
+    let zero = DatasetConfig {
+        identities: 0,
+        ..small_cfg(1)
+    };
+    assert!(matches!(
+        write_dataset(&zero, dir.path()),
+        Err(SynthError::NoIdentities)
+    ));
+    let zero = DatasetConfig {
+        captures: 0,
+        ..small_cfg(1)
+    };
+    assert!(matches!(
+        write_dataset(&zero, dir.path()),
+        Err(SynthError::NoCaptures)
+    ));
+    let roi = DatasetConfig {
+        kind: CaptureKind::Roi,
+        width: 128,
+        height: 96,
+        ..small_cfg(1)
+    };
+    assert!(matches!(
+        roi.validate(),
+        Err(SynthError::RoiNotSquare { .. })
+    ));
     // Unwritable: the output "folder" is a file.
     let file = dir.path().join("plain-file");
     std::fs::write(&file, b"x").unwrap();
-    assert!(matches!(write_dataset(&small_cfg(1), &file), Err(SynthError::Io { .. })));
-    assert!(matches!(palmsig_synth::parse_size("640by480"), Err(SynthError::SizeSyntax(_))));
+    assert!(matches!(
+        write_dataset(&small_cfg(1), &file),
+        Err(SynthError::Io { .. })
+    ));
+    assert!(matches!(
+        palmsig_synth::parse_size("640by480"),
+        Err(SynthError::SizeSyntax(_))
+    ));
     assert_eq!(palmsig_synth::parse_size("640x480").unwrap(), (640, 480));
     assert!("medium".parse::<Difficulty>().is_err());
     assert_eq!("hard".parse::<Difficulty>().unwrap(), Difficulty::Hard);
