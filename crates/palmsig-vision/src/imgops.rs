@@ -156,6 +156,20 @@ pub fn open(mask: &[bool], w: usize, h: usize, r: usize) -> Vec<bool> {
     morph(&e, w, h, r, false)
 }
 
+/// Morphological opening with a Euclidean disc of radius `r` (via two distance transforms, so
+/// the cost does not grow with `r`). Out-of-frame counts as foreground, so blobs running out of
+/// the frame (the wrist) are not eaten from the border.
+pub fn open_disc(mask: &[bool], w: usize, h: usize, r: f32) -> Vec<bool> {
+    let dt = distance_transform(mask, w, h);
+    let eroded: Vec<bool> = dt.iter().map(|&d| d > r).collect();
+    if !eroded.iter().any(|&e| e) {
+        return eroded;
+    }
+    let inv: Vec<bool> = eroded.iter().map(|&e| !e).collect();
+    let dt2 = distance_transform(&inv, w, h);
+    dt2.iter().map(|&d| d <= r).collect()
+}
+
 /// One 8-connected component.
 #[derive(Debug, Clone)]
 pub struct Component {

@@ -51,7 +51,7 @@ pub use quality::{
     valley_gap_ratio, ExposureStats, RoiStats,
 };
 pub use segment::{segment_hand, working_factor, HandMask, Segmentation};
-pub use valleys::{locate_valleys, Valleys};
+pub use valleys::{locate_valleys, locate_valleys_in, Valleys};
 
 use palmsig_core::{CaptureKind, GrayImage, Hand, Point};
 
@@ -245,13 +245,28 @@ fn extract_from_hand(
     // and finger valleys; otherwise report why the largest one failed.
     let mut first_err = None;
     let mut found = None;
-    for cand in &seg.candidates {
-        match hand_candidate(cand, &seg.working, c.hand) {
+    'search: for cand in &seg.candidates {
+        match hand_candidate(cand, &seg, c.hand) {
             Ok((v, ew)) => {
-                found = Some((cand, v, ew));
+                found = Some((cand.clone(), v, ew));
                 break;
             }
             Err(e) => {
+                // Fingers unreadable: maybe a background object touches them; try to split it
+                // off. Placement and exposure failures are final.
+                if matches!(
+                    e,
+                    AcquireError::NoValleys(_)
+                        | AcquireError::PartialHand(_)
+                        | AcquireError::PalmTilted { .. }
+                ) {
+                    for alt in segment::refine_candidate(&seg, cand) {
+                        if let Ok((v, ew)) = hand_candidate(&alt, &seg, c.hand) {
+                            found = Some((alt, v, ew));
+                            break 'search;
+                        }
+                    }
+                }
                 if first_err.is_none() {
                     first_err = Some(e);
                 }
@@ -260,7 +275,9 @@ fn extract_from_hand(
     }
     let Some((mask, valleys, ew)) = found else {
         if sink.enabled() {
-            sink.emit("mask", &seg.candidates[0].to_image());
+            let cand = &seg.candidates[0];
+            sink.emit("mask", &cand.to_image());
+            sink.emit("tips", &draw_tips(&seg.working.to_u8(), cand));
         }
         return Err(first_err.unwrap_or_else(|| AcquireError::NoHand("no hand candidate".into())));
     };
@@ -271,10 +288,10 @@ fn extract_from_hand(
     if sink.enabled() {
         sink.emit(
             "keypoints",
-            &draw_keypoints(&seg.working.to_u8(), mask, &valleys, &frame),
+            &draw_keypoints(&seg.working.to_u8(), &mask, &valleys, &frame),
         );
     }
-    let ratio = check_tilt(&valleys)?;
+    let ratio = quality::valley_gap_ratio(&valleys);
     if valleys.v1.dist(valleys.v3) < params::MIN_VALLEY_SPAN_PX {
         return Err(AcquireError::HandTooFar(format!(
             "the finger valleys span {:.0} px (minimum {:.0})",
@@ -338,31 +355,49 @@ fn extract_from_hand(
 /// blurred silhouette, blur is the reason reported.
 fn hand_candidate(
     cand: &HandMask,
-    working: &palmsig_core::GrayF32,
+    seg: &Segmentation,
     hand: Hand,
 ) -> Result<(Valleys, f32), AcquireError> {
+    let (working, smooth, threshold) = (&seg.working, &seg.smooth, seg.threshold);
     check_hand_placement(cand)?;
     let o = valleys::outline(cand)
         .ok_or_else(|| AcquireError::NoHand("the blob has no palm".into()))?;
     let ew = quality::edge_width(working, &o);
     let blur = quality::check_hand_blur(ew);
-    let v = match locate_valleys(cand, hand) {
+    // A palm this large relative to the frame pushes the fingers out of view.
+    let palm = o.radius / cand.width.min(cand.height) as f32;
+    if palm > params::MAX_PALM_RADIUS_FRACTION {
+        return Err(AcquireError::HandTooClose(format!(
+            "the palm's radius is {:.0}% of the frame's short side (maximum {:.0}%)",
+            100.0 * palm,
+            100.0 * params::MAX_PALM_RADIUS_FRACTION
+        )));
+    }
+    let v = match valleys::locate_valleys_in(Some((smooth, threshold)), cand, hand) {
         Ok(v) => v,
-        Err(e) => {
-            // A palm this large relative to the frame pushes the fingers out of view.
-            let palm = o.radius / cand.width.min(cand.height) as f32;
-            if palm > params::MAX_PALM_RADIUS_FRACTION {
-                return Err(AcquireError::HandTooClose(format!(
-                    "the palm's radius is {:.0}% of the frame's short side (maximum {:.0}%)",
-                    100.0 * palm,
-                    100.0 * params::MAX_PALM_RADIUS_FRACTION
-                )));
-            }
-            return Err(blur.err().unwrap_or(e));
-        }
+        Err(e) => return Err(blur.err().unwrap_or(e)),
     };
     blur?;
+    check_tilt(&v)?;
     Ok((v, ew))
+}
+
+/// The outline (cut parts brighter) and fingertips found, for failed captures.
+fn draw_tips(work: &GrayImage, mask: &HandMask) -> GrayImage {
+    let mut img = work.clone();
+    for p in img.as_mut_slice() {
+        *p /= 2;
+    }
+    if let Some(t) = valleys::scan_tips(mask) {
+        for (i, &(x, y)) in t.o.contour.iter().enumerate() {
+            img.set(x, y, if t.o.cut[i] { 255 } else { 160 });
+        }
+        for &i in &t.tips {
+            imgops::draw_disc(&mut img, t.pts[i], 2.5, 255);
+        }
+        imgops::draw_disc(&mut img, t.o.centre, t.o.radius.min(3.0), 255);
+    }
+    img
 }
 
 /// The working image dimmed, the mask outline, tips, valleys and the ROI square drawn on it.

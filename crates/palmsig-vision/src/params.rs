@@ -28,6 +28,15 @@ pub const SEGMENT_SMOOTH_SIGMA: f32 = 1.2;
 /// Radius (working px) of the morphological opening: cuts thin bridges between the hand and
 /// border clutter and removes specks, while keeping fingers (≥ 8 px wide at working size).
 pub const SEGMENT_OPEN_RADIUS: usize = 1;
+/// Second, scale-aware opening: a disc of this fraction of the palm radius. Fingers are ~0.45
+/// radii wide and survive; thinner device parts and clutter touching them are cut off.
+pub const SEGMENT_OPEN_PALM_FRACTION: f32 = 0.14;
+/// Stronger opening tried when the fingers of a blob cannot be read (clutter touching them).
+pub const SEGMENT_STRONG_OPEN_PALM_FRACTION: f32 = 0.2;
+/// A second Otsu split inside the hand blob is tried when its two classes differ by at least
+/// this fraction of the hand/background contrast (a background object of another brightness
+/// merged with the hand; the hand's own shading spreads less).
+pub const SPLIT_MIN_SEPARATION: f32 = 0.25;
 /// A blob smaller than this fraction of the frame is never a hand candidate.
 pub const MIN_CANDIDATE_FRACTION: f32 = 0.01;
 /// How many of the largest blobs are tried as the hand (the largest may be device clutter).
@@ -45,9 +54,9 @@ pub const MIN_HAND_FRACTION: f32 = 0.06;
 /// then leave the frame; real captures stay below ~40 %).
 pub const MAX_HAND_FRACTION: f32 = 0.70;
 
-/// When the fingers cannot be found and the palm's inscribed radius exceeds this fraction of the
-/// frame's short side, the hand is too close (real captures: ~0.15; at 0.3 the palm alone fills
-/// most of the frame and the fingers leave it).
+/// When the palm's inscribed radius exceeds this fraction of the frame's short side, the hand is
+/// too close (real and synthetic captures: ~0.15–0.22; at 0.3 the palm alone fills most of the
+/// frame and the fingers leave it).
 pub const MAX_PALM_RADIUS_FRACTION: f32 = 0.3;
 
 // ---------------------------------------------------------------- valleys
@@ -67,9 +76,27 @@ pub const PROFILE_SMOOTH_RADII: f32 = 0.08;
 /// Contour points closer than this (working px) to the frame border are "cut" and can be neither
 /// tips nor valleys (the wrist/forearm leaves the frame there).
 pub const BORDER_MARGIN: usize = 2;
-/// For a hand of unknown side: the end of the finger row whose valley gap is this much larger
-/// than the other end's is the thumb side (thumb–index web is far from the other three valleys).
-pub const THUMB_GAP_RATIO: f32 = 1.15;
+/// A cut run of the outline no longer than this many palm radii, far from the palm centre, is a
+/// finger running out of the frame (a finger is ~0.45 radii wide; the wrist is ~1.5).
+pub const MAX_FINGER_CUT_RADII: f32 = 1.0;
+/// Radii (in palm radii) of the rings around the palm centre scanned for fingers: between the
+/// finger bases (~1.2) and the shortest fingertip (~2).
+pub const RING_RADII: [f32; 3] = [1.45, 1.65, 1.85];
+/// A run of the mask along a ring is a finger when its width is within these bounds, in palm
+/// radii (a finger is ~0.45 radii wide; two touching fingers ~0.9; the wrist ~1.5).
+pub const FINGER_MIN_WIDTH_RADII: f32 = 0.18;
+/// See [`FINGER_MIN_WIDTH_RADII`].
+pub const FINGER_MAX_WIDTH_RADII: f32 = 0.75;
+/// Weight of the valley-depth term of a finger hypothesis: `|ln(|V1−C|/|V2−C|)| +
+/// |ln(|V3−C|/|V2−C|)|` with C the palm centre. V1–V3 sit at similar distances from the palm
+/// centre; the thumb web sits much nearer, so a row shifted onto the thumb scores badly.
+pub const VALLEY_DEPTH_WEIGHT: f32 = 2.0;
+/// Typical gap between adjacent finger valleys, in palm radii (hand proportions: a finger base
+/// is about a quarter of the palm width, i.e. half a radius).
+pub const VALLEY_GAP_RADII: f32 = 0.5;
+/// Largest plausibility penalty of the chosen finger hypothesis (sum of log gap ratio, bend at
+/// V2 in radians, log gap/palm ratio and finger-length order terms; a clean hand scores < 0.8).
+pub const MAX_FINGER_PATTERN_SCORE: f32 = 2.5;
 
 // ---------------------------------------------------------------- ROI and quality
 

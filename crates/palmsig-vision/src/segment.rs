@@ -58,6 +58,8 @@ impl HandMask {
 pub struct Segmentation {
     /// The area-downscaled working image (not smoothed).
     pub working: GrayF32,
+    /// The smoothed working image the threshold applies to.
+    pub smooth: GrayF32,
     /// Otsu threshold used (0–255, on the smoothed working image).
     pub threshold: f32,
     /// Hand candidates (largest blobs), largest first; never empty.
@@ -109,7 +111,18 @@ pub fn segment_hand(img: &GrayImage) -> Result<Segmentation, AcquireError> {
     let bright_fg = border_bright * 2 <= border_n;
     let raw: Vec<bool> = s.iter().map(|&v| (v > t) == bright_fg).collect();
     let opened = imgops::open(&raw, w, h, params::SEGMENT_OPEN_RADIUS);
-    let (labels, comps) = imgops::components(&opened, w, h);
+    let (mut labels, mut comps) = imgops::components(&opened, w, h);
+    // Second pass, scale-aware: open with a disc a fraction of the palm radius, which detaches
+    // thin device parts and clutter touching the fingers while keeping the fingers.
+    if let Some(first) = comps.first() {
+        let m: Vec<bool> = labels.iter().map(|&l| l == first.label).collect();
+        let radius = palm_radius(&m, w, h);
+        let r = params::SEGMENT_OPEN_PALM_FRACTION * radius;
+        if r >= 1.5 {
+            let opened = imgops::open_disc(&raw, w, h, r);
+            (labels, comps) = imgops::components(&opened, w, h);
+        }
+    }
     let min_area = ((w * h) as f32 * params::MIN_CANDIDATE_FRACTION).max(16.0) as usize;
     let mut candidates = Vec::new();
     for c in comps
@@ -139,9 +152,91 @@ pub fn segment_hand(img: &GrayImage) -> Result<Segmentation, AcquireError> {
     }
     Ok(Segmentation {
         working,
+        smooth,
         threshold: t,
         candidates,
     })
+}
+
+/// Alternative masks for a candidate whose fingers could not be read: background objects of
+/// another brightness touching the hand (device parts, clutter behind the fingers) are split off
+/// by a second Otsu threshold inside the blob, keeping the class that holds the palm centre; the
+/// same with a stronger opening. Each is the component holding the palm centre, holes filled.
+pub fn refine_candidate(seg: &Segmentation, cand: &HandMask) -> Vec<HandMask> {
+    let (w, h) = (cand.width, cand.height);
+    let s = seg.smooth.as_slice();
+    let Some((centre, radius)) = palm_centre(&cand.mask, w, h) else {
+        return Vec::new();
+    };
+    let inside: Vec<f32> = cand
+        .mask
+        .iter()
+        .zip(s)
+        .filter(|(&m, _)| m)
+        .map(|(_, &v)| v)
+        .collect();
+    let (t2, sep) = imgops::otsu(&inside);
+    let contrast = (cand.foreground_mean - cand.background_mean).abs().max(1.0);
+    let mut out = Vec::new();
+    let palm_bright = s[centre] > t2;
+    let mut variants: Vec<(Vec<bool>, f32)> = Vec::new();
+    if sep > params::SPLIT_MIN_SEPARATION * contrast {
+        let split: Vec<bool> = cand
+            .mask
+            .iter()
+            .zip(s)
+            .map(|(&m, &v)| m && ((v > t2) == palm_bright))
+            .collect();
+        variants.push((split.clone(), params::SEGMENT_OPEN_PALM_FRACTION));
+        variants.push((split, params::SEGMENT_STRONG_OPEN_PALM_FRACTION));
+    }
+    variants.push((cand.mask.clone(), params::SEGMENT_STRONG_OPEN_PALM_FRACTION));
+    for (m, frac) in variants {
+        let opened = imgops::open_disc(&m, w, h, frac * radius);
+        let (labels, _) = imgops::components(&opened, w, h);
+        let l = labels[centre];
+        if l == 0 {
+            continue;
+        }
+        let mut mask: Vec<bool> = labels.iter().map(|&x| x == l).collect();
+        imgops::fill_holes(&mut mask, w, h);
+        let area = mask.iter().filter(|&&v| v).count();
+        if (area as f32) < 0.3 * cand.area_fraction * (w * h) as f32 {
+            continue;
+        }
+        out.push(hand_mask(&seg.working, mask, cand.scale));
+    }
+    out
+}
+
+/// Index and radius of the largest disc inside the mask (outside the frame is background).
+fn palm_centre(mask: &[bool], w: usize, h: usize) -> Option<(usize, f32)> {
+    let (pw, ph) = (w + 2, h + 2);
+    let mut padded = vec![false; pw * ph];
+    for y in 0..h {
+        padded[(y + 1) * pw + 1..(y + 1) * pw + 1 + w].copy_from_slice(&mask[y * w..(y + 1) * w]);
+    }
+    let dt = imgops::distance_transform(&padded, pw, ph);
+    let (mut best, mut bi) = (0f32, None);
+    for (i, &d) in dt.iter().enumerate() {
+        if d > best {
+            best = d;
+            bi = Some(i);
+        }
+    }
+    bi.map(|i| ((i / pw - 1) * w + (i % pw - 1), best))
+}
+
+/// Radius of the largest disc inside the mask (outside the frame counts as background).
+pub(crate) fn palm_radius(mask: &[bool], w: usize, h: usize) -> f32 {
+    let (pw, ph) = (w + 2, h + 2);
+    let mut padded = vec![false; pw * ph];
+    for y in 0..h {
+        padded[(y + 1) * pw + 1..(y + 1) * pw + 1 + w].copy_from_slice(&mask[y * w..(y + 1) * w]);
+    }
+    imgops::distance_transform(&padded, pw, ph)
+        .into_iter()
+        .fold(0.0, f32::max)
 }
 
 fn hand_mask(working: &GrayF32, mask: Vec<bool>, scale: f32) -> HandMask {

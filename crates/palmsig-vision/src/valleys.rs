@@ -2,7 +2,7 @@
 //! of the centre-distance profile, valleys as the deepest outline points between adjacent tips,
 //! and the finger labelling (which valley is V1/V2/V3, which side is the thumb).
 
-use palmsig_core::{Hand, Point};
+use palmsig_core::{GrayF32, Hand, Point};
 
 use crate::error::AcquireError;
 use crate::imgops;
@@ -22,7 +22,7 @@ pub struct Valleys {
     pub v3: Point,
     /// Which hand this is: the given label, or the side inferred from the thumb position.
     pub hand: Hand,
-    /// Fingertips found, little finger first.
+    /// Fingertips of the four fingers, little finger first.
     pub tips: Vec<Point>,
     /// Centre of the largest circle inscribed in the hand (palm centre).
     pub palm_centre: Point,
@@ -30,6 +30,8 @@ pub struct Valleys {
     pub palm_radius: f32,
     /// Runs of the outline cut by the frame border (1 = just the wrist).
     pub cut_runs: usize,
+    /// Implausibility of the finger pattern chosen (0 = ideal; see `locate_valleys`).
+    pub pattern_score: f32,
 }
 
 /// Outline analysis shared by [`locate_valleys`] and the partial-hand diagnosis.
@@ -90,13 +92,17 @@ pub(crate) fn outline(m: &HandMask) -> Option<Outline> {
     })
 }
 
-/// Find the finger valleys of the hand in `mask`.
-///
-/// `hand` is the label when known: it decides which end of the finger row is the thumb. With
-/// [`Hand::Unknown`] the thumb side is inferred (the thumb–index web lies much farther from the
-/// other valleys than they lie from each other), and [`Valleys::hand`] reports the inferred side.
-pub fn locate_valleys(mask: &HandMask, hand: Hand) -> Result<Valleys, AcquireError> {
-    let o = outline(mask).ok_or_else(|| AcquireError::NoHand("the blob has no palm".into()))?;
+/// Outline, centre-distance profile, cut runs and fingertips (contour indices).
+pub(crate) struct TipScan {
+    pub o: Outline,
+    pub pts: Vec<Point>,
+    pub prof: Vec<f32>,
+    pub run_id: Vec<Option<usize>>,
+    pub tips: Vec<usize>,
+}
+
+pub(crate) fn scan_tips(mask: &HandMask) -> Option<TipScan> {
+    let o = outline(mask)?;
     let r = o.radius;
     let pts: Vec<Point> = o
         .contour
@@ -116,11 +122,32 @@ pub fn locate_valleys(mask: &HandMask, hand: Hand) -> Result<Valleys, AcquireErr
             s / (2 * hw + 1) as f32
         })
         .collect();
+    // Runs of cut points: run id per contour index.
+    let mut run_id: Vec<Option<usize>> = vec![None; n];
+    let mut runs: Vec<Vec<usize>> = Vec::new();
+    if o.cut_len < n {
+        let start = (0..n).find(|&i| !o.cut[i]).unwrap_or(0);
+        for k in 0..n {
+            let i = (start + k) % n;
+            if !o.cut[i] {
+                continue;
+            }
+            if k > 0 && o.cut[(i + n - 1) % n] {
+                let id = runs.len() - 1;
+                runs[id].push(i);
+                run_id[i] = Some(id);
+            } else {
+                runs.push(vec![i]);
+                run_id[i] = Some(runs.len() - 1);
+            }
+        }
+    }
     // Tips: local maxima over the NMS window, far enough from the centre, not cut.
     let nms = ((params::TIP_NMS_RADII * r).round() as usize).clamp(2, n / 4);
+    let min_tip = params::TIP_MIN_DIST_RADII * r;
     let mut tips: Vec<usize> = Vec::new();
     for i in 0..n {
-        if o.cut[i] || prof[i] < params::TIP_MIN_DIST_RADII * r {
+        if o.cut[i] || prof[i] < min_tip {
             continue;
         }
         let mut is_max = true;
@@ -136,6 +163,14 @@ pub fn locate_valleys(mask: &HandMask, hand: Hand) -> Result<Valleys, AcquireErr
             tips.push(i);
         }
     }
+    // A finger running out of the frame: a short cut run far from the centre.
+    for run in &runs {
+        let mid = run[run.len() / 2];
+        if (run.len() as f32) <= params::MAX_FINGER_CUT_RADII * r && prof[mid] >= min_tip {
+            tips.push(mid);
+        }
+    }
+    tips.sort_unstable();
     // Prominence: merge tips not separated by a deep enough dip.
     let prom = params::TIP_MIN_PROMINENCE_RADII * r;
     loop {
@@ -151,7 +186,10 @@ pub fn locate_valleys(mask: &HandMask, hand: Hand) -> Result<Valleys, AcquireErr
             let dip = (0..=len)
                 .map(|d| prof[(a + d) % n])
                 .fold(f32::INFINITY, f32::min);
-            let has_cut = (0..=len).any(|d| o.cut[(a + d) % n]);
+            let has_cut = (1..len).any(|d| {
+                let id = run_id[(a + d) % n];
+                id.is_some() && id != run_id[a] && id != run_id[b]
+            });
             if !has_cut && dip > prof[a].min(prof[b]) - prom {
                 let drop = if prof[a] < prof[b] { k } else { (k + 1) % m };
                 tips.remove(drop);
@@ -163,6 +201,42 @@ pub fn locate_valleys(mask: &HandMask, hand: Hand) -> Result<Valleys, AcquireErr
             break;
         }
     }
+    Some(TipScan {
+        o,
+        pts,
+        prof,
+        run_id,
+        tips,
+    })
+}
+
+/// Find the finger valleys of the hand in `mask`.
+///
+/// Fingertips are the maxima of the outline's distance from the palm centre (a finger cut by
+/// the frame border counts, at the middle of its cut). Every run of four adjacent tips, in both
+/// directions, is a hypothesis (little, ring, middle, index); the most hand-like one wins: even
+/// valley gaps, valleys nearly in line, gaps proportionate to the palm, the middle finger longest
+/// and the little finger shortest, a thumb (with its wider web) beyond the index finger and
+/// nothing beyond the little finger. `hand` is the label when known: it fixes the mirror sense
+/// (for a right hand in palm view, `V3→V1` turns clockwise into the fingers' direction); with
+/// [`Hand::Unknown`] both senses compete and [`Valleys::hand`] reports the one inferred.
+pub fn locate_valleys(mask: &HandMask, hand: Hand) -> Result<Valleys, AcquireError> {
+    locate_valleys_in(None, mask, hand)
+}
+
+/// [`locate_valleys`] that also reads the smoothed working image of the segmentation
+/// ([`Segmentation::smooth`](crate::Segmentation)): the finger rings are then also scanned
+/// with thresholds local to each ring, which separates fingers from background objects of
+/// another brightness lying behind them (the mask alone merges those).
+pub fn locate_valleys_in(
+    smooth: Option<(&GrayF32, f32)>,
+    mask: &HandMask,
+    hand: Hand,
+) -> Result<Valleys, AcquireError> {
+    let scan =
+        scan_tips(mask).ok_or_else(|| AcquireError::NoHand("the blob has no palm".into()))?;
+    let o = &scan.o;
+    let r = o.radius;
     let partial = |what: &str| -> AcquireError {
         if o.cut_runs >= 2 || o.cut_len as f32 > 3.0 * r {
             AcquireError::PartialHand(format!(
@@ -173,11 +247,98 @@ pub fn locate_valleys(mask: &HandMask, hand: Hand) -> Result<Valleys, AcquireErr
             AcquireError::NoValleys(what.to_string())
         }
     };
-    if tips.len() < 4 {
+    let mut best = outline_hypothesis(&scan, hand);
+    let (w, h) = (mask.width, mask.height);
+    let in_mask = |i: usize| mask.mask[i];
+    for &f in &params::RING_RADII {
+        let rho = f * r;
+        let mut consider = |p: Option<Pick>| {
+            if let Some(p) = p {
+                if best.as_ref().is_none_or(|b| p.score < b.score) {
+                    best = Some(p);
+                }
+            }
+        };
+        consider(ring_hypothesis(&in_mask, (w, h), o, rho, hand));
+        if let Some((img, t)) = smooth {
+            // Thresholds local to the ring: Otsu of the ring's samples brighter than the global
+            // threshold separates fingers from dimmer objects behind them (and vice versa).
+            let s = img.as_slice();
+            let k = ((std::f32::consts::TAU * rho).ceil() as usize).max(64);
+            let vals: Vec<f32> = (0..k)
+                .filter_map(|j| {
+                    let a = std::f32::consts::TAU * j as f32 / k as f32;
+                    let (x, y) = (
+                        (o.centre.x + rho * a.cos()).round(),
+                        (o.centre.y + rho * a.sin()).round(),
+                    );
+                    if x < 0.0 || y < 0.0 || x >= w as f32 || y >= h as f32 {
+                        return None;
+                    }
+                    Some(s[y as usize * w + x as usize])
+                })
+                .filter(|&v| v > t)
+                .collect();
+            if vals.len() > 8 {
+                let (t2, sep) = imgops::otsu(&vals);
+                let contrast = (mask.foreground_mean - mask.background_mean).abs().max(1.0);
+                if sep > 0.1 * contrast {
+                    let bright = |i: usize| s[i] > t2;
+                    consider(ring_hypothesis(&bright, (w, h), o, rho, hand));
+                }
+            }
+        }
+    }
+    let Some(pick) = best else {
         return Err(partial(&format!(
-            "found {} fingertip(s), need at least 4",
-            tips.len()
+            "no four adjacent fingers with valleys between them ({} fingertip(s) on the outline)",
+            scan.tips.len()
         )));
+    };
+    if pick.score > params::MAX_FINGER_PATTERN_SCORE {
+        return Err(partial(&format!(
+            "the fingers do not form a hand pattern (score {:.2})",
+            pick.score
+        )));
+    }
+    let to_o = |p: Point| mask.to_original(p);
+    Ok(Valleys {
+        v3: to_o(pick.valleys[0]),
+        v2: to_o(pick.valleys[1]),
+        v1: to_o(pick.valleys[2]),
+        v0: pick.v0.map(to_o),
+        hand: pick.hand,
+        tips: pick.fingers.iter().map(|&p| to_o(p)).collect(),
+        palm_centre: to_o(o.centre),
+        palm_radius: r * mask.scale,
+        cut_runs: o.cut_runs,
+        pattern_score: pick.score,
+    })
+}
+
+/// A finger hypothesis: four fingers (little first), their valleys V3, V2, V1, and V0.
+#[derive(Debug, Clone)]
+struct Pick {
+    score: f32,
+    fingers: Vec<Point>,
+    valleys: Vec<Point>,
+    v0: Option<Point>,
+    hand: Hand,
+}
+
+/// Hypothesis from the outline's fingertips.
+fn outline_hypothesis(scan: &TipScan, hand: Hand) -> Option<Pick> {
+    let TipScan {
+        o,
+        pts,
+        prof,
+        run_id,
+        tips,
+    } = scan;
+    let (o, pts, prof, run_id) = (o, pts.as_slice(), prof.as_slice(), run_id.as_slice());
+    let n = pts.len();
+    if tips.len() < 4 {
+        return None;
     }
     // Order the tips along the outline starting after the widest gap (the wrist side).
     let m = tips.len();
@@ -189,122 +350,346 @@ pub fn locate_valleys(mask: &HandMask, hand: Hand) -> Result<Valleys, AcquireErr
         }
     }
     let ordered: Vec<usize> = (0..m).map(|k| tips[(widest.1 + k) % m]).collect();
-    // Keep the best run of at most 5 consecutive tips (extra tips come from the wrist region).
-    let ordered = if ordered.len() > 5 {
-        let mut best = (f32::MIN, 0usize);
-        for s in 0..=ordered.len() - 5 {
-            let score: f32 = ordered[s..s + 5].iter().map(|&i| prof[i]).sum();
-            if score > best.0 {
-                best = (score, s);
-            }
-        }
-        ordered[best.1..best.1 + 5].to_vec()
-    } else {
-        ordered
-    };
-    // Valleys: the outline point deepest below the chord of two adjacent tips.
-    let mut valleys = Vec::new();
-    for k in 0..ordered.len() - 1 {
+    // Valleys: the outline point deepest below the chord of two adjacent tips (None when the
+    // stretch between them is cut by the frame).
+    let mut valleys: Vec<Option<Point>> = Vec::new();
+    for k in 0..m - 1 {
         let (a, b) = (ordered[k], ordered[k + 1]);
         let (pa, pb) = (pts[a], pts[b]);
         let len = (b + n - a) % n;
         let (ux, uy) = (pb.x - pa.x, pb.y - pa.y);
         let ul = (ux * ux + uy * uy).sqrt().max(1e-3);
-        let mut best = (f32::MIN, a);
+        let mut best: Option<(f32, usize)> = None;
+        let mut blocked = false;
         for d in 1..len {
             let i = (a + d) % n;
             if o.cut[i] {
+                let id = run_id[i];
+                if id != run_id[a] && id != run_id[b] {
+                    blocked = true;
+                }
                 continue;
             }
             let p = pts[i];
-            // Distance from the chord line (sign-free), ties broken by depth towards the centre.
             let dist = ((p.x - pa.x) * uy - (p.y - pa.y) * ux).abs() / ul;
-            if dist > best.0 {
-                best = (dist, i);
+            if best.is_none_or(|(bd, _)| dist > bd) {
+                best = Some((dist, i));
             }
         }
-        if best.0 < 0.0 {
-            return Err(partial("a finger valley lies on the frame border"));
-        }
-        valleys.push(best.1);
+        valleys.push(match best {
+            Some((_, i)) if !blocked => Some(refine_valley(pts[i], o.centre)),
+            _ => None,
+        });
     }
     let tip_pts: Vec<Point> = ordered.iter().map(|&i| pts[i]).collect();
-    let val_pts: Vec<Point> = valleys
-        .iter()
-        .map(|&i| refine_valley(mask, pts[i], o.centre))
+    let tip_d: Vec<f32> = ordered.iter().map(|&i| prof[i]).collect();
+    choose_fingers(&tip_pts, &tip_d, &valleys, o.centre, o.radius, hand)
+}
+
+/// Hypothesis from a ring of radius `rho` around the palm centre: the mask's runs along the
+/// ring of finger-like width are fingers; the background between two adjacent fingers, inside
+/// the ring, is their gap, and its point nearest the palm centre is the valley. Fingertips merged
+/// with objects beyond the ring do not matter.
+fn ring_hypothesis(
+    fg: &dyn Fn(usize) -> bool,
+    (w, h): (usize, usize),
+    o: &Outline,
+    rho: f32,
+    hand: Hand,
+) -> Option<Pick> {
+    let c = o.centre;
+    let r = o.radius;
+    let k = ((std::f32::consts::TAU * rho).ceil() as usize).max(64);
+    // Sample: Some(true/false) inside the frame, None outside.
+    let at = |x: f32, y: f32| -> Option<bool> {
+        let (xi, yi) = (x.round(), y.round());
+        if xi < 0.0 || yi < 0.0 || xi >= w as f32 || yi >= h as f32 {
+            None
+        } else {
+            Some(fg(yi as usize * w + xi as usize))
+        }
+    };
+    let ang = |j: usize| std::f32::consts::TAU * j as f32 / k as f32;
+    let samples: Vec<Option<bool>> = (0..k)
+        .map(|j| at(c.x + rho * ang(j).cos(), c.y + rho * ang(j).sin()))
         .collect();
-    // Which end is the little finger?
-    let mean_tip = mean(&tip_pts);
-    let f = unit(Point::new(mean_tip.x - o.centre.x, mean_tip.y - o.centre.y));
-    let right_dir = Point::new(-f.y, f.x); // image-right when the fingers point up
-    let proj = |p: Point| (p.x - o.centre.x) * right_dir.x + (p.y - o.centre.y) * right_dir.y;
-    let first_is_right = proj(tip_pts[0]) > proj(tip_pts[tip_pts.len() - 1]);
-    let gap = |a: Point, b: Point| a.dist(b);
-    let nv = val_pts.len();
-    let gap_first = gap(val_pts[0], val_pts[1]);
-    let gap_last = gap(val_pts[nv - 1], val_pts[nv - 2]);
-    // `little_first`: is tip 0 the little finger?
-    let (little_first, used_hand) = match hand {
-        Hand::Right | Hand::Left => {
-            // Right hand, palm view, fingers up: the thumb is on the image right.
-            let thumb_right = hand == Hand::Right;
-            (first_is_right != thumb_right, hand)
-        }
-        Hand::Unknown => {
-            let thumb_last = if ordered.len() == 5
-                || gap_first.max(gap_last) > params::THUMB_GAP_RATIO * gap_first.min(gap_last)
-            {
-                gap_last > gap_first
-            } else {
-                // Four tips, no thumb-like gap: the little finger is the shorter end finger.
-                prof[ordered[0]] > prof[ordered[ordered.len() - 1]]
-            };
-            let little_first = thumb_last;
-            let thumb_right = if little_first {
-                !first_is_right
-            } else {
-                first_is_right
-            };
-            (
-                little_first,
-                if thumb_right { Hand::Right } else { Hand::Left },
-            )
-        }
-    };
-    let (tips_lf, vals_lf): (Vec<Point>, Vec<Point>) = if little_first {
-        (tip_pts.clone(), val_pts.clone())
-    } else {
-        (
-            tip_pts.iter().rev().copied().collect(),
-            val_pts.iter().rev().copied().collect(),
-        )
-    };
-    // With four tips, one end finger is missing: if it is the little finger (the gap next to the
-    // little end looks like the thumb web), V3 cannot be found.
-    if tips_lf.len() == 4 {
-        let g_little = gap(vals_lf[0], vals_lf[1]);
-        let g_thumb = gap(vals_lf[1], vals_lf[2]);
-        if g_little > 1.6 * g_thumb {
-            return Err(partial("the little finger was not found"));
+    if samples.iter().all(|s| *s == Some(true)) {
+        return None;
+    }
+    // Start at a non-foreground sample so runs do not wrap.
+    let start = samples.iter().position(|s| *s != Some(true))?;
+    // Runs of foreground: (first, last) sample index in linear order from `start`.
+    let mut runs: Vec<(usize, usize, bool)> = Vec::new(); // (a, b, touches frame edge)
+    let mut j = 0;
+    while j < k {
+        let idx = (start + j) % k;
+        if samples[idx] == Some(true) {
+            let a = j;
+            while j < k && samples[(start + j) % k] == Some(true) {
+                j += 1;
+            }
+            let b = j - 1;
+            let before = samples[(start + a + k - 1) % k];
+            let after = samples[(start + b + 1) % k];
+            runs.push((a, b, before.is_none() || after.is_none()));
+        } else {
+            j += 1;
         }
     }
-    let to_o = |p: Point| mask.to_original(p);
-    Ok(Valleys {
-        v3: to_o(vals_lf[0]),
-        v2: to_o(vals_lf[1]),
-        v1: to_o(vals_lf[2]),
-        v0: vals_lf.get(3).map(|&p| to_o(p)),
-        hand: used_hand,
-        tips: tips_lf.iter().map(|&p| to_o(p)).collect(),
-        palm_centre: to_o(o.centre),
-        palm_radius: r * mask.scale,
-        cut_runs: o.cut_runs,
-    })
+    let step = std::f32::consts::TAU * rho / k as f32;
+    let finger_like = |run: &(usize, usize, bool)| -> bool {
+        let width = (run.1 - run.0 + 1) as f32 * step;
+        !run.2
+            && width >= params::FINGER_MIN_WIDTH_RADII * r
+            && width <= params::FINGER_MAX_WIDTH_RADII * r
+    };
+    // Maximal sequences of adjacent finger-like runs separated by pure background.
+    let mut best: Option<Pick> = None;
+    let mut seq: Vec<usize> = Vec::new();
+    let flush = |seq: &Vec<usize>, best: &mut Option<Pick>| {
+        if seq.len() < 4 {
+            return;
+        }
+        let fingers: Vec<Point> = seq
+            .iter()
+            .map(|&ri| {
+                let (a, b, _) = runs[ri];
+                let t = ang((start + (a + b) / 2) % k)
+                    + if (a + b) % 2 == 1 {
+                        0.5 * std::f32::consts::TAU / k as f32
+                    } else {
+                        0.0
+                    };
+                Point::new(c.x + rho * t.cos(), c.y + rho * t.sin())
+            })
+            .collect();
+        // Finger length: march outwards along the finger's middle until the mask ends.
+        let lengths: Vec<f32> = fingers
+            .iter()
+            .map(|f| {
+                let d = unit(Point::new(f.x - c.x, f.y - c.y));
+                let mut l = rho;
+                while l < rho + 3.0 * r {
+                    match at(c.x + l * d.x, c.y + l * d.y) {
+                        Some(true) => l += 1.0,
+                        _ => break,
+                    }
+                }
+                l
+            })
+            .collect();
+        let valleys: Vec<Option<Point>> = seq
+            .windows(2)
+            .map(|p| {
+                let (a, b) = (runs[p[0]].1, runs[p[1]].0);
+                let g = (start + (a + b) / 2) % k;
+                gap_bottom(
+                    fg,
+                    (w, h),
+                    c,
+                    rho,
+                    c.x + rho * ang(g).cos(),
+                    c.y + rho * ang(g).sin(),
+                )
+            })
+            .collect();
+        if let Some(p) = choose_fingers(&fingers, &lengths, &valleys, c, r, hand) {
+            if best.as_ref().is_none_or(|b| p.score < b.score) {
+                *best = Some(p);
+            }
+        }
+    };
+    for (ri, run) in runs.iter().enumerate() {
+        let gap_clean = seq.last().is_none_or(|&prev| {
+            (runs[prev].1 + 1..run.0).all(|j| samples[(start + j) % k] == Some(false))
+        });
+        if finger_like(run) && gap_clean {
+            seq.push(ri);
+        } else {
+            flush(&seq, &mut best);
+            seq.clear();
+            if finger_like(run) {
+                seq.push(ri);
+            }
+        }
+    }
+    flush(&seq, &mut best);
+    best
+}
+
+/// The background pixel nearest the palm centre in the gap region reachable from `(sx, sy)`
+/// without leaving the disc of radius `rho` (the bottom of the gap between two fingers).
+fn gap_bottom(
+    fg: &dyn Fn(usize) -> bool,
+    (w, h): (usize, usize),
+    c: Point,
+    rho: f32,
+    sx: f32,
+    sy: f32,
+) -> Option<Point> {
+    let (sx, sy) = (sx.round() as isize, sy.round() as isize);
+    if sx < 0 || sy < 0 || sx >= w as isize || sy >= h as isize {
+        return None;
+    }
+    let s0 = sy as usize * w + sx as usize;
+    if fg(s0) {
+        return None;
+    }
+    let r2 = (rho + 1.0) * (rho + 1.0);
+    let limit = (4.0 * rho * rho) as usize + 16;
+    let mut seen = std::collections::HashSet::new();
+    let mut stack = vec![s0];
+    seen.insert(s0);
+    let mut best = (f32::INFINITY, s0);
+    while let Some(i) = stack.pop() {
+        if seen.len() > limit {
+            return None;
+        }
+        let (x, y) = ((i % w) as f32, (i / w) as f32);
+        let d2 = (x - c.x).powi(2) + (y - c.y).powi(2);
+        if d2 < best.0 {
+            best = (d2, i);
+        }
+        let (xi, yi) = ((i % w) as isize, (i / w) as isize);
+        for (dx, dy) in [(-1isize, 0isize), (1, 0), (0, -1), (0, 1)] {
+            let (nx, ny) = (xi + dx, yi + dy);
+            if nx < 0 || ny < 0 || nx >= w as isize || ny >= h as isize {
+                // The gap reaches the frame border inside the ring: not a closed finger gap.
+                return None;
+            }
+            let j = ny as usize * w + nx as usize;
+            if fg(j) || seen.contains(&j) {
+                continue;
+            }
+            if ((nx as f32 - c.x).powi(2) + (ny as f32 - c.y).powi(2)) > r2 {
+                continue;
+            }
+            seen.insert(j);
+            stack.push(j);
+        }
+    }
+    let p = Point::new((best.1 % w) as f32, (best.1 / w) as f32);
+    // The boundary lies half a pixel towards the palm centre of the nearest background pixel.
+    let d = unit(Point::new(c.x - p.x, c.y - p.y));
+    Some(Point::new(p.x + 0.5 * d.x, p.y + 0.5 * d.y))
+}
+
+/// Choose the most hand-like run of four adjacent fingers (either direction) from fingers in
+/// outline order, their lengths, and the valleys between neighbours (`valleys[k]` between
+/// fingers `k` and `k+1`).
+fn choose_fingers(
+    tip_pts: &[Point],
+    tip_d: &[f32],
+    valleys: &[Option<Point>],
+    centre: Point,
+    r: f32,
+    hand: Hand,
+) -> Option<Pick> {
+    let m = tip_pts.len();
+    if m < 4 {
+        return None;
+    }
+    let mut best: Option<Pick> = None;
+    for s in 0..=m - 4 {
+        for rev in [false, true] {
+            // Tip indices little → index, valley indices V3, V2, V1 (valley k between tips k, k+1).
+            let ti: Vec<usize> = if rev {
+                (s..s + 4).rev().collect()
+            } else {
+                (s..s + 4).collect()
+            };
+            let vi: Vec<usize> = if rev {
+                vec![s + 2, s + 1, s]
+            } else {
+                vec![s, s + 1, s + 2]
+            };
+            let Some(vs) = vi
+                .iter()
+                .map(|&k| valleys[k])
+                .collect::<Option<Vec<Point>>>()
+            else {
+                continue;
+            };
+            let (v3, v2, v1) = (vs[0], vs[1], vs[2]);
+            let x = Point::new(v1.x - v3.x, v1.y - v3.y);
+            let mid = Point::new((v1.x + v3.x) / 2.0, (v1.y + v3.y) / 2.0);
+            let tm = mean(&ti.iter().map(|&k| tip_pts[k]).collect::<Vec<_>>());
+            let f = Point::new(tm.x - mid.x, tm.y - mid.y);
+            // Right hand, palm view, in image coordinates (y down): x̂ × fingers < 0.
+            let this = if x.x * f.y - x.y * f.x < 0.0 {
+                Hand::Right
+            } else {
+                Hand::Left
+            };
+            if hand != Hand::Unknown && hand != this {
+                continue;
+            }
+            let (g1, g2) = (v1.dist(v2), v2.dist(v3));
+            if g1 < 1e-3 || g2 < 1e-3 {
+                continue;
+            }
+            let mut score = (g1 / g2).ln().abs();
+            let a1 = Point::new(v2.x - v3.x, v2.y - v3.y);
+            let a2 = Point::new(v1.x - v2.x, v1.y - v2.y);
+            let cosb = (a1.x * a2.x + a1.y * a2.y) / (g1 * g2);
+            score += cosb.clamp(-1.0, 1.0).acos(); // bend at V2, radians
+            score += ((g1 + g2) / 2.0 / (params::VALLEY_GAP_RADII * r))
+                .ln()
+                .abs();
+            // The three valleys lie about equally far from the palm centre; the thumb web (or a
+            // notch against clutter) lies much nearer or farther.
+            let (c1, c2, c3) = (v1.dist(centre), v2.dist(centre), v3.dist(centre));
+            if c2 > 1e-3 {
+                score +=
+                    params::VALLEY_DEPTH_WEIGHT * ((c1 / c2).ln().abs() + (c3 / c2).ln().abs());
+            }
+            // Finger lengths (distance from the palm centre): middle ≥ others, little shortest.
+            let d: Vec<f32> = ti.iter().map(|&k| tip_d[k]).collect();
+            let pen = |a: f32, b: f32| (a - b).max(0.0) / r; // want a ≤ b
+            score += pen(d[0], d[1]) + pen(d[0], d[3]) + pen(d[1], d[2]) + pen(d[3], d[2]);
+            // Fingers point away from the palm centre.
+            let dir = Point::new(mid.x - centre.x, mid.y - centre.y);
+            if dir.x * f.x + dir.y * f.y < 0.0 {
+                score += 2.0;
+            }
+            // Beyond the index finger: the thumb, whose web is wider than the finger gaps.
+            let thumb_k = if rev {
+                s.checked_sub(1)
+            } else {
+                Some(s + 4).filter(|&k| k < m)
+            };
+            let v0 = thumb_k.and_then(|_| if rev { valleys[s - 1] } else { valleys[s + 3] });
+            if let Some(v0) = v0 {
+                // A wide web beyond the index finger: the thumb.
+                score -= if v0.dist(v1) > 1.2 * (g1 + g2) / 2.0 {
+                    0.3
+                } else {
+                    0.0
+                };
+            }
+            // Beyond the little finger there should be nothing.
+            let beyond_little = if rev { s + 4 < m } else { s > 0 };
+            if beyond_little {
+                score += 0.3;
+            }
+            if best.as_ref().is_none_or(|b| score < b.score) {
+                let fingers = ti.iter().map(|&k| tip_pts[k]).collect();
+                best = Some(Pick {
+                    score,
+                    fingers,
+                    valleys: vs,
+                    v0,
+                    hand: this,
+                });
+            }
+        }
+    }
+    best
 }
 
 /// Sub-pixel valley: move the contour pixel half a pixel outwards (the boundary lies between
 /// the last foreground and first background pixel), away from the palm centre.
-fn refine_valley(_mask: &HandMask, p: Point, centre: Point) -> Point {
+fn refine_valley(p: Point, centre: Point) -> Point {
     let d = unit(Point::new(p.x - centre.x, p.y - centre.y));
     Point::new(p.x + 0.5 * d.x, p.y + 0.5 * d.y)
 }

@@ -140,12 +140,24 @@ fn quality_gate_reasons() {
         ..base
     };
     assert_eq!(code_of(draw_hand(&huge)), "hand_too_close");
-    // Fingers cut by the top of the frame.
-    let cut = HandSpec {
+    // Fingertips cut by the top of the frame: the valleys and palm are still in view.
+    let tips_cut = HandSpec {
         centre: Point::new(240.0, 110.0),
         ..base
     };
+    assert_eq!(code_of(draw_hand(&tips_cut)), "ok");
+    // Fingers and part of the palm out of the frame.
+    let cut = HandSpec {
+        centre: Point::new(240.0, 40.0),
+        ..base
+    };
     assert_eq!(code_of(draw_hand(&cut)), "partial_hand");
+    // Palm half out at the side.
+    let side = HandSpec {
+        centre: Point::new(10.0, 200.0),
+        ..base
+    };
+    assert_eq!(code_of(draw_hand(&side)), "partial_hand");
     // Too small to be a capture.
     assert_eq!(code_of(GrayImage::new(16, 16)), "bad_image");
 }

@@ -79,9 +79,10 @@ fn inside(u: f32, v: f32) -> bool {
         }
     }
     // Thumb.
-    let tb = (0.38, 0.05);
-    let a = 50f32.to_radians();
-    let tt = (tb.0 + 0.5 * a.sin(), tb.1 - 0.5 * a.cos());
+    // Thumb: its web lies well below the finger valleys, as in real hands.
+    let tb = (0.42, 0.2);
+    let a = 55f32.to_radians();
+    let tt = (tb.0 + 0.6 * a.sin(), tb.1 - 0.6 * a.cos());
     seg_dist((u, v), tb, tt) <= 0.12
 }
 
