@@ -499,8 +499,6 @@ pub fn render_capture(
             bg_nir[y * w + x] = levels::NIR_BG * vig;
         }
     }
-    // A cheap mottled texture shared by clutter objects.
-    let mottle = value_noise(w, h, 18.0 * res, &mut rng);
     let mut shapes: Vec<(f32, f32, f32, f32, f32, f32, bool)> = Vec::new();
     for _ in 0..spec.clutter {
         let ex = rng.range(0.0, w as f64) as f32;
@@ -550,6 +548,17 @@ pub fn render_capture(
             shapes.push((ex, ey, rx, ry, lv, ln, true));
         }
     }
+    // A mottled texture shared by clutter objects (only built when there are some).
+    let mottle = if shapes.is_empty() {
+        GrayF32::new(0, 0)
+    } else {
+        value_noise(
+            w,
+            h,
+            18.0 * res,
+            &mut Rng::new(spec.scene_seed ^ 0x0030_771E),
+        )
+    };
     for (ex, ey, rx, ry, lv, ln, rect) in shapes {
         let x0 = ((ex - rx).floor().max(0.0)) as usize;
         let x1 = ((ex + rx).ceil().min(w as f32)) as usize;
