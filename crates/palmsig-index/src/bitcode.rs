@@ -2,7 +2,7 @@
 //! developed and benchmarked with (32×32 samples × 3 orientation bit planes + validity mask, per
 //! modality), and [`BitScorer`], a shift-searching masked Hamming matcher over both modalities.
 use crate::calib::ImpostorModel;
-use crate::coarse::{BitGrid, BlockCounts, BITS_PER_PLANE};
+use crate::coarse::{write_coarse, BitGrid, BITS_PER_PLANE};
 use crate::error::ScorerError;
 use crate::scorer::{CoarseProbe, Scorer};
 
@@ -32,11 +32,11 @@ impl BitGrid for GridCode {
     fn planes(&self) -> usize {
         PLANES
     }
-    fn bit(&self, p: usize, x: usize, y: usize) -> bool {
-        self.planes[p][y] >> x & 1 == 1
+    fn plane_row(&self, p: usize, y: usize) -> u64 {
+        self.planes[p][y] as u64
     }
-    fn valid(&self, x: usize, y: usize) -> bool {
-        self.mask[y] >> x & 1 == 1
+    fn mask_row(&self, y: usize) -> u64 {
+        self.mask[y] as u64
     }
 }
 
@@ -158,8 +158,7 @@ impl BitScorer {
         let mut bit = 0;
         for g in [&t.surface, &t.vein] {
             if let Some(g) = g {
-                let c = BlockCounts::new(g);
-                c.write(sx, sy, code, mask.as_deref_mut(), bit, self.min_valid, self.margin);
+                write_coarse(g, sx, sy, code, mask.as_deref_mut(), bit, self.min_valid, self.margin);
             }
             bit += PLANES * BITS_PER_PLANE;
         }

@@ -148,3 +148,75 @@ mod tests {
         assert!((m.fmr(a) - 1e-3).abs() / 1e-3 < 0.5);
     }
 }
+
+/// Gallery-level calibration: a Gumbel (extreme-value) fit of the best impostor score of
+/// non-mated searches, the quantity the decision actually thresholds. Robust where a
+/// per-comparison model's tail is wrong (correlated bits, shift search, masks): the tail that
+/// matters is measured at the operating gallery size and extrapolated only in FPIR (by the fitted
+/// Gumbel) and in gallery size (the location of a maximum of `N` i.i.d. scores grows by
+/// `β·ln(N'/N)`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ImpostorMax {
+    /// Gumbel location at `gallery`.
+    pub mu: f64,
+    /// Gumbel scale.
+    pub beta: f64,
+    /// Gallery size of the fit.
+    pub gallery: usize,
+    /// Searches fitted.
+    pub samples: usize,
+}
+
+impl ImpostorMax {
+    /// Fit from the top scores of non-mated searches against a gallery of `gallery` hands
+    /// (method of moments). `None` with fewer than 20 finite scores or zero spread.
+    pub fn fit(top_scores: &[f32], gallery: usize) -> Option<ImpostorMax> {
+        let s: Vec<f64> = top_scores.iter().filter(|x| x.is_finite()).map(|&x| x as f64).collect();
+        if s.len() < 20 || gallery == 0 {
+            return None;
+        }
+        let m = s.iter().sum::<f64>() / s.len() as f64;
+        let v = s.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (s.len() - 1) as f64;
+        if v <= 0.0 {
+            return None;
+        }
+        let beta = v.sqrt() * 6f64.sqrt() / std::f64::consts::PI;
+        Some(ImpostorMax { mu: m - 0.577_215_664_9 * beta, beta, gallery, samples: s.len() })
+    }
+
+    /// Score threshold whose FPIR against a gallery of `n` hands is `fpir`.
+    pub fn threshold(&self, fpir: f64, n: usize) -> f32 {
+        let mu = self.mu + self.beta * (n.max(1) as f64 / self.gallery as f64).ln();
+        // P(max > t) = 1 − exp(−exp(−(t − μ)/β)) = fpir.
+        (mu - self.beta * (-(-fpir.clamp(1e-300, 1.0 - 1e-16)).ln_1p()).ln()) as f32
+    }
+
+    /// Modelled FPIR of threshold `t` against `n` hands.
+    pub fn fpir(&self, t: f32, n: usize) -> f64 {
+        let mu = self.mu + self.beta * (n.max(1) as f64 / self.gallery as f64).ln();
+        -(-(-(t as f64 - mu) / self.beta).exp()).exp_m1()
+    }
+}
+
+#[cfg(test)]
+mod gumbel_tests {
+    use super::*;
+
+    #[test]
+    fn gumbel_fit_recovers_parameters_and_inverts() {
+        // Exact Gumbel(0.4, 0.02) quantiles as samples.
+        let n = 2000;
+        let s: Vec<f32> = (1..=n)
+            .map(|i| {
+                let u = i as f64 / (n + 1) as f64;
+                (0.4 - 0.02 * (-u.ln()).ln()) as f32
+            })
+            .collect();
+        let g = ImpostorMax::fit(&s, 1000).unwrap();
+        assert!((g.mu - 0.4).abs() < 2e-3 && (g.beta - 0.02).abs() < 2e-3, "{g:?}");
+        let t = g.threshold(1e-3, 1000);
+        assert!((g.fpir(t, 1000) - 1e-3).abs() < 1e-6);
+        assert!(g.threshold(1e-3, 100_000) > t);
+        assert!(ImpostorMax::fit(&s[..5], 10).is_none());
+    }
+}

@@ -4,7 +4,7 @@
 //! planes and mask (surface first, then vein; up to [`MAX_PLANES`] planes each). Full score: the
 //! codes crate's calibrated fused score (`Matcher::compare(..).fused`, higher = more similar);
 //! threshold: `Threshold::for_fmr`. Stored form: `Template::to_bytes` (CRC-checked).
-use crate::coarse::{BitGrid, BlockCounts, BITS_PER_PLANE};
+use crate::coarse::{write_coarse, BitGrid, BITS_PER_PLANE};
 use crate::error::ScorerError;
 use crate::scorer::{CoarseProbe, Scorer};
 use palmsig_codes::{FeatureCode, Matcher, Template, Threshold};
@@ -26,11 +26,11 @@ impl BitGrid for View<'_> {
     fn planes(&self) -> usize {
         self.0.planes().min(MAX_PLANES)
     }
-    fn bit(&self, p: usize, x: usize, y: usize) -> bool {
-        self.0.bit(p, x, y)
+    fn plane_row(&self, p: usize, y: usize) -> u64 {
+        self.0.plane_row(p, y)
     }
-    fn valid(&self, x: usize, y: usize) -> bool {
-        self.0.is_valid(x, y)
+    fn mask_row(&self, y: usize) -> u64 {
+        self.0.mask_row(y)
     }
 }
 
@@ -72,7 +72,7 @@ impl CodesScorer {
                         v.height()
                     )));
                 }
-                BlockCounts::new(&v).write(sx, sy, code, mask.as_deref_mut(), bit, self.min_valid, self.margin);
+                write_coarse(&v, sx, sy, code, mask.as_deref_mut(), bit, self.min_valid, self.margin);
             }
             bit += MAX_PLANES * BITS_PER_PLANE;
         }

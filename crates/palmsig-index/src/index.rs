@@ -1,4 +1,5 @@
 //! The in-memory gallery: segmented flat storage, coarse scan, exact re-rank, FPIR decision.
+use crate::calib::ImpostorMax;
 use crate::error::IndexError;
 use crate::params;
 use crate::scorer::{CoarseProbe, Scorer};
@@ -214,6 +215,7 @@ pub struct Index<S: Scorer> {
     kernel: Kernel,
     words: usize,
     inner: RwLock<Inner>,
+    impostor_max: RwLock<Option<ImpostorMax>>,
 }
 
 impl<S: Scorer> Index<S> {
@@ -228,6 +230,7 @@ impl<S: Scorer> Index<S> {
             kernel: Kernel::detect(),
             words,
             inner: RwLock::new(Inner::default()),
+            impostor_max: RwLock::new(None),
         })
     }
 
@@ -245,6 +248,37 @@ impl<S: Scorer> Index<S> {
     /// The scorer.
     pub fn scorer(&self) -> &S {
         &self.scorer
+    }
+
+    /// Decide with a gallery-level impostor-max calibration instead of the scorer's per-comparison
+    /// `threshold_for_fmr(FPIR / N)` (`None` restores the latter).
+    pub fn set_impostor_max(&self, m: Option<ImpostorMax>) {
+        *self.impostor_max.write().unwrap_or_else(|e| e.into_inner()) = m;
+    }
+
+    /// The impostor-max calibration in use, if any.
+    pub fn impostor_max(&self) -> Option<ImpostorMax> {
+        *self.impostor_max.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Fit and install an impostor-max calibration from non-mated probes (people not enrolled):
+    /// each is searched with `p` and its best score kept.
+    pub fn calibrate_impostor_max(
+        &self,
+        non_mated: &[S::Template],
+        p: &SearchParams,
+    ) -> Result<ImpostorMax, IndexError> {
+        let mut top = Vec::with_capacity(non_mated.len());
+        for t in non_mated {
+            if let Some(c) = self.search(t, p)?.candidates.first() {
+                top.push(c.score);
+            }
+        }
+        let m = ImpostorMax::fit(&top, self.len()).ok_or_else(|| {
+            IndexError::BadParam(format!("impostor-max fit needs >= 20 non-mated searches with spread, got {}", top.len()))
+        })?;
+        self.set_impostor_max(Some(m));
+        Ok(m)
     }
 
     fn read(&self) -> RwLockReadGuard<'_, Inner> {
@@ -449,7 +483,10 @@ impl<S: Scorer> GalleryRead for Index<S> {
         let reranked = cands.len();
         rank(&mut cands);
         cands.truncate(p.max_results);
-        let threshold = threshold_for(&self.scorer, p.fpir, n);
+        let threshold = match self.impostor_max() {
+            Some(m) => m.threshold(p.fpir, n),
+            None => threshold_for(&self.scorer, p.fpir, n),
+        };
         Ok(SearchResult {
             decision: decide(&cands, threshold),
             candidates: cands,

@@ -84,31 +84,39 @@ impl CodeModel {
         let l = self.lattice.max(2);
         let mut canvas = [[0u64; CANVAS]; 2 * PLANES];
         let cell = (CANVAS - 1) as f32 / (l - 1) as f32;
+        // Interpolation cells and weights along one axis (same for x and y).
+        let mut ix = [0usize; CANVAS];
+        let mut tx = [0f32; CANVAS];
+        for x in 0..CANVAS {
+            let f = x as f32 / cell;
+            ix[x] = (f as usize).min(l - 2);
+            tx[x] = f - ix[x] as f32;
+        }
         let mut nodes = vec![0f32; l * l];
+        let mut line = [0f32; CANVAS];
         for plane in canvas.iter_mut() {
             for v in nodes.iter_mut() {
                 *v = rng.range(-1.0, 1.0) as f32;
             }
             for (y, row) in plane.iter_mut().enumerate() {
-                let fy = y as f32 / cell;
-                let iy = (fy as usize).min(l - 2);
-                let ty = fy - iy as f32;
-                let mut bits = 0u64;
-                let mut r = rng.next_u64();
+                let (iy, ty) = (ix[y], tx[y]);
+                // Interpolate the lattice row pair at this y, then along x.
+                let (r0, r1) = (&nodes[iy * l..iy * l + l], &nodes[(iy + 1) * l..(iy + 1) * l + l]);
                 for x in 0..CANVAS {
-                    let fx = x as f32 / cell;
-                    let ix = (fx as usize).min(l - 2);
-                    let tx = fx - ix as f32;
-                    let a = nodes[iy * l + ix] * (1.0 - tx) + nodes[iy * l + ix + 1] * tx;
-                    let b = nodes[(iy + 1) * l + ix] * (1.0 - tx) + nodes[(iy + 1) * l + ix + 1] * tx;
-                    let smooth = a * (1.0 - ty) + b * ty;
-                    if x % 8 == 0 && x > 0 {
-                        r = rng.next_u64();
-                    }
-                    // 8 bits of texture per sample: uniform in [-1, 1).
-                    let u = ((r >> (8 * (x % 8))) & 0xff) as f32 / 128.0 - 1.0;
-                    if smooth + self.fine * u > 0.0 {
-                        bits |= 1 << x;
+                    let (i, t) = (ix[x], tx[x]);
+                    let a = r0[i] + (r0[i + 1] - r0[i]) * t;
+                    let b = r1[i] + (r1[i + 1] - r1[i]) * t;
+                    line[x] = a + (b - a) * ty;
+                }
+                let mut bits = 0u64;
+                for (k, chunk) in line.chunks(8).enumerate() {
+                    let r = rng.next_u64();
+                    for (j, &smooth) in chunk.iter().enumerate() {
+                        // 8 bits of texture per sample: uniform in [-1, 1).
+                        let u = ((r >> (8 * j)) & 0xff) as f32 / 128.0 - 1.0;
+                        if smooth + self.fine * u > 0.0 {
+                            bits |= 1 << (8 * k + j);
+                        }
                     }
                 }
                 *row = bits;

@@ -3,7 +3,7 @@
 /// Default shortlist size (coarse candidates re-ranked by the full matcher). The coarse code's
 /// genuine distance must rank the mate within this many of up to ~1M impostors; 512 re-ranks cost
 /// ~1.5 ms with the synthetic bit-code matcher and keep the measured recall above 99.5% at 1M.
-pub const DEFAULT_SHORTLIST: usize = 512;
+pub const DEFAULT_SHORTLIST: usize = 256;
 
 /// Default number of ranked candidates returned to the caller after re-ranking.
 pub const DEFAULT_MAX_RESULTS: usize = 5;

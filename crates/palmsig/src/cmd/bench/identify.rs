@@ -11,9 +11,10 @@
 //! plain streaming read of memory.
 use anyhow::Context;
 use palmsig_index::simd::{scan_min, Kernel};
+use palmsig_index::codes_adapter::template_from_bits;
 use palmsig_index::{
-    BitScorer, BitTemplate, CodeModel, Decision, GalleryRead, GalleryWrite, Index, SearchParams,
-    Store,
+    BitScorer, BitTemplate, CodeModel, CodesScorer, Decision, GalleryRead, GalleryWrite, Index,
+    Scorer, SearchParams, Store,
 };
 use serde_json::json;
 use std::time::Instant;
@@ -46,9 +47,17 @@ pub struct Args {
     /// Directory for the on-disk gallery (default: a temporary directory, removed afterwards).
     #[arg(long)]
     dir: Option<std::path::PathBuf>,
+    /// Non-mated searches (people not enrolled) used to fit the gallery-level impostor-max
+    /// calibration of the decision threshold (separate from the evaluation probes).
+    #[arg(long, default_value_t = 500)]
+    calibration_probes: u64,
     /// Seed of the generated population.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Full matcher: `bits` (the index's shift-searching Hamming matcher with an impostor model
+    /// fitted here) or `codes` (`palmsig_codes::Matcher`, CompCode, its built-in calibration).
+    #[arg(long, default_value = "bits", value_parser = ["bits", "codes"])]
+    scorer: String,
 }
 
 fn pct(sorted: &[f64], q: f64) -> f64 {
@@ -110,14 +119,14 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     anyhow::ensure!(a.gallery >= 1 && a.probes >= 1, "--gallery and --probes must be >= 1");
     anyhow::ensure!(a.threads >= 1 && a.repeats >= 1, "--threads and --repeats must be >= 1");
     let model = CodeModel::default();
-    let n = a.gallery;
-    let seed = a.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    let enrol_seed = |i: u64| seed ^ i;
-    let probe_seed = |i: u64| seed ^ (i << 1 | 1) ^ 0xABCD_0000_0000;
-    // Non-gallery identities live far above the gallery's.
     let outsider = |i: u64| (1u64 << 40) + i;
-
-    // 1. Impostor model of the matcher, fitted on pairs of people outside the gallery.
+    if a.scorer == "codes" {
+        let alg = palmsig_codes::Algorithm::CompCode;
+        let scorer = CodesScorer::new(palmsig_codes::Matcher::new(alg));
+        let conv = move |t: BitTemplate| template_from_bits(&t, alg).expect("model templates fit CompCode");
+        return bench(a, model, scorer, conv, json!("palmsig_codes built-in calibration"));
+    }
+    // Impostor model of the matcher, fitted on pairs of people outside the gallery.
     let mut scorer = BitScorer::default();
     let pairs: Vec<(BitTemplate, BitTemplate)> = (0..2000u64)
         .map(|i| {
@@ -127,11 +136,28 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         })
         .collect();
     let imp = scorer.calibrate(&pairs).context("calibrating the impostor model")?;
+    let info = json!({"dof": imp.n, "mean": imp.p, "shift_trials": imp.k});
+    bench(a, model, scorer, |t| t, info)
+}
+
+fn bench<S: Scorer + Clone>(
+    a: Args,
+    model: CodeModel,
+    scorer: S,
+    conv: impl Fn(BitTemplate) -> S::Template + Sync,
+    calibration: serde_json::Value,
+) -> anyhow::Result<()> {
+    let n = a.gallery;
+    let seed = a.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let enrol_seed = |i: u64| seed ^ i;
+    let probe_seed = |i: u64| seed ^ (i << 1 | 1) ^ 0xABCD_0000_0000;
+    // Non-gallery identities live far above the gallery's.
+    let outsider = |i: u64| (1u64 << 40) + i;
 
     // 2. Build the gallery.
     let t0 = Instant::now();
     let templates = par_gen(0..n, a.threads.max(2), |i| {
-        model.capture(&model.identity(seed ^ (i * 0x1_0001)), enrol_seed(i))
+        conv(model.capture(&model.identity(seed ^ (i * 0x1_0001)), enrol_seed(i)))
     });
     let gen_s = t0.elapsed().as_secs_f64();
     let t1 = Instant::now();
@@ -169,24 +195,34 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     // 4. Probes.
     let m = a.probes;
     let mated_ids: Vec<u64> = (0..m).map(|p| (p.wrapping_mul(0x9E37_79B9) ^ (p >> 3)) % n).collect();
-    let mated: Vec<BitTemplate> = par_gen(0..m, a.threads.max(2), |p| {
+    let mated: Vec<S::Template> = par_gen(0..m, a.threads.max(2), |p| {
         let i = mated_ids[p as usize];
-        model.capture(&model.identity(seed ^ (i * 0x1_0001)), probe_seed(p))
+        conv(model.capture(&model.identity(seed ^ (i * 0x1_0001)), probe_seed(p)))
     });
-    let nonmated: Vec<BitTemplate> =
-        par_gen(0..m, a.threads.max(2), |p| model.capture(&model.identity(outsider(p)), probe_seed(p)));
+    let nonmated: Vec<S::Template> =
+        par_gen(0..m, a.threads.max(2), |p| conv(model.capture(&model.identity(outsider(p)), probe_seed(p))));
     let sp = SearchParams {
         shortlist: a.shortlist,
         fpir: a.fpir,
         ..SearchParams::default()
     };
+    // Threshold: the scorer's per-comparison model at FMR = FPIR / N, then the gallery-level
+    // impostor-max fit on separate non-mated searches (the decision used below).
+    let model_threshold = palmsig_index::index::threshold_for(&scorer, a.fpir, n as usize);
+    let calib: Vec<S::Template> = par_gen(0..a.calibration_probes, a.threads.max(2), |p| {
+        conv(model.capture(&model.identity(outsider(1 << 30 | p)), probe_seed(p) ^ 0x77))
+    });
+    let t6 = Instant::now();
+    let imax = index.calibrate_impostor_max(&calib, &sp)?;
+    let calibrate_s = t6.elapsed().as_secs_f64();
+    drop(calib);
 
     // 5. Latency, one thread.
     let mut first = Vec::new();
     let mut best = Vec::new();
-    let (mut tp, mut fp) = (0u64, 0u64);
+    let mut top: Vec<(u64, f32)> = Vec::new();
     let mut threshold = f32::NAN;
-    for (k, probe) in mated.iter().chain(nonmated.iter()).enumerate() {
+    for probe in mated.iter().chain(nonmated.iter()) {
         let mut b = f64::MAX;
         let mut res = None;
         for r in 0..a.repeats {
@@ -202,17 +238,26 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         best.push(b);
         let res = res.expect("at least one repeat");
         threshold = res.threshold;
-        match (k < m as usize, res.decision) {
-            (true, Decision::Match { id, .. }) if id == mated_ids[k] => tp += 1,
-            (false, Decision::Match { .. }) => fp += 1,
-            _ => {}
+        top.push(res.candidates.first().map_or((u64::MAX, f32::NEG_INFINITY), |c| (c.id, c.score)));
+        if let Decision::Match { score, .. } = res.decision {
+            anyhow::ensure!(score >= threshold, "decision below its threshold");
         }
     }
+    // FNIR: mated searches whose top candidate is not the mate at or above the threshold;
+    // FPIR: non-mated searches whose top candidate reaches it.
+    let rates = |t: f32| {
+        let m = m as usize;
+        let fnir = top[..m].iter().zip(&mated_ids).filter(|((id, s), mate)| !(*id == **mate && *s >= t)).count();
+        let fpir = top[m..].iter().filter(|(_, s)| *s >= t).count();
+        (fnir as f64 / m as f64, fpir as f64 / m as f64)
+    };
+    let (fnir, fpir_measured) = rates(threshold);
+    let (fnir_model, fpir_model) = rates(model_threshold);
     first.sort_by(f64::total_cmp);
     best.sort_by(f64::total_cmp);
 
     // 6. Throughput on T threads.
-    let all: Vec<&BitTemplate> = mated.iter().chain(nonmated.iter()).collect();
+    let all: Vec<&S::Template> = mated.iter().chain(nonmated.iter()).collect();
     let t4 = Instant::now();
     std::thread::scope(|s| {
         for c in all.chunks(all.len().div_ceil(a.threads)) {
@@ -251,7 +296,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     let words = scorer.coarse_words();
     let mut codes = Vec::with_capacity(n as usize * words);
     index.for_each_live(|_, c, _| codes.extend_from_slice(c));
-    let cp = palmsig_index::Scorer::coarse_probe(&scorer, &mated[0])?;
+    let cp = scorer.coarse_probe(&mated[0])?;
     let mut out = vec![0u16; n as usize];
     let mut kernels = serde_json::Map::new();
     for k in [Kernel::Avx2, Kernel::Popcnt, Kernel::Portable] {
@@ -280,7 +325,8 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         "shortlist": a.shortlist,
         "kernel": index.kernel().name(),
         "model": format!("{model:?}"),
-        "impostor_model": {"dof": imp.n, "mean": imp.p, "shift_trials": imp.k},
+        "scorer": a.scorer,
+        "calibration": calibration,
         "build": {"generate_s": gen_s, "insert_s": insert_s, "snapshot_write_s": snapshot_write_s},
         "load": {"load_s": load_s, "snapshot_bytes": snapshot_bytes,
                   "snapshot_bytes_per_hand": snapshot_bytes as f64 / n as f64},
@@ -293,8 +339,10 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         "queries_per_s": qps,
         "coarse_recall": {"mate_in_shortlist": mate_hits as f64 / m as f64,
                            "vs_exhaustive": recall_exh, "exhaustive_probes": r, "exhaustive_s": exhaustive_s},
-        "decision": {"fpir_target": a.fpir, "threshold": threshold,
-                      "fnir": 1.0 - tp as f64 / m as f64, "fpir_measured": fp as f64 / m as f64},
+        "decision": {"fpir_target": a.fpir,
+            "impostor_max": {"threshold": threshold, "fnir": fnir, "fpir_measured": fpir_measured,
+                "gumbel_mu": imax.mu, "gumbel_beta": imax.beta, "calibration_searches": imax.samples, "calibrate_s": calibrate_s},
+            "scorer_fmr_model": {"threshold": model_threshold, "fnir": fnir_model, "fpir_measured": fpir_model}},
         "scan": {"bytes": n as usize * words * 8, "kernels": kernels, "memory_read_gb_per_s": bw},
         "machine": {"load_average": load_avg.trim(), "cpus": std::thread::available_parallelism().map(|x| x.get()).unwrap_or(1)},
     });
