@@ -58,7 +58,7 @@ impl Algorithm {
     /// filter parameters, grid): templates with a different hash are never compared.
     pub fn param_hash(self) -> u64 {
         let desc = format!(
-            "psig-v1;{};ws={};grid={};o={};sr={};sl={};ssa={};ssl={};vs={};vr={};vl={};vsa={};vsl={};nr={};nms={};dark={};bright={};sup={};lstd={}",
+            "psig-v1;{};ws={};grid={};o={};sr={};sl={};ssa={};ssl={};vs={};vr={};vl={};vsa={};vsl={};nr={};nms={};dark={};bright={};sup={};lstd={};sst={};vst={}",
             self.name(),
             params::WORK_SIZE,
             params::GRID,
@@ -78,6 +78,8 @@ impl Algorithm {
             params::INVALID_BRIGHT,
             params::MIN_VALID_SUPPORT,
             params::MIN_LOCAL_STD,
+            params::SURFACE_MIN_STRENGTH,
+            params::VEIN_MIN_STRENGTH,
         );
         fnv1a64(desc.as_bytes())
     }

@@ -4,18 +4,33 @@ use crate::code::{CodeKind, FeatureCode};
 use crate::preprocess::{self, Prepared};
 use crate::{params, Algorithm};
 use palmsig_core::{GrayImage, Modality};
+use palmsig_vision::ExplainSink;
 
-const LANES: usize = 8; // 6 orientations padded to 8 lanes so the inner loop vectorises
+// 6 even kernels in lanes 0..6 and 6 odd (quadrature) kernels in lanes 8..14, padded to 16
+// lanes so the inner loop vectorises.
+const LANES: usize = 16;
+const ODD: usize = 8;
+#[cfg_attr(feature = "tuning", allow(dead_code))]
+const PHASE_FREE: bool = true;
 
-/// Six zero-mean even Gabor kernels, interleaved per pixel: `k[pix * LANES + o]`.
+/// Six zero-mean even Gabor kernels and their odd (quadrature) partners, interleaved per pixel:
+/// `k[pix * LANES + lane]`.
 #[derive(Debug, Clone)]
 pub(crate) struct Bank {
     radius: usize,
     k: Vec<f32>,
+    /// Samples whose competitive strength (max − min response) is below this are masked.
+    min_strength: f32,
 }
 
 impl Bank {
-    pub(crate) fn new(radius: usize, wavelength: f32, sig_across: f32, sig_along: f32) -> Bank {
+    pub(crate) fn new(
+        radius: usize,
+        wavelength: f32,
+        sig_across: f32,
+        sig_along: f32,
+        min_strength: f32,
+    ) -> Bank {
         let side = 2 * radius + 1;
         let mut k = vec![0f32; side * side * LANES];
         for o in 0..params::ORIENTATIONS {
@@ -23,6 +38,7 @@ impl Bank {
             let th = o as f32 * std::f32::consts::PI / params::ORIENTATIONS as f32;
             let (s, c) = th.sin_cos();
             let mut vals = vec![0f32; side * side];
+            let mut odd = vec![0f32; side * side];
             for j in 0..side {
                 for i in 0..side {
                     let (x, y) = (i as f32 - radius as f32, j as f32 - radius as f32);
@@ -31,7 +47,9 @@ impl Bank {
                     let env = (-(xa * xa) / (2.0 * sig_across * sig_across)
                         - (ya * ya) / (2.0 * sig_along * sig_along))
                         .exp();
-                    vals[j * side + i] = env * (2.0 * std::f32::consts::PI * xa / wavelength).cos();
+                    let ph = 2.0 * std::f32::consts::PI * xa / wavelength;
+                    vals[j * side + i] = env * ph.cos();
+                    odd[j * side + i] = env * ph.sin();
                 }
             }
             // Zero mean (flat patches give 0) and unit L1 norm (comparable across orientations).
@@ -41,8 +59,14 @@ impl Bank {
             for (p, v) in vals.iter().enumerate() {
                 k[p * LANES + o] = v / l1;
             }
+            // The odd kernel is antisymmetric (zero mean already); same L1 normalisation so
+            // even² + odd² is the local energy of the orientation, independent of phase.
+            let l1o: f32 = odd.iter().map(|v| v.abs()).sum();
+            for (p, v) in odd.iter().enumerate() {
+                k[p * LANES + ODD + o] = v / l1o.max(1e-12);
+            }
         }
-        Bank { radius, k }
+        Bank { radius, k, min_strength }
     }
 
     /// Responses of the six filters at `(cx, cy)` of a zero-padded image (`pad` has side
@@ -80,29 +104,55 @@ pub(crate) struct Job {
 
 impl Coder {
     pub(crate) fn new() -> Coder {
+        #[cfg(feature = "tuning")]
+        {
+            // Development only: override the filter parameters from the environment to tune
+            // them without rebuilding (templates made this way carry the default hash; never
+            // enabled in a product build).
+            let g = |k: &str, d: f32| std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d);
+            return Coder {
+                surface: Bank::new(
+                    g("PSIG_SR", params::SURFACE_RADIUS as f32) as usize,
+                    g("PSIG_SW", params::SURFACE_WAVELENGTH),
+                    g("PSIG_SA", params::SURFACE_SIGMA_ACROSS),
+                    g("PSIG_SL", params::SURFACE_SIGMA_ALONG),
+                    g("PSIG_ST", params::SURFACE_MIN_STRENGTH),
+                ),
+                vein: Bank::new(
+                    g("PSIG_VR", params::VEIN_RADIUS as f32) as usize,
+                    g("PSIG_VW", params::VEIN_WAVELENGTH),
+                    g("PSIG_VA", params::VEIN_SIGMA_ACROSS),
+                    g("PSIG_VL", params::VEIN_SIGMA_ALONG),
+                    g("PSIG_VT", params::VEIN_MIN_STRENGTH),
+                ),
+            };
+        }
+        #[allow(unreachable_code)]
         Coder {
             surface: Bank::new(
                 params::SURFACE_RADIUS,
                 params::SURFACE_WAVELENGTH,
                 params::SURFACE_SIGMA_ACROSS,
                 params::SURFACE_SIGMA_ALONG,
+                params::SURFACE_MIN_STRENGTH,
             ),
             vein: Bank::new(
                 params::VEIN_RADIUS,
                 params::VEIN_WAVELENGTH,
                 params::VEIN_SIGMA_ACROSS,
                 params::VEIN_SIGMA_ALONG,
+                params::VEIN_MIN_STRENGTH,
             ),
         }
     }
 
-    /// Code one ROI image. `explain` receives the normalised ROI and the code planes.
+    /// Code one ROI image. `sink` receives the normalised ROI and the code planes.
     pub(crate) fn encode(
         &self,
         algorithm: Algorithm,
         roi: &GrayImage,
         job: Job,
-        explain: &mut dyn FnMut(&str, &GrayImage),
+        sink: &mut dyn ExplainSink,
     ) -> FeatureCode {
         let (size, bank, nr) = match job.kind {
             CodeKind::Surface => (params::WORK_SIZE, &self.surface, params::NORM_RADIUS),
@@ -110,9 +160,13 @@ impl Coder {
         };
         let (vals, valid) = preprocess::resample(roi, size);
         let prep = preprocess::normalise(&vals, &valid, size, nr);
-        explain(&format!("{}_normalised", job.kind.name()), &preprocess::to_view(&prep));
+        if sink.enabled() {
+            sink.emit(&format!("{}_normalised", job.kind.name()), &preprocess::to_view(&prep));
+        }
         let code = code_prepared(algorithm, bank, &prep, job);
-        explain(&format!("{}_code", job.kind.name()), &code_view(&code));
+        if sink.enabled() {
+            sink.emit(&format!("{}_code", job.kind.name()), &code_view(&code));
+        }
         code
     }
 }
@@ -142,7 +196,9 @@ fn code_prepared(algorithm: Algorithm, bank: &Bank, prep: &Prepared, job: Job) -
     let stride = size / g;
     let planes = algorithm.planes();
     let support = ((2 * r + 1) * (2 * r + 1)) as f32;
-    let mut words = vec![0u64; g * (planes + 1)];
+    // Pass 1: responses and competitive strength at every usable sample.
+    let mut resp: Vec<Option<([f32; LANES], f32)>> = vec![None; g * g];
+    let mut strengths = Vec::with_capacity(g * g);
     for gy in 0..g {
         let cy = gy * stride + stride / 2;
         for gx in 0..g {
@@ -156,8 +212,36 @@ fn code_prepared(algorithm: Algorithm, bank: &Bank, prep: &Prepared, job: Job) -
             if !ok {
                 continue;
             }
-            let resp = bank.respond(&pad, pside, cx, cy);
-            let bits = quantise(algorithm, &resp);
+            let mut rr = bank.respond(&pad, pside, cx, cy);
+            // Lanes 8..14 become the phase-free orientation energies.
+            let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);
+            for o in 0..params::ORIENTATIONS {
+                let e = (rr[o] * rr[o] + rr[ODD + o] * rr[ODD + o]).sqrt();
+                rr[ODD + o] = e;
+                lo = lo.min(e);
+                hi = hi.max(e);
+            }
+            resp[gy * g + gx] = Some((rr, hi - lo));
+            strengths.push(hi - lo);
+        }
+    }
+    // Fragile samples: strength below `min_strength` times the ROI's median strength (relative,
+    // so it does not depend on the sensor's contrast).
+    let cut = if strengths.is_empty() {
+        0.0
+    } else {
+        let mid = strengths.len() / 2;
+        let (_, m, _) = strengths.select_nth_unstable_by(mid, f32::total_cmp);
+        *m * bank.min_strength
+    };
+    let mut words = vec![0u64; g * (planes + 1)];
+    for gy in 0..g {
+        for gx in 0..g {
+            let Some((rr, st)) = resp[gy * g + gx] else { continue };
+            if st < cut {
+                continue;
+            }
+            let bits = quantise(algorithm, &rr);
             let base = gy * (planes + 1);
             words[base] |= 1 << gx;
             for p in 0..planes {
@@ -170,13 +254,15 @@ fn code_prepared(algorithm: Algorithm, bank: &Bank, prep: &Prepared, job: Job) -
     FeatureCode::from_words(job.kind, job.source, g, g, planes, words)
 }
 
-/// Bits of one sample (bit p = plane p) from the six responses (dark line → negative response).
+/// Bits of one sample (bit p = plane p) from the six even responses (lanes 0..6; dark line →
+/// negative) and the six orientation energies (lanes 8..14).
 fn quantise(algorithm: Algorithm, r: &[f32; LANES]) -> u32 {
+    let e = &r[ODD..ODD + params::ORIENTATIONS];
     match algorithm {
         Algorithm::CompCode => {
             let mut k = 0;
             for o in 1..params::ORIENTATIONS {
-                if r[o] < r[k] {
+                if compcode_key(r, e, o) < compcode_key(r, e, k) {
                     k = o;
                 }
             }
@@ -203,6 +289,29 @@ fn quantise(algorithm: Algorithm, r: &[f32; LANES]) -> u32 {
             b
         }
     }
+}
+
+/// CompCode's competition: by default the classic dark-line (even) response; with phase-free
+/// energy the orientation of maximum energy.
+#[inline]
+fn compcode_key(r: &[f32; LANES], e: &[f32], o: usize) -> f32 {
+    #[cfg(feature = "tuning")]
+    let pf = PHASE_FREE_get();
+    #[cfg(not(feature = "tuning"))]
+    let pf = PHASE_FREE;
+    if pf {
+        -e[o]
+    } else {
+        r[o]
+    }
+}
+
+#[cfg(feature = "tuning")]
+static PHASE_FREE_CELL: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+#[cfg(feature = "tuning")]
+#[allow(non_snake_case)]
+fn PHASE_FREE_get() -> bool {
+    *PHASE_FREE_CELL.get_or_init(|| std::env::var("PSIG_PF").map(|v| v == "1").unwrap_or(PHASE_FREE))
 }
 
 /// The code planes side by side (plane 0 … P-1, then the mask), 4 px per sample.
@@ -250,7 +359,7 @@ mod tests {
         }
         let coder = Coder::new();
         let job = Job { kind: CodeKind::Surface, source: Modality::Visible };
-        let c = coder.encode(Algorithm::CompCode, &img, job, &mut |_, _| {});
+        let c = coder.encode(Algorithm::CompCode, &img, job, &mut palmsig_vision::NoExplain);
         // Sample row 16 is at y = 66: on the line; orientation 0 → bits 000.
         assert!(c.is_valid(16, 16));
         assert_eq!((0..3).map(|p| c.bit(p, 16, 16)).collect::<Vec<_>>(), [false; 3]);
@@ -261,7 +370,7 @@ mod tests {
                 v.set(x, y, if (x as f32 - 66.0).abs() < 2.0 { 60 } else { 140 });
             }
         }
-        let c = coder.encode(Algorithm::CompCode, &v, job, &mut |_, _| {});
+        let c = coder.encode(Algorithm::CompCode, &v, job, &mut palmsig_vision::NoExplain);
         assert_eq!((0..3).map(|p| c.bit(p, 16, 16)).collect::<Vec<_>>(), [true; 3]);
     }
 
@@ -270,9 +379,9 @@ mod tests {
         let coder = Coder::new();
         let job = Job { kind: CodeKind::Vein, source: Modality::Nir };
         let flat = GrayImage::from_vec(128, 128, vec![120; 128 * 128]).unwrap();
-        let c = coder.encode(Algorithm::Bocv, &flat, job, &mut |_, _| {});
+        let c = coder.encode(Algorithm::Bocv, &flat, job, &mut palmsig_vision::NoExplain);
         assert_eq!(c.valid_count(), 0);
         let black = GrayImage::new(128, 128);
-        assert_eq!(coder.encode(Algorithm::Bocv, &black, job, &mut |_, _| {}).valid_count(), 0);
+        assert_eq!(coder.encode(Algorithm::Bocv, &black, job, &mut palmsig_vision::NoExplain).valid_count(), 0);
     }
 }

@@ -4,6 +4,7 @@ use crate::code::CodeKind;
 use crate::encode::{Coder, Job};
 use crate::{params, Algorithm, Matcher, Template, TemplateError};
 use palmsig_core::{GrayImage, Modality};
+use palmsig_vision::{extract_roi, AcquireError, Capture, ExplainSink, NoExplain};
 
 /// Why no template could be made.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -26,6 +27,9 @@ pub enum ExtractError {
     /// Every code had too few valid samples (flat, saturated or padded ROI).
     #[error("no usable texture: the palm ROI is flat, saturated or mostly outside the image")]
     NoTexture,
+    /// The capture gave no palm ROI (no hand, blurred, tilted, …).
+    #[error("{0}")]
+    Acquire(#[from] AcquireError),
     /// The template could not be assembled (an internal invariant; reported, not panicked).
     #[error("template: {0}")]
     Template(#[from] TemplateError),
@@ -35,6 +39,7 @@ impl ExtractError {
     /// Stable snake_case code.
     pub fn code(&self) -> &'static str {
         match self {
+            ExtractError::Acquire(e) => e.code(),
             ExtractError::NoImage => "no_image",
             ExtractError::RoiTooSmall { .. } => "roi_too_small",
             ExtractError::NoTexture => "no_texture",
@@ -67,6 +72,19 @@ impl Engine {
         &self.matcher
     }
 
+    /// Capture → template: vision's [`extract_roi`] then coding. `sink` receives vision's stage
+    /// images, then `surface_normalised`, `surface_code`, `vein_normalised`, `vein_code` (the
+    /// locally normalised ROIs, and the code planes side by side followed by the validity mask,
+    /// 4 px per sample, gray = masked).
+    pub fn extract(
+        &self,
+        capture: &Capture,
+        sink: &mut dyn ExplainSink,
+    ) -> Result<Template, ExtractError> {
+        let roi = extract_roi(capture, sink)?;
+        self.encode_roi_with_sink(roi.visible.as_ref(), roi.nir.as_ref(), sink)
+    }
+
     /// Code palm ROIs (any size ≥ 32 px; non-square ones are centre-cropped; in the right-hand
     /// palm frame, fingers up). The surface code comes from the visible ROI, or from the NIR ROI
     /// when there is no visible one; the vein code from the NIR ROI.
@@ -75,7 +93,7 @@ impl Engine {
         visible: Option<&GrayImage>,
         nir: Option<&GrayImage>,
     ) -> Result<Template, ExtractError> {
-        self.encode_roi_explained(visible, nir, &mut |_, _| {})
+        self.encode_roi_with_sink(visible, nir, &mut NoExplain)
     }
 
     /// [`Engine::encode_roi`], handing each intermediate image (`surface_normalised`,
@@ -85,6 +103,24 @@ impl Engine {
         visible: Option<&GrayImage>,
         nir: Option<&GrayImage>,
         explain: &mut dyn FnMut(&str, &GrayImage),
+    ) -> Result<Template, ExtractError> {
+        struct Fn<'a>(&'a mut dyn FnMut(&str, &GrayImage));
+        impl ExplainSink for Fn<'_> {
+            fn emit(&mut self, stage: &str, image: &GrayImage) {
+                (self.0)(stage, image)
+            }
+        }
+        self.encode_roi_with_sink(visible, nir, &mut Fn(explain))
+    }
+
+    /// [`Engine::encode_roi`], emitting each intermediate image (`surface_normalised`,
+    /// `surface_code`, `vein_normalised`, `vein_code`) to `sink` (skipped when the sink is
+    /// disabled).
+    pub fn encode_roi_with_sink(
+        &self,
+        visible: Option<&GrayImage>,
+        nir: Option<&GrayImage>,
+        sink: &mut dyn ExplainSink,
     ) -> Result<Template, ExtractError> {
         for (name, img) in [("visible", visible), ("nir", nir)] {
             if let Some(i) = img {
@@ -109,7 +145,7 @@ impl Engine {
                 self.algorithm,
                 img,
                 Job { kind: CodeKind::Surface, source },
-                explain,
+                sink,
             ))
         });
         let vein = nir.and_then(|img| {
@@ -117,7 +153,7 @@ impl Engine {
                 self.algorithm,
                 img,
                 Job { kind: CodeKind::Vein, source: Modality::Nir },
-                explain,
+                sink,
             ))
         });
         if surface.is_none() && vein.is_none() {

@@ -267,7 +267,11 @@ fn search<const W: usize>(a: &FeatureCode, b: &FeatureCode) -> Option<f32> {
         if !hd.is_finite() {
             continue;
         }
-        let (d, n) = dist_at::<W>(wa, wb, h, dx, dy, 0, 1);
+        let (d, n) = if params::BLOCKS > 1 {
+            elastic::<W>(wa, wb, a.width(), h, dx, dy)
+        } else {
+            dist_at::<W>(wa, wb, h, dx, dy, 0, 1)
+        };
         if n < params::MIN_OVERLAP {
             continue;
         }
@@ -277,6 +281,69 @@ fn search<const W: usize>(a: &FeatureCode, b: &FeatureCode) -> Option<f32> {
         }
     }
     best
+}
+
+/// Elastic refinement around a global shift: the code is cut into `BLOCKS x BLOCKS` blocks and
+/// each block takes its own best shift within ±`LOCAL_SHIFT` of the global one. Residual
+/// rotation, scale and skin deformation move distant parts of the palm by different amounts; a
+/// rigid shift can only align one part at a time.
+fn elastic<const W: usize>(a: &[u64], b: &[u64], w: usize, h: usize, dx: i32, dy: i32) -> (u32, u32) {
+    let nb = params::BLOCKS;
+    let (bw, bh) = (w.div_ceil(nb), h.div_ceil(nb));
+    let l = params::LOCAL_SHIFT;
+    let (mut dt, mut nt) = (0u32, 0u32);
+    for by in 0..nb {
+        let (r0, r1) = (by * bh, ((by + 1) * bh).min(h));
+        for bx in 0..nb {
+            let c0 = bx * bw;
+            let c1 = ((bx + 1) * bw).min(w);
+            if c0 >= c1 || r0 >= r1 {
+                continue;
+            }
+            let cols = crate::code::width_mask(c1) & !crate::code::width_mask(c0);
+            let mut best: Option<(f32, u32, u32)> = None;
+            for ly in -l..=l {
+                for lx in -l..=l {
+                    let (sx, sy) = (dx + lx, dy + ly);
+                    let (mut d, mut n) = (0u32, 0u32);
+                    for y in r0..r1 {
+                        let yb = y as i32 + sy;
+                        if yb < 0 || yb >= h as i32 {
+                            continue;
+                        }
+                        let yb = yb as usize;
+                        let ra = &a[y * W..y * W + W];
+                        let rb = &b[yb * W..yb * W + W];
+                        let m = ra[0] & sh(rb[0], sx) & cols;
+                        n += m.count_ones();
+                        for p in 1..W {
+                            d += ((ra[p] ^ sh(rb[p], sx)) & m).count_ones();
+                        }
+                    }
+                    // Each block must keep most of its overlap: a block may not escape into a
+                    // sliver of lucky samples.
+                    if n == 0 {
+                        continue;
+                    }
+                    let hd = d as f32 / n as f32;
+                    let better = match best {
+                        None => true,
+                        Some((bh_, _, bn)) => {
+                            (hd < bh_ && n * 4 >= bn * 3) || (n * 3 > bn * 4 && hd <= bh_ + 0.02)
+                        }
+                    };
+                    if better {
+                        best = Some((hd, d, n));
+                    }
+                }
+            }
+            if let Some((_, d, n)) = best {
+                dt += d;
+                nt += n;
+            }
+        }
+    }
+    (dt, nt)
 }
 
 /// Exhaustive search for unusual plane counts (codes built by hand through `from_parts`).

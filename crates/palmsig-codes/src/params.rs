@@ -35,15 +35,20 @@ pub const MIN_LOCAL_STD: f32 = 0.6;
 /// Surface filters: number of orientations (competitive code family standard: 6, 30° apart).
 pub const ORIENTATIONS: usize = 6;
 /// Surface filters: kernel radius (px at 128 px working resolution).
-pub const SURFACE_RADIUS: usize = 8;
+pub const SURFACE_RADIUS: usize = 10;
 /// Surface filters: wavelength of the even Gabor (px). Principal lines and creases are 2–5 px
 /// wide at 128 px; a wavelength of ~2.5 line widths gives a negative centre lobe on dark lines.
-pub const SURFACE_WAVELENGTH: f32 = 9.0;
+pub const SURFACE_WAVELENGTH: f32 = 10.0;
 /// Surface filters: Gaussian sigma across the line direction (px).
 pub const SURFACE_SIGMA_ACROSS: f32 = 3.0;
 /// Surface filters: Gaussian sigma along the line direction (px); elongated for orientation
 /// selectivity.
-pub const SURFACE_SIGMA_ALONG: f32 = 4.5;
+pub const SURFACE_SIGMA_ALONG: f32 = 6.0;
+
+/// Surface: a sample whose competitive strength (max − min of the six responses) is below this
+/// times the ROI's median strength is masked: on flat skin the winning orientation is decided by
+/// texture and noise and does not repeat between captures.
+pub const SURFACE_MIN_STRENGTH: f32 = 0.0;
 
 /// Vein code: the NIR ROI is coded at half resolution (64 px; veins are broad and faint, and the
 /// halving also averages JPEG/sensor noise), on the same 32x32 grid (stride 2).
@@ -57,13 +62,20 @@ pub const VEIN_SIGMA_ACROSS: f32 = 2.5;
 /// Vein filters: sigma along (px at 64 px).
 pub const VEIN_SIGMA_ALONG: f32 = 4.0;
 
+/// Vein: as [`SURFACE_MIN_STRENGTH`], for the vein filters (relative to the median).
+pub const VEIN_MIN_STRENGTH: f32 = 0.0;
+
 /// Matcher: largest shift searched, in grid samples (±3 samples = ±12 px at 128 px, i.e. ±~9%
 /// of the ROI side: the residual misregistration of a valley-based ROI).
-pub const MAX_SHIFT: i32 = 3;
+pub const MAX_SHIFT: i32 = 6;
 /// Matcher: coarse pass uses every `COARSE_ROW_STEP`-th row to rank all shifts cheaply.
 pub const COARSE_ROW_STEP: usize = 4;
 /// Matcher: the best `REFINE_CANDIDATES` coarse shifts are evaluated on all rows.
 pub const REFINE_CANDIDATES: usize = 3;
+/// Matcher: the elastic refinement cuts the code into `BLOCKS x BLOCKS` blocks (1 = rigid).
+pub const BLOCKS: usize = 4;
+/// Matcher: each block's own shift, in samples, around the global best shift.
+pub const LOCAL_SHIFT: i32 = 1;
 /// Matcher: fewer jointly valid samples than this (of 1024) and a modality gives no score: a
 /// distance over a sliver of overlap says nothing.
 pub const MIN_OVERLAP: u32 = 256;

@@ -84,7 +84,8 @@ pub(crate) fn resample(img: &GrayImage, size: usize) -> (Vec<f32>, Vec<bool>) {
     (vals, valid)
 }
 
-/// Local mean/std normalisation over a `(2r+1)²` box restricted to valid pixels.
+/// Local mean removal over a `(2r+1)²` box restricted to valid pixels, and one contrast gain
+/// for the ROI; also the raw local standard deviation.
 pub(crate) fn normalise(vals: &[f32], valid: &[bool], size: usize, r: usize) -> Prepared {
     let s1 = size + 1;
     let mut s = vec![0f64; s1 * s1];
@@ -107,6 +108,7 @@ pub(crate) fn normalise(vals: &[f32], valid: &[bool], size: usize, r: usize) -> 
     }
     let mut norm = vec![0f32; size * size];
     let mut std = vec![0f32; size * size];
+    let (mut acc, mut cnt) = (0f64, 0usize);
     for y in 0..size {
         let (y0, y1) = (y.saturating_sub(r), (y + r + 1).min(size));
         for x in 0..size {
@@ -118,11 +120,19 @@ pub(crate) fn normalise(vals: &[f32], valid: &[bool], size: usize, r: usize) -> 
             let n = (c[y1 * s1 + x1] + c[y0 * s1 + x0] - c[y0 * s1 + x1] - c[y1 * s1 + x0]) as f64;
             let mean = bx(&s) / n;
             let var = (bx(&s2) / n - mean * mean).max(0.0);
-            let sd = var.sqrt() as f32;
-            std[y * size + x] = sd;
-            norm[y * size + x] = (vals[y * size + x] - mean as f32) / sd.max(params::NORM_MIN_STD);
+            std[y * size + x] = var.sqrt() as f32;
+            let d = vals[y * size + x] - mean as f32;
+            norm[y * size + x] = d;
+            acc += (d * d) as f64;
+            cnt += 1;
         }
     }
+    // One gain for the whole ROI (its high-pass RMS): contrast is equalised between captures
+    // and sensors, while flat skin stays flat relative to the lines of the same ROI (a local
+    // gain would blow skin texture and noise up to the strength of a principal line).
+    let rms = if cnt > 0 { (acc / cnt as f64).sqrt() as f32 } else { 0.0 };
+    let g = 1.0 / rms.max(params::NORM_MIN_STD);
+    norm.iter_mut().for_each(|v| *v *= g);
     Prepared { size, norm, std, valid: valid.to_vec() }
 }
 
@@ -164,7 +174,11 @@ mod tests {
         let vals: Vec<f32> =
             (0..size * size).map(|i| 100.0 + if (i % size) % 8 < 4 { 5.0 } else { -5.0 }).collect();
         let p = normalise(&vals, &vec![true; size * size], size, 8);
-        let m = p.norm.iter().map(|v| v.abs()).sum::<f32>() / p.norm.len() as f32;
-        assert!((m - 1.0).abs() < 0.2, "mean |norm| {m}");
+        let rms = (p.norm.iter().map(|v| v * v).sum::<f32>() / p.norm.len() as f32).sqrt();
+        assert!((rms - 1.0).abs() < 0.05, "rms {rms}");
+        // A 10x weaker copy normalises to the same values.
+        let weak: Vec<f32> = vals.iter().map(|v| 100.0 + (v - 100.0) * 0.5).collect();
+        let q = normalise(&weak, &vec![true; size * size], size, 8);
+        assert!(p.norm.iter().zip(&q.norm).all(|(a, b)| (a - b).abs() < 1e-3));
     }
 }
