@@ -76,7 +76,13 @@ fn counts(a: &GridCode, b: &GridCode, dx: i32, dy: i32) -> (u32, u32) {
 
 /// Fractional Hamming distance of a probe to an enrolled template at one displacement, summed
 /// over the modalities both have; `None` if fewer than `min_bits` bits were compared.
-pub fn distance_at(a: &BitTemplate, b: &BitTemplate, dx: i32, dy: i32, min_bits: u32) -> Option<f64> {
+pub fn distance_at(
+    a: &BitTemplate,
+    b: &BitTemplate,
+    dx: i32,
+    dy: i32,
+    min_bits: u32,
+) -> Option<f64> {
     let (mut d, mut v) = (0u32, 0u32);
     for (x, y) in [(&a.surface, &b.surface), (&a.vein, &b.vein)] {
         if let (Some(x), Some(y)) = (x, y) {
@@ -115,7 +121,11 @@ impl Default for BitScorer {
             margin: 0.05,
             min_valid: 0.5,
             // Provisional until `calibrate` is called; fitted values of the default model.
-            impostor: ImpostorModel { n: 1620.0, p: 0.5, k: 17.5 },
+            impostor: ImpostorModel {
+                n: 1620.0,
+                p: 0.5,
+                k: 17.5,
+            },
         }
     }
 }
@@ -158,7 +168,16 @@ impl BitScorer {
         let mut bit = 0;
         for g in [&t.surface, &t.vein] {
             if let Some(g) = g {
-                write_coarse(g, sx, sy, code, mask.as_deref_mut(), bit, self.min_valid, self.margin);
+                write_coarse(
+                    g,
+                    sx,
+                    sy,
+                    code,
+                    mask.as_deref_mut(),
+                    bit,
+                    self.min_valid,
+                    self.margin,
+                );
             }
             bit += PLANES * BITS_PER_PLANE;
         }
@@ -204,7 +223,11 @@ impl Scorer for BitScorer {
                 Some(&mut masks[i * w..(i + 1) * w]),
             );
         }
-        Ok(CoarseProbe { words: w, codes, masks })
+        Ok(CoarseProbe {
+            words: w,
+            codes,
+            masks,
+        })
     }
 
     fn encode(&self, t: &BitTemplate) -> Result<Vec<u8>, ScorerError> {

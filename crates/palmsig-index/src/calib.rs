@@ -35,7 +35,9 @@ fn ln_gamma(x: f64) -> f64 {
         1.505_632_735_149_311_6e-7,
     ];
     if x < 0.5 {
-        return std::f64::consts::PI.ln() - (std::f64::consts::PI * x).sin().ln() - ln_gamma(1.0 - x);
+        return std::f64::consts::PI.ln()
+            - (std::f64::consts::PI * x).sin().ln()
+            - ln_gamma(1.0 - x);
     }
     let x = x - 1.0;
     let mut a = C[0];
@@ -131,7 +133,11 @@ mod tests {
     #[test]
     fn binomial_cdf_matches_exact_small_case() {
         // n = 10, p = 0.5: P(X <= 2) = (1 + 10 + 45) / 1024.
-        let m = ImpostorModel { n: 10.0, p: 0.5, k: 1.0 };
+        let m = ImpostorModel {
+            n: 10.0,
+            p: 0.5,
+            k: 1.0,
+        };
         assert!((m.cdf_one(0.2) - 56.0 / 1024.0).abs() < 1e-9);
         assert!((m.cdf_one(1.0) - 1.0).abs() < 1e-12);
         assert_eq!(m.cdf_one(-0.1), 0.0);
@@ -139,7 +145,11 @@ mod tests {
 
     #[test]
     fn threshold_tightens_with_smaller_fmr_and_more_trials() {
-        let m = ImpostorModel { n: 800.0, p: 0.5, k: 1.0 };
+        let m = ImpostorModel {
+            n: 800.0,
+            p: 0.5,
+            k: 1.0,
+        };
         let a = m.hd_for_fmr(1e-3);
         let b = m.hd_for_fmr(1e-9);
         assert!(b < a, "{b} < {a}");
@@ -171,7 +181,11 @@ impl ImpostorMax {
     /// Fit from the top scores of non-mated searches against a gallery of `gallery` hands
     /// (method of moments). `None` with fewer than 20 finite scores or zero spread.
     pub fn fit(top_scores: &[f32], gallery: usize) -> Option<ImpostorMax> {
-        let s: Vec<f64> = top_scores.iter().filter(|x| x.is_finite()).map(|&x| x as f64).collect();
+        let s: Vec<f64> = top_scores
+            .iter()
+            .filter(|x| x.is_finite())
+            .map(|&x| x as f64)
+            .collect();
         if s.len() < 20 || gallery == 0 {
             return None;
         }
@@ -181,7 +195,12 @@ impl ImpostorMax {
             return None;
         }
         let beta = v.sqrt() * 6f64.sqrt() / std::f64::consts::PI;
-        Some(ImpostorMax { mu: m - 0.577_215_664_9 * beta, beta, gallery, samples: s.len() })
+        Some(ImpostorMax {
+            mu: m - 0.577_215_664_9 * beta,
+            beta,
+            gallery,
+            samples: s.len(),
+        })
     }
 
     /// Score threshold whose FPIR against a gallery of `n` hands is `fpir`.
@@ -213,7 +232,10 @@ mod gumbel_tests {
             })
             .collect();
         let g = ImpostorMax::fit(&s, 1000).unwrap();
-        assert!((g.mu - 0.4).abs() < 2e-3 && (g.beta - 0.02).abs() < 2e-3, "{g:?}");
+        assert!(
+            (g.mu - 0.4).abs() < 2e-3 && (g.beta - 0.02).abs() < 2e-3,
+            "{g:?}"
+        );
         let t = g.threshold(1e-3, 1000);
         assert!((g.fpir(t, 1000) - 1e-3).abs() < 1e-6);
         assert!(g.threshold(1e-3, 100_000) > t);

@@ -66,7 +66,11 @@ pub fn write_coarse(
             for bx in 0..LATTICE {
                 let x0 = (off + sx + (bx * step) as i32).clamp(0, w as i32) as usize;
                 let x1 = (x0 + block).min(w);
-                let cols = if x1 - x0 >= 64 { u64::MAX } else { ((1u64 << (x1 - x0)) - 1) << x0 };
+                let cols = if x1 - x0 >= 64 {
+                    u64::MAX
+                } else {
+                    ((1u64 << (x1 - x0)) - 1) << x0
+                };
                 let (mut v, mut o) = (0u32, 0u32);
                 for y in y0..y1 {
                     v += (rows[y * (planes + 1)] & cols).count_ones();

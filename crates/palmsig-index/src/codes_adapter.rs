@@ -57,7 +57,14 @@ impl CodesScorer {
         }
     }
 
-    fn write(&self, t: &Template, sx: i32, sy: i32, code: &mut [u64], mut mask: Option<&mut [u64]>) -> Result<(), ScorerError> {
+    fn write(
+        &self,
+        t: &Template,
+        sx: i32,
+        sy: i32,
+        code: &mut [u64],
+        mut mask: Option<&mut [u64]>,
+    ) -> Result<(), ScorerError> {
         if t.surface.is_none() && t.vein.is_none() {
             return Err(ScorerError::NotIndexable("template has no code".into()));
         }
@@ -72,7 +79,16 @@ impl CodesScorer {
                         v.height()
                     )));
                 }
-                write_coarse(&v, sx, sy, code, mask.as_deref_mut(), bit, self.min_valid, self.margin);
+                write_coarse(
+                    &v,
+                    sx,
+                    sy,
+                    code,
+                    mask.as_deref_mut(),
+                    bit,
+                    self.min_valid,
+                    self.margin,
+                );
             }
             bit += MAX_PLANES * BITS_PER_PLANE;
         }
@@ -100,16 +116,25 @@ impl Scorer for CodesScorer {
         let n = self.probe_offsets.len().max(1);
         let mut codes = vec![0u64; n * WORDS];
         let mut masks = vec![0u64; n * WORDS];
-        let offs = if self.probe_offsets.is_empty() { vec![(0, 0)] } else { self.probe_offsets.clone() };
+        let offs = if self.probe_offsets.is_empty() {
+            vec![(0, 0)]
+        } else {
+            self.probe_offsets.clone()
+        };
         for (i, (sx, sy)) in offs.into_iter().enumerate() {
             let r = i * WORDS..(i + 1) * WORDS;
             self.write(t, sx, sy, &mut codes[r.clone()], Some(&mut masks[r]))?;
         }
-        Ok(CoarseProbe { words: WORDS, codes, masks })
+        Ok(CoarseProbe {
+            words: WORDS,
+            codes,
+            masks,
+        })
     }
 
     fn encode(&self, t: &Template) -> Result<Vec<u8>, ScorerError> {
-        t.to_bytes().map_err(|e| ScorerError::NotIndexable(e.to_string()))
+        t.to_bytes()
+            .map_err(|e| ScorerError::NotIndexable(e.to_string()))
     }
 
     fn decode(&self, bytes: &[u8]) -> Result<Template, ScorerError> {
@@ -118,7 +143,9 @@ impl Scorer for CodesScorer {
 
     fn score(&self, probe: &Template, enrolled: &Template) -> f32 {
         // An incomparable pair (other algorithm, no common modality) can never match.
-        self.matcher.compare(probe, enrolled).map_or(f32::NEG_INFINITY, |c| c.fused)
+        self.matcher
+            .compare(probe, enrolled)
+            .map_or(f32::NEG_INFINITY, |c| c.fused)
     }
 
     fn threshold_for_fmr(&self, fmr: f64) -> f32 {
@@ -136,13 +163,31 @@ pub fn template_from_bits(
     use palmsig_codes::CodeKind;
     use palmsig_core::Modality;
     let conv = |g: &crate::GridCode, kind: CodeKind, src: Modality| {
-        let planes: Vec<Vec<u64>> =
-            g.planes.iter().map(|p| p.iter().map(|&r| r as u64).collect()).collect();
+        let planes: Vec<Vec<u64>> = g
+            .planes
+            .iter()
+            .map(|p| p.iter().map(|&r| r as u64).collect())
+            .collect();
         let mask: Vec<u64> = g.mask.iter().map(|&r| r as u64).collect();
-        FeatureCode::from_parts(kind, src, crate::bitcode::GRID, crate::bitcode::GRID, &planes, &mask)
-            .map_err(|e| ScorerError::NotIndexable(e.to_string()))
+        FeatureCode::from_parts(
+            kind,
+            src,
+            crate::bitcode::GRID,
+            crate::bitcode::GRID,
+            &planes,
+            &mask,
+        )
+        .map_err(|e| ScorerError::NotIndexable(e.to_string()))
     };
-    let surface = t.surface.as_ref().map(|g| conv(g, CodeKind::Surface, Modality::Visible)).transpose()?;
-    let vein = t.vein.as_ref().map(|g| conv(g, CodeKind::Vein, Modality::Nir)).transpose()?;
+    let surface = t
+        .surface
+        .as_ref()
+        .map(|g| conv(g, CodeKind::Surface, Modality::Visible))
+        .transpose()?;
+    let vein = t
+        .vein
+        .as_ref()
+        .map(|g| conv(g, CodeKind::Vein, Modality::Nir))
+        .transpose()?;
     Template::new(algorithm, surface, vein).map_err(|e| ScorerError::NotIndexable(e.to_string()))
 }

@@ -42,10 +42,15 @@ impl SearchParams {
 
     fn check(&self) -> Result<(), IndexError> {
         if self.shortlist == 0 || self.max_results == 0 {
-            return Err(IndexError::BadParam("shortlist and max_results must be >= 1".into()));
+            return Err(IndexError::BadParam(
+                "shortlist and max_results must be >= 1".into(),
+            ));
         }
         if !(self.fpir > 0.0 && self.fpir <= 1.0) {
-            return Err(IndexError::BadParam(format!("fpir {} not in (0, 1]", self.fpir)));
+            return Err(IndexError::BadParam(format!(
+                "fpir {} not in (0, 1]",
+                self.fpir
+            )));
         }
         Ok(())
     }
@@ -197,10 +202,32 @@ impl Segment {
     }
 }
 
+/// Hasher for enrolment ids (assigned by the service, not chosen by an attacker): one
+/// multiply-xorshift instead of SipHash, which matters when loading a million ids.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        let x = self.0.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        x ^ (x >> 29)
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ b as u64).wrapping_mul(0x100_0000_01B3);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 ^= v;
+    }
+}
+
+type IdMap = HashMap<u64, (u32, u32), std::hash::BuildHasherDefault<IdHasher>>;
+
 #[derive(Debug, Default)]
 struct Inner {
     segs: Vec<Segment>,
-    loc: HashMap<u64, (u32, u32)>,
+    loc: IdMap,
 }
 
 /// The gallery index, generic over a [`Scorer`].
@@ -275,7 +302,10 @@ impl<S: Scorer> Index<S> {
             }
         }
         let m = ImpostorMax::fit(&top, self.len()).ok_or_else(|| {
-            IndexError::BadParam(format!("impostor-max fit needs >= 20 non-mated searches with spread, got {}", top.len()))
+            IndexError::BadParam(format!(
+                "impostor-max fit needs >= 20 non-mated searches with spread, got {}",
+                top.len()
+            ))
         })?;
         self.set_impostor_max(Some(m));
         Ok(m)
@@ -325,7 +355,11 @@ impl<S: Scorer> Index<S> {
         for s in &g.segs {
             for i in 0..s.len() {
                 if !s.is_dead(i) {
-                    f(s.ids[i], &s.coarse[i * self.words..(i + 1) * self.words], s.bytes(i));
+                    f(
+                        s.ids[i],
+                        &s.coarse[i * self.words..(i + 1) * self.words],
+                        s.bytes(i),
+                    );
                 }
             }
         }
@@ -382,6 +416,44 @@ impl<S: Scorer> Index<S> {
         Ok(())
     }
 
+    /// Insert many records with known coarse codes under one write-lock acquisition (snapshot
+    /// loading): `coarse` holds `ids.len()` codes, `lens` the template lengths, `data` the
+    /// templates back to back. Existing ids are replaced.
+    pub fn upsert_raw_batch(
+        &self,
+        ids: &[u64],
+        coarse: &[u64],
+        lens: &[u32],
+        data: &[u8],
+    ) -> Result<(), IndexError> {
+        let total: usize = lens.iter().map(|&l| l as usize).sum();
+        if coarse.len() != ids.len() * self.words || lens.len() != ids.len() || total != data.len()
+        {
+            return Err(IndexError::BadParam("inconsistent batch lengths".into()));
+        }
+        if let Some(&l) = lens
+            .iter()
+            .find(|&&l| l as usize > params::MAX_TEMPLATE_BYTES)
+        {
+            return Err(IndexError::TemplateTooLarge(l as usize));
+        }
+        let mut g = self.write();
+        g.loc.reserve(ids.len());
+        let mut d = 0;
+        for (i, &id) in ids.iter().enumerate() {
+            let l = lens[i] as usize;
+            Self::kill_locked(&mut g, id);
+            self.push_locked(
+                &mut g,
+                id,
+                &coarse[i * self.words..(i + 1) * self.words],
+                &data[d..d + l],
+            );
+            d += l;
+        }
+        Ok(())
+    }
+
     /// Upsert from an encoded template (decoded to validate and to compute the coarse code).
     pub fn upsert_encoded(&self, id: u64, bytes: &[u8]) -> Result<(), IndexError> {
         let t = self.scorer.decode(bytes)?;
@@ -418,8 +490,19 @@ impl<S: Scorer> Index<S> {
             while start < n {
                 let end = (start + params::SCAN_CHUNK).min(n);
                 let out = &mut buf[..end - start];
-                simd::scan_min(self.kernel, w, &s.coarse[start * w..end * w], &cp.codes, &cp.masks, out);
-                let mut worst = if heap.len() >= k { heap.peek().map_or(u16::MAX, |t| t.0) } else { u16::MAX };
+                simd::scan_min(
+                    self.kernel,
+                    w,
+                    &s.coarse[start * w..end * w],
+                    &cp.codes,
+                    &cp.masks,
+                    out,
+                );
+                let mut worst = if heap.len() >= k {
+                    heap.peek().map_or(u16::MAX, |t| t.0)
+                } else {
+                    u16::MAX
+                };
                 for (j, &d) in out.iter().enumerate() {
                     if d > worst || (d == worst && heap.len() >= k) {
                         continue;
@@ -456,13 +539,20 @@ impl<S: Scorer> GalleryRead for Index<S> {
 
     fn search(&self, probe: &S::Template, p: &SearchParams) -> Result<SearchResult, IndexError> {
         p.check()?;
-        let cp = if p.exhaustive { None } else { Some(self.scorer.coarse_probe(probe)?) };
+        let cp = if p.exhaustive {
+            None
+        } else {
+            Some(self.scorer.coarse_probe(probe)?)
+        };
         let g = self.read();
         let n = g.loc.len();
         let mut cands = Vec::new();
         let mut score = |s: &Segment, i: usize| -> Result<(), IndexError> {
             let sc = self.scorer.score_encoded(probe, s.bytes(i))?;
-            cands.push(Candidate { id: s.ids[i], score: sc });
+            cands.push(Candidate {
+                id: s.ids[i],
+                score: sc,
+            });
             Ok(())
         };
         match cp {

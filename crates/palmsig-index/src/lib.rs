@@ -12,7 +12,7 @@
 //!   acknowledging, torn tails detected and reported), with an optional [`Sealer`] so no
 //!   plaintext template rests on disk.
 //! - [`BitScorer`] / [`BitTemplate`] / [`CodeModel`] — a synthetic palm-code model (identity codes
-//!   + capture noise) used for tests and million-hand benchmarks; [`CodesScorer`] adapts
+//!   with capture noise) used for tests and million-hand benchmarks; [`CodesScorer`] adapts
 //!   `palmsig_codes` templates.
 //!
 //! ```
@@ -52,7 +52,9 @@ pub use bitcode::{BitScorer, BitTemplate, GridCode};
 pub use codes_adapter::CodesScorer;
 
 pub use error::{IndexError, PersistError, ScorerError};
-pub use index::{Candidate, Decision, GalleryRead, GalleryWrite, Index, SearchParams, SearchResult};
+pub use index::{
+    Candidate, Decision, GalleryRead, GalleryWrite, Index, SearchParams, SearchResult,
+};
 pub use model::CodeModel;
 pub use persist::{Recovery, Sealer, Store};
 pub use reference::BruteForce;

@@ -101,7 +101,10 @@ impl CodeModel {
             for (y, row) in plane.iter_mut().enumerate() {
                 let (iy, ty) = (ix[y], tx[y]);
                 // Interpolate the lattice row pair at this y, then along x.
-                let (r0, r1) = (&nodes[iy * l..iy * l + l], &nodes[(iy + 1) * l..(iy + 1) * l + l]);
+                let (r0, r1) = (
+                    &nodes[iy * l..iy * l + l],
+                    &nodes[(iy + 1) * l..(iy + 1) * l + l],
+                );
                 for x in 0..CANVAS {
                     let (i, t) = (ix[x], tx[x]);
                     let a = r0[i] + (r0[i + 1] - r0[i]) * t;
@@ -173,7 +176,9 @@ mod tests {
     #[test]
     fn bernoulli_rate_is_close() {
         let mut rng = Rng::new(1);
-        let ones: u32 = (0..2000).map(|_| bernoulli_word(&mut rng, 0.2).count_ones()).sum();
+        let ones: u32 = (0..2000)
+            .map(|_| bernoulli_word(&mut rng, 0.2).count_ones())
+            .sum();
         let rate = ones as f64 / (2000.0 * 64.0);
         assert!((rate - 0.2).abs() < 0.01, "{rate}");
     }

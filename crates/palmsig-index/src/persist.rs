@@ -117,7 +117,9 @@ pub struct Store<S: Scorer> {
 
 impl<S: Scorer> std::fmt::Debug for Store<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("dir", &self.dir).finish_non_exhaustive()
+        f.debug_struct("Store")
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
     }
 }
 
@@ -169,7 +171,10 @@ pub(crate) fn encode_record(seq: u64, op: u8, id: u64, payload: &[u8]) -> Vec<u8
 /// Try to parse a record at `o`: `Ok((record, next offset))` or `Err(reason)`.
 fn parse_at(b: &[u8], o: usize) -> Result<(LogRecord, usize), String> {
     if b.len() - o < LOG_HEADER {
-        return Err(format!("{} bytes, shorter than a record header", b.len() - o));
+        return Err(format!(
+            "{} bytes, shorter than a record header",
+            b.len() - o
+        ));
     }
     if u32_at(b, o) != LOG_MAGIC {
         return Err("bad record magic".into());
@@ -231,7 +236,11 @@ pub(crate) fn scan_log(b: &[u8]) -> (Vec<LogRecord>, Vec<Damage>, usize) {
                 }
                 let end = next.unwrap_or(b.len());
                 dmg.push(Damage {
-                    kind: if next.is_some() { DamageKind::Corrupt } else { DamageKind::TornTail },
+                    kind: if next.is_some() {
+                        DamageKind::Corrupt
+                    } else {
+                        DamageKind::TornTail
+                    },
                     offset: start as u64,
                     len: (end - start) as u64,
                     reason,
@@ -375,7 +384,13 @@ impl<S: Scorer> Store<S> {
         self.lock().seq
     }
 
-    fn append(&self, g: &mut LogWriter, op: u8, id: u64, payload: &[u8]) -> Result<u64, PersistError> {
+    fn append(
+        &self,
+        g: &mut LogWriter,
+        op: u8,
+        id: u64,
+        payload: &[u8],
+    ) -> Result<u64, PersistError> {
         let seq = g.seq + 1;
         let rec = encode_record(seq, op, id, payload);
         g.file
@@ -397,7 +412,9 @@ impl<S: Scorer> Store<S> {
         let sealed = self.sealer.seal(&bytes);
         let mut g = self.lock();
         match must_exist {
-            Some(false) if self.index.contains(id) => return Err(IndexError::DuplicateId(id).into()),
+            Some(false) if self.index.contains(id) => {
+                return Err(IndexError::DuplicateId(id).into())
+            }
             Some(true) if !self.index.contains(id) => return Err(IndexError::UnknownId(id).into()),
             _ => {}
         }
@@ -468,7 +485,8 @@ fn write_snapshot<S: Scorer>(
     let crc = crc32fast::hash(&h);
     h.extend_from_slice(&crc.to_le_bytes());
     let mut err = w.write_all(&h).err();
-    let (mut ids, mut coarse, mut lens, mut data) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut ids, mut coarse, mut lens, mut data) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let (mut blocks, mut written) = (0u64, 0u64);
     let mut flush = |ids: &mut Vec<u64>,
                      coarse: &mut Vec<u64>,
@@ -480,9 +498,13 @@ fn write_snapshot<S: Scorer>(
             return Ok(());
         }
         let mut plain = Vec::with_capacity(ids.len() * (12 + words * 8) + data.len());
-        ids.iter().for_each(|x| plain.extend_from_slice(&x.to_le_bytes()));
-        coarse.iter().for_each(|x| plain.extend_from_slice(&x.to_le_bytes()));
-        lens.iter().for_each(|x| plain.extend_from_slice(&x.to_le_bytes()));
+        ids.iter()
+            .for_each(|x| plain.extend_from_slice(&x.to_le_bytes()));
+        coarse
+            .iter()
+            .for_each(|x| plain.extend_from_slice(&x.to_le_bytes()));
+        lens.iter()
+            .for_each(|x| plain.extend_from_slice(&x.to_le_bytes()));
         plain.extend_from_slice(data);
         let sealed = sealer.seal(&plain);
         w.write_all(&BLOCK_MAGIC.to_le_bytes())?;
@@ -523,7 +545,9 @@ fn write_snapshot<S: Scorer>(
     let crc = crc32fast::hash(&end);
     end.extend_from_slice(&crc.to_le_bytes());
     w.write_all(&end).map_err(io("write snapshot"))?;
-    let f = w.into_inner().map_err(|e| PersistError::io("flush snapshot", e.into_error()))?;
+    let f = w
+        .into_inner()
+        .map_err(|e| PersistError::io("flush snapshot", e.into_error()))?;
     f.sync_all().map_err(io("fsync snapshot"))?;
     Ok(written)
 }
@@ -537,10 +561,8 @@ fn load_snapshot<S: Scorer>(
         path: path.display().to_string(),
         reason,
     };
-    let mut bytes = Vec::new();
-    File::open(path)
-        .and_then(|mut f| f.read_to_end(&mut bytes))
-        .map_err(io(format!("read {}", path.display())))?;
+    // One sequential read, pre-sized from the file length.
+    let bytes = std::fs::read(path).map_err(io(format!("read {}", path.display())))?;
     if bytes.len() < SNAP_HEADER + 28 || &bytes[..8] != SNAP_MAGIC {
         return Err(bad("not a snapshot (magic or size)".into()));
     }
@@ -551,7 +573,8 @@ fn load_snapshot<S: Scorer>(
         return Err(bad(format!("unsupported version {}", u32_at(&bytes, 8))));
     }
     let words = u32_at(&bytes, 12) as usize;
-    let recode = words != index.scorer().coarse_words() || u32_at(&bytes, 16) != index.scorer().coarse_tag();
+    let recode =
+        words != index.scorer().coarse_words() || u32_at(&bytes, 16) != index.scorer().coarse_tag();
     let seq = u64_at(&bytes, 24);
     let count = u64_at(&bytes, 32);
     let mut o = SNAP_HEADER;
@@ -559,7 +582,10 @@ fn load_snapshot<S: Scorer>(
     loop {
         if bytes.len() - o >= 28 && &bytes[o..o + 8] == SNAP_END {
             let e = &bytes[o..o + 28];
-            if crc32fast::hash(&e[..24]) != u32_at(e, 24) || u64_at(e, 8) != blocks || u64_at(e, 16) != n {
+            if crc32fast::hash(&e[..24]) != u32_at(e, 24)
+                || u64_at(e, 8) != blocks
+                || u64_at(e, 16) != n
+            {
                 return Err(bad("footer does not match the blocks read".into()));
             }
             break;
@@ -585,24 +611,28 @@ fn load_snapshot<S: Scorer>(
         let (coarse, rest) = rest.split_at(k * words * 8);
         let (lens, data) = rest.split_at(k * 4);
         debug_assert_eq!(head, k * (12 + words * 8));
-        let mut c = vec![0u64; words];
-        let mut d = 0usize;
+        let mut ids_v = Vec::with_capacity(k);
+        let mut lens_v = Vec::with_capacity(k);
         for i in 0..k {
-            let l = u32_at(lens, 4 * i) as usize;
-            if l > data.len() - d {
-                return Err(bad(format!("block at offset {o}: template lengths overrun")));
+            ids_v.push(u64_at(ids, 8 * i));
+            lens_v.push(u32_at(lens, 4 * i));
+        }
+        let total: usize = lens_v.iter().map(|&l| l as usize).sum();
+        if total != data.len() {
+            return Err(bad(format!(
+                "block at offset {o}: template lengths do not add up"
+            )));
+        }
+        if recode {
+            let mut d = 0usize;
+            for (i, &id) in ids_v.iter().enumerate() {
+                let l = lens_v[i] as usize;
+                index.upsert_encoded(id, &data[d..d + l])?;
+                d += l;
             }
-            let id = u64_at(ids, 8 * i);
-            let t = &data[d..d + l];
-            if recode {
-                index.upsert_encoded(id, t)?;
-            } else {
-                for (j, w) in c.iter_mut().enumerate() {
-                    *w = u64_at(coarse, 8 * (i * words + j));
-                }
-                index.upsert_raw(id, &c, t)?;
-            }
-            d += l;
+        } else {
+            let c: Vec<u64> = coarse.chunks_exact(8).map(|b| u64_at(b, 0)).collect();
+            index.upsert_raw_batch(&ids_v, &c, &lens_v, data)?;
         }
         n += k as u64;
         blocks += 1;
@@ -624,7 +654,13 @@ mod tests {
             .map(|i| encode_record(i + 1, OP_UPSERT, i, &vec![i as u8; 10 + i as usize]))
             .collect();
         let log: Vec<u8> = recs.concat();
-        let ends: Vec<usize> = recs.iter().scan(0, |s, r| { *s += r.len(); Some(*s) }).collect();
+        let ends: Vec<usize> = recs
+            .iter()
+            .scan(0, |s, r| {
+                *s += r.len();
+                Some(*s)
+            })
+            .collect();
         for cut in 0..=log.len() {
             let (got, dmg, good) = scan_log(&log[..cut]);
             let complete = ends.iter().filter(|&&e| e <= cut).count();
@@ -642,7 +678,7 @@ mod tests {
     #[test]
     fn corrupting_any_byte_loses_at_most_that_record() {
         let recs: Vec<Vec<u8>> = (0..4u64)
-            .map(|i| encode_record(i + 1, OP_UPSERT, i, &vec![0xA0 | i as u8; 24]))
+            .map(|i| encode_record(i + 1, OP_UPSERT, i, &[0xA0 | i as u8; 24]))
             .collect();
         let log: Vec<u8> = recs.concat();
         let rl = recs[0].len();
@@ -655,7 +691,11 @@ mod tests {
             let want: Vec<u64> = (1..=4).filter(|&s| s != hit as u64 + 1).collect();
             assert_eq!(seqs, want, "byte {pos}");
             assert_eq!(dmg.len(), 1, "byte {pos}");
-            let kind = if hit == 3 { DamageKind::TornTail } else { DamageKind::Corrupt };
+            let kind = if hit == 3 {
+                DamageKind::TornTail
+            } else {
+                DamageKind::Corrupt
+            };
             assert_eq!(dmg[0].kind, kind, "byte {pos}");
         }
     }

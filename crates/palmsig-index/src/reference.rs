@@ -43,7 +43,11 @@ impl<S: Scorer> BruteForce<S> {
     }
 
     /// Score every record; rank; decide.
-    pub fn search(&self, probe: &S::Template, p: &SearchParams) -> Result<SearchResult, IndexError> {
+    pub fn search(
+        &self,
+        probe: &S::Template,
+        p: &SearchParams,
+    ) -> Result<SearchResult, IndexError> {
         let mut c: Vec<Candidate> = self
             .records
             .iter()

@@ -5,7 +5,6 @@
 //! or multiples), scalar `popcnt`, and a portable fallback. All give identical results (tested).
 //! This is the only module of the crate with `unsafe`: the `target_feature` functions, called
 //! only after the CPU feature was detected, and unaligned SIMD loads inside checked bounds.
-#![allow(unsafe_code)]
 
 /// A scan implementation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,14 +72,14 @@ pub fn scan_min(
         || words > crate::params::MAX_COARSE_WORDS
         || codes.is_empty()
         || codes.len() != masks.len()
-        || codes.len() % words != 0
+        || !codes.len().is_multiple_of(words)
         || gallery.len() != out.len() * words
     {
         return false;
     }
     match kernel {
         #[cfg(target_arch = "x86_64")]
-        Kernel::Avx2 if words % 4 == 0 && kernel.is_available() => {
+        Kernel::Avx2 if words.is_multiple_of(4) && kernel.is_available() => {
             // SAFETY: AVX2 and popcnt were detected on this CPU just above; lengths were checked.
             unsafe { x86::scan_avx2(words, gallery, codes, masks, out) }
         }
@@ -174,7 +173,8 @@ mod x86 {
                     for j in 0..regs {
                         // SAFETY: rec + 4j + 4 <= (4b + 4) * words <= gallery.len() (b < n/4),
                         // and qc/qm hold `words` u64s; unaligned loads are allowed.
-                        let g = _mm256_loadu_si256(gallery.as_ptr().add(rec + 4 * j) as *const __m256i);
+                        let g =
+                            _mm256_loadu_si256(gallery.as_ptr().add(rec + 4 * j) as *const __m256i);
                         let c = _mm256_loadu_si256(qc.as_ptr().add(4 * j) as *const __m256i);
                         let m = _mm256_loadu_si256(qm.as_ptr().add(4 * j) as *const __m256i);
                         let x = _mm256_and_si256(_mm256_xor_si256(g, c), m);
@@ -186,7 +186,10 @@ mod x86 {
                 // Pack the four records' lane counts into 16-bit fields, then add the lanes.
                 let t = _mm256_or_si256(
                     _mm256_or_si256(sums[0], _mm256_slli_epi64(sums[1], 16)),
-                    _mm256_or_si256(_mm256_slli_epi64(sums[2], 32), _mm256_slli_epi64(sums[3], 48)),
+                    _mm256_or_si256(
+                        _mm256_slli_epi64(sums[2], 32),
+                        _mm256_slli_epi64(sums[3], 48),
+                    ),
                 );
                 let u = _mm256_add_epi64(t, _mm256_permute4x64_epi64(t, 0b01_00_11_10));
                 let u = _mm256_add_epi64(u, _mm256_shuffle_epi32(u, 0b01_00_11_10));
@@ -203,7 +206,13 @@ mod x86 {
         // Tail (n % 4 records) with the scalar kernel.
         let done = quads * 4;
         if done < n {
-            super::scan_generic(words, &gallery[done * words..], codes, masks, &mut out[done..]);
+            super::scan_generic(
+                words,
+                &gallery[done * words..],
+                codes,
+                masks,
+                &mut out[done..],
+            );
         }
     }
 }

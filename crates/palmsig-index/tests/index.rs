@@ -15,7 +15,9 @@ fn pool() -> &'static Vec<BitTemplate> {
     static P: OnceLock<Vec<BitTemplate>> = OnceLock::new();
     P.get_or_init(|| {
         let m = model();
-        (0..120u64).map(|i| m.capture(&m.identity(i / 3), 500 + i)).collect()
+        (0..120u64)
+            .map(|i| m.capture(&m.identity(i / 3), 500 + i))
+            .collect()
     })
 }
 
@@ -101,14 +103,32 @@ fn bad_parameters_are_typed_errors() {
     let idx = Index::new(BitScorer::default()).unwrap();
     let t = pool()[0];
     for sp in [
-        SearchParams { shortlist: 0, ..SearchParams::default() },
-        SearchParams { max_results: 0, ..SearchParams::default() },
-        SearchParams { fpir: 0.0, ..SearchParams::default() },
-        SearchParams { fpir: f64::NAN, ..SearchParams::default() },
+        SearchParams {
+            shortlist: 0,
+            ..SearchParams::default()
+        },
+        SearchParams {
+            max_results: 0,
+            ..SearchParams::default()
+        },
+        SearchParams {
+            fpir: 0.0,
+            ..SearchParams::default()
+        },
+        SearchParams {
+            fpir: f64::NAN,
+            ..SearchParams::default()
+        },
     ] {
-        assert!(matches!(idx.search(&t, &sp), Err(IndexError::BadParam(_))), "{sp:?}");
+        assert!(
+            matches!(idx.search(&t, &sp), Err(IndexError::BadParam(_))),
+            "{sp:?}"
+        );
     }
-    let empty = BitTemplate { surface: None, vein: None };
+    let empty = BitTemplate {
+        surface: None,
+        vein: None,
+    };
     assert!(matches!(idx.insert(1, &empty), Err(IndexError::Scorer(_))));
     // An empty gallery answers "no match".
     let r = idx.search(&t, &SearchParams::default()).unwrap();
@@ -143,13 +163,24 @@ fn coarse_recall_at_default_settings() {
         if idx.shortlist(&probe, k).unwrap().iter().any(|x| x.0 == id) {
             hit += 1;
         }
-        let r = idx.search(&probe, &SearchParams { shortlist: k, ..SearchParams::default() }).unwrap();
+        let r = idx
+            .search(
+                &probe,
+                &SearchParams {
+                    shortlist: k,
+                    ..SearchParams::default()
+                },
+            )
+            .unwrap();
         if r.candidates[0].id == id {
             top1 += 1;
         }
     }
     let recall = hit as f64 / probes as f64;
-    eprintln!("coarse recall at K={k} of {n}: {recall:.4}; rank-1 {:.4}", top1 as f64 / probes as f64);
+    eprintln!(
+        "coarse recall at K={k} of {n}: {recall:.4}; rank-1 {:.4}",
+        top1 as f64 / probes as f64
+    );
     assert!(recall >= 0.98, "coarse recall {recall}");
 }
 

@@ -8,7 +8,11 @@ fn reference(words: usize, g: &[u64], c: &[u64], m: &[u64]) -> Vec<u16> {
         .map(|r| {
             c.chunks(words)
                 .zip(m.chunks(words))
-                .map(|(c, m)| (0..words).map(|i| ((r[i] ^ c[i]) & m[i]).count_ones()).sum::<u32>())
+                .map(|(c, m)| {
+                    (0..words)
+                        .map(|i| ((r[i] ^ c[i]) & m[i]).count_ones())
+                        .sum::<u32>()
+                })
                 .min()
                 .unwrap() as u16
         })
@@ -19,7 +23,9 @@ fn check(words: usize, n: usize, q: usize, seed: u64) {
     let mut rng = Rng::new(seed);
     let g: Vec<u64> = (0..n * words).map(|_| rng.next_u64()).collect();
     let c: Vec<u64> = (0..q * words).map(|_| rng.next_u64()).collect();
-    let m: Vec<u64> = (0..q * words).map(|_| rng.next_u64() | rng.next_u64()).collect();
+    let m: Vec<u64> = (0..q * words)
+        .map(|_| rng.next_u64() | rng.next_u64())
+        .collect();
     let want = reference(words, &g, &c, &m);
     for k in [Kernel::Portable, Kernel::Popcnt, Kernel::Avx2] {
         let mut out = vec![7u16; n];
@@ -31,7 +37,14 @@ fn check(words: usize, n: usize, q: usize, seed: u64) {
 #[test]
 fn kernels_agree_on_fixed_shapes() {
     eprintln!("detected kernel: {}", Kernel::detect().name());
-    for (words, n, q) in [(4, 1000, 1), (4, 1003, 5), (8, 257, 2), (3, 99, 1), (64, 13, 3), (4, 0, 1)] {
+    for (words, n, q) in [
+        (4, 1000, 1),
+        (4, 1003, 5),
+        (8, 257, 2),
+        (3, 99, 1),
+        (64, 13, 3),
+        (4, 0, 1),
+    ] {
         check(words, n, q, 11 + n as u64);
     }
 }
@@ -52,8 +65,22 @@ fn extreme_codes_give_extreme_distances() {
 #[test]
 fn inconsistent_lengths_are_rejected() {
     let mut out = vec![0u16; 2];
-    assert!(!scan_min(Kernel::detect(), 4, &[0; 7], &[0; 4], &[0; 4], &mut out));
-    assert!(!scan_min(Kernel::detect(), 4, &[0; 8], &[0; 4], &[0; 3], &mut out));
+    assert!(!scan_min(
+        Kernel::detect(),
+        4,
+        &[0; 7],
+        &[0; 4],
+        &[0; 4],
+        &mut out
+    ));
+    assert!(!scan_min(
+        Kernel::detect(),
+        4,
+        &[0; 8],
+        &[0; 4],
+        &[0; 3],
+        &mut out
+    ));
     assert!(!scan_min(Kernel::detect(), 0, &[], &[], &[], &mut []));
 }
 

@@ -12,7 +12,10 @@ fn tpl(i: u64) -> BitTemplate {
 
 fn contents(s: &Store<BitScorer>) -> BTreeMap<u64, Vec<u8>> {
     let idx = s.index();
-    idx.ids().into_iter().map(|id| (id, idx.get_encoded(id).unwrap())).collect()
+    idx.ids()
+        .into_iter()
+        .map(|id| (id, idx.get_encoded(id).unwrap()))
+        .collect()
 }
 
 /// Toy sealer: XOR keystream + CRC tag (stands in for AES-GCM; detects a wrong key).
@@ -21,7 +24,11 @@ struct Toy(u8);
 
 impl Sealer for Toy {
     fn seal(&self, p: &[u8]) -> Vec<u8> {
-        let mut out: Vec<u8> = p.iter().enumerate().map(|(i, b)| b ^ self.0 ^ (i as u8).wrapping_mul(31)).collect();
+        let mut out: Vec<u8> = p
+            .iter()
+            .enumerate()
+            .map(|(i, b)| b ^ self.0 ^ (i as u8).wrapping_mul(31))
+            .collect();
         out.extend_from_slice(&crc32fast::hash(&[p, &[self.0]].concat()).to_le_bytes());
         out
     }
@@ -30,7 +37,11 @@ impl Sealer for Toy {
             return Err("short".into());
         }
         let (body, tag) = s.split_at(s.len() - 4);
-        let p: Vec<u8> = body.iter().enumerate().map(|(i, b)| b ^ self.0 ^ (i as u8).wrapping_mul(31)).collect();
+        let p: Vec<u8> = body
+            .iter()
+            .enumerate()
+            .map(|(i, b)| b ^ self.0 ^ (i as u8).wrapping_mul(31))
+            .collect();
         if crc32fast::hash(&[&p[..], &[self.0]].concat()).to_le_bytes() != tag {
             return Err("tag mismatch (wrong key?)".into());
         }
@@ -67,7 +78,10 @@ fn reopen_restores_exactly_through_log_and_snapshot() {
     assert_eq!((r.snapshot_records, r.log_applied), (39, 2));
     assert_eq!(contents(&s), before);
     // The restored index answers searches.
-    let res = s.index().search(&tpl(1000 + 7), &Default::default()).unwrap();
+    let res = s
+        .index()
+        .search(&tpl(1000 + 7), &Default::default())
+        .unwrap();
     assert_eq!(res.candidates[0].id, 7);
 }
 
@@ -92,7 +106,10 @@ fn sealed_store_keeps_no_plaintext_and_needs_the_key() {
     // No 64-byte window of any template's plaintext appears on disk.
     for w in enc.chunks_exact(64) {
         let pos = disk.windows(w.len()).position(|x| x == w);
-        assert!(pos.is_none(), "plaintext template bytes on disk at {pos:?}: {w:02x?}");
+        assert!(
+            pos.is_none(),
+            "plaintext template bytes on disk at {pos:?}: {w:02x?}"
+        );
     }
     let (s, _) = Store::open(dir.path(), BitScorer::default(), Some(Box::new(Toy(0x5c)))).unwrap();
     assert_eq!(contents(&s), before);
@@ -177,7 +194,10 @@ fn damaged_snapshot_fails_loudly() {
         b[pos] ^= 0x01;
         std::fs::write(&p, &b).unwrap();
         let e = Store::open(dir.path(), BitScorer::default(), None).unwrap_err();
-        assert!(matches!(e, PersistError::SnapshotCorrupt { .. }), "byte {pos}: {e}");
+        assert!(
+            matches!(e, PersistError::SnapshotCorrupt { .. }),
+            "byte {pos}: {e}"
+        );
     }
     std::fs::write(&p, &orig[..orig.len() - 30]).unwrap();
     assert!(Store::open(dir.path(), BitScorer::default(), None).is_err());
@@ -189,7 +209,9 @@ const CHILD_ENV: &str = "PALMSIG_INDEX_KILL_CHILD_DIR";
 #[test]
 #[ignore = "helper process of writer_killed_mid_way_loses_no_acknowledged_record"]
 fn kill_child_writer() {
-    let Ok(dir) = std::env::var(CHILD_ENV) else { return };
+    let Ok(dir) = std::env::var(CHILD_ENV) else {
+        return;
+    };
     let (s, _) = Store::open(&dir, BitScorer::default(), None).unwrap();
     let mut out = std::io::stdout();
     for i in 0u64.. {
@@ -204,7 +226,13 @@ fn kill_child_writer() {
 fn writer_killed_mid_way_loses_no_acknowledged_record() {
     let dir = tempfile::tempdir().unwrap();
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["kill_child_writer", "--exact", "--ignored", "--nocapture", "--test-threads=1"])
+        .args([
+            "kill_child_writer",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(CHILD_ENV, dir.path())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -221,14 +249,26 @@ fn writer_killed_mid_way_loses_no_acknowledged_record() {
     child.kill().unwrap(); // SIGKILL, mid-way through whatever it was doing
     child.wait().unwrap();
     let (s, r) = Store::open(dir.path(), BitScorer::default(), None).unwrap();
-    eprintln!("after kill: {} acknowledged, {} restored, damage {:?}", acked.len(), s.index().len(), r.damage);
+    eprintln!(
+        "after kill: {} acknowledged, {} restored, damage {:?}",
+        acked.len(),
+        s.index().len(),
+        r.damage
+    );
     assert!(r.damage.iter().all(|d| d.kind == DamageKind::TornTail));
     let sc = BitScorer::default();
     for id in &acked {
-        assert_eq!(s.index().get_encoded(*id), Some(sc.encode(&tpl(*id)).unwrap()), "acknowledged id {id}");
+        assert_eq!(
+            s.index().get_encoded(*id),
+            Some(sc.encode(&tpl(*id)).unwrap()),
+            "acknowledged id {id}"
+        );
     }
     // Anything beyond the acknowledged ones is a complete, intact record too.
     for id in s.index().ids() {
-        assert_eq!(s.index().get_encoded(id), Some(sc.encode(&tpl(id)).unwrap()));
+        assert_eq!(
+            s.index().get_encoded(id),
+            Some(sc.encode(&tpl(id)).unwrap())
+        );
     }
 }
