@@ -368,7 +368,7 @@ pub fn det_png(curves: &[Curve], title: &str) -> image::RgbImage {
         0.5,
         black,
     );
-    cv.text("FNMR", f.left - 8.0, f.top - 20.0, 2, 1.0, black);
+    cv.text("FNMR", 8.0, f.top - 30.0, 2, 0.0, black);
     let mut img = image::RgbImage::new(f.width as u32, f.height as u32);
     for (i, p) in cv.px.iter().enumerate() {
         img.put_pixel((i % cv.w) as u32, (i / cv.w) as u32, image::Rgb(*p));
