@@ -1,10 +1,123 @@
-//! `palmsig serve`.
+//! `palmsig serve`: the palm identity service (HTTP API).
+use anyhow::Context;
+use palmsig_service::biometrics::EngineBiometrics;
+use palmsig_service::clock::SystemClock;
+use palmsig_service::crypto::{random_token, Keyring};
+use palmsig_service::otp::DevOutbox;
+use palmsig_service::payments::SimulatedProcessor;
+use palmsig_service::state::{AppState, Config};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Arguments of `palmsig serve`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Data directory (created if missing): key file, operator token, SQLite database.
+    #[arg(long, default_value = "palmsig-data")]
+    pub data: PathBuf,
+    /// PostgreSQL URL (`postgres://…`); default: SQLite file `DATA/palmsig.db`.
+    #[arg(long)]
+    pub database_url: Option<String>,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: String,
+    /// Seed a demo tenant, site, activated device and API client, and print their credentials.
+    #[arg(long)]
+    pub demo: bool,
+    /// Coding algorithm: compcode, bocv, ordinal.
+    #[arg(long, default_value = "compcode")]
+    pub algorithm: String,
+    /// Delete palm data unused for this many days.
+    #[arg(long, default_value_t = 730)]
+    pub retention_days: i64,
+    /// Mark the portal cookie `Secure` (serve behind TLS).
+    #[arg(long)]
+    pub secure_cookies: bool,
+    /// Do not expose the dev outbox of one-time codes at `/v1/dev/outbox`.
+    #[arg(long)]
+    pub no_dev_outbox: bool,
+}
+
+/// The database URL for `data` and an optional explicit URL.
+pub fn database_url(data: &Path, explicit: Option<&str>) -> String {
+    explicit.map(str::to_string).unwrap_or_else(|| format!("sqlite:{}", data.join("palmsig.db").display()))
+}
+
+fn admin_token(data: &Path) -> anyhow::Result<String> {
+    let p = data.join("admin-token");
+    if let Ok(t) = std::fs::read_to_string(&p) {
+        return Ok(t.trim().to_string());
+    }
+    let t = random_token("adm");
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    use std::io::Write;
+    opts.open(&p).and_then(|mut f| f.write_all(t.as_bytes())).with_context(|| format!("writing {}", p.display()))?;
+    Ok(t)
+}
 
 /// Run `palmsig serve`.
-pub fn run(_args: Args) -> anyhow::Result<()> {
-    anyhow::bail!("`palmsig serve` is not built yet")
+pub fn run(args: Args) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into()))
+        .json()
+        .init();
+    tokio::runtime::Runtime::new()?.block_on(serve(args))
+}
+
+async fn serve(args: Args) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&args.data).with_context(|| format!("creating {}", args.data.display()))?;
+    let keys = Keyring::load_or_create(&args.data.join("keys.json")).context("loading the key file")?;
+    let token = admin_token(&args.data)?;
+    let url = database_url(&args.data, args.database_url.as_deref());
+    let store = palmsig_service::store::connect(&url).await.context("opening the database")?;
+    let algorithm: palmsig_codes::Algorithm = args.algorithm.parse().map_err(|e| anyhow::anyhow!("--algorithm: {e}"))?;
+    let bio = Arc::new(EngineBiometrics::new(algorithm)?);
+    let mut config = Config::new(token.clone());
+    config.retention_ms = args.retention_days.max(1) * 24 * 3600 * 1000;
+    config.secure_cookies = args.secure_cookies;
+    config.dev_outbox = !args.no_dev_outbox;
+    let state = AppState::new(store, keys, bio, Arc::new(SystemClock), Arc::new(DevOutbox::new()), Arc::new(SimulatedProcessor), config);
+    let loaded = state.rebuild_index().await.context("loading the gallery")?;
+    let listener = tokio::net::TcpListener::bind(&args.listen).await.with_context(|| format!("binding {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    println!("palmsig service on http://{addr}");
+    println!("  data dir:   {}", args.data.display());
+    println!("  database:   {}", state.store.backend());
+    println!("  key id:     {}", state.keys.active_id());
+    println!("  gallery:    {loaded} palms");
+    println!("  API:        http://{addr}/v1   OpenAPI: http://{addr}/openapi.json");
+    println!("  health:     http://{addr}/healthz  http://{addr}/readyz  metrics: http://{addr}/metrics");
+    if !args.no_dev_outbox {
+        println!("  dev outbox: http://{addr}/v1/dev/outbox");
+    }
+    println!("  operator token: in {}", args.data.join("admin-token").display());
+    if args.demo {
+        let d = palmsig_service::demo::seed(&state).await?;
+        println!("demo credentials:\n{}", serde_json::to_string_pretty(&d)?);
+    }
+    // Housekeeping: retention and nonce purge, hourly.
+    let st = state.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            if let Err(e) = st.run_retention().await {
+                tracing::error!(error = %e, "retention job failed");
+            }
+            let _ = st.store.purge_nonces(st.now() - palmsig_service::params::NONCE_RETENTION_MS).await;
+        }
+    });
+    axum::serve(listener, palmsig_service::app(state.clone()))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    palmsig_service::webhook::drain(&state).await;
+    Ok(())
 }
