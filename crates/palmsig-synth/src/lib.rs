@@ -47,7 +47,7 @@
 //! | hover scale | ±5% | ±15% | ±20% |
 //! | tilt about x and y (deg) | ±3 | ±10 | ±15 |
 //! | finger spread change (deg) | ±2 | ±5 | ±8 |
-//! | elastic skin displacement (mm) | 0.15–0.3 | 0.3–0.7 | 0.6–1.2 |
+//! | elastic skin displacement (mm, per 16-mm grid node) | 0.1–0.2 | 0.15–0.4 | 0.4–0.8 |
 //! | exposure | ±5% | ±12% | ±25% |
 //! | light fall-off to corner | 5–15% | 10–30% | 20–50% |
 //! | defocus sigma (px at 576 high) | 0.4–0.8 | 0.6–1.2 | 1.3–2.6 |

@@ -258,12 +258,17 @@ fn same_identity_correlates_across_captures_and_different_identities_do_not() {
         let gmean = gen.iter().sum::<f32>() / gen.len() as f32;
         let imax = imp.iter().cloned().fold(f32::MIN, f32::max);
         let imean = imp.iter().sum::<f32>() / imp.len() as f32;
+        println!(
+            "{modality}: genuine NCC mean {gmean:.3} (n={}), impostor mean {imean:.3}, max {imax:.3} (n={})",
+            gen.len(),
+            imp.len()
+        );
         assert!(
-            gmean > imean + 0.2,
+            gmean > imean + 0.3,
             "{modality}: genuine mean {gmean} vs impostor mean {imean}"
         );
         assert!(
-            gmean > imax,
+            gmean > imax + 0.1,
             "{modality}: genuine mean {gmean} vs impostor max {imax}"
         );
     }
