@@ -132,7 +132,8 @@ pub fn crop_roi(img: &GrayImage, frame: &PalmFrame, n: usize) -> (GrayImage, f32
     } else {
         1
     };
-    let src = imgops::downscale_box(img, k);
+    // Prefilter only when shrinking by 2x or more; otherwise sample the 8-bit image directly.
+    let src = (k > 1).then(|| imgops::downscale_box(img, k));
     let (w, h) = (img.width() as f32, img.height() as f32);
     let mut out = vec![0u8; n * n];
     let mut outside = 0usize;
@@ -142,10 +143,14 @@ pub fn crop_roi(img: &GrayImage, frame: &PalmFrame, n: usize) -> (GrayImage, f32
             if p.x < -0.5 || p.y < -0.5 || p.x > w - 0.5 || p.y > h - 0.5 {
                 outside += 1;
             }
-            let (sx, sy) = ((p.x + 0.5) / k as f32 - 0.5, (p.y + 0.5) / k as f32 - 0.5);
-            out[v * n + u] = imgops::sample_clamped(&src, sx, sy)
-                .round()
-                .clamp(0.0, 255.0) as u8;
+            let val = match &src {
+                Some(src) => {
+                    let (sx, sy) = ((p.x + 0.5) / k as f32 - 0.5, (p.y + 0.5) / k as f32 - 0.5);
+                    imgops::sample_clamped(src, sx, sy)
+                }
+                None => imgops::sample_u8(img, p.x, p.y),
+            };
+            out[v * n + u] = val.round().clamp(0.0, 255.0) as u8;
         }
     }
     let roi = GrayImage::from_vec(n, n, out).unwrap_or_else(|_| GrayImage::new(n, n));

@@ -91,9 +91,9 @@ pub fn otsu(values: &[f32]) -> (f32, f32) {
         .sum();
     let (mut w0, mut sum0) = (0u64, 0f64);
     let (mut best, mut best_t, mut best_sep) = (-1.0f64, 128usize, 0.0f64);
-    for t in 0..255 {
-        w0 += hist[t];
-        sum0 += t as f64 * hist[t] as f64;
+    for (t, &count) in hist.iter().enumerate().take(255) {
+        w0 += count;
+        sum0 += t as f64 * count as f64;
         let w1 = total - w0;
         if w0 == 0 || w1 == 0 {
             continue;
@@ -110,57 +110,15 @@ pub fn otsu(values: &[f32]) -> (f32, f32) {
     (best_t as f32 + 0.5, best_sep as f32)
 }
 
-/// Binary erosion (`erode = true`) or dilation with a (2r+1)² square, separable.
-fn morph(mask: &[bool], w: usize, h: usize, r: usize, erode: bool) -> Vec<bool> {
-    if r == 0 {
-        return mask.to_vec();
-    }
-    // For erosion, out-of-frame counts as foreground so that blobs touching the border (the
-    // wrist) are not eaten from the frame edge.
-    let pass = |src: &[bool], horizontal: bool| -> Vec<bool> {
-        let mut out = vec![false; w * h];
-        for y in 0..h {
-            for x in 0..w {
-                let mut acc = erode;
-                for d in -(r as isize)..=(r as isize) {
-                    let (xx, yy) = if horizontal {
-                        (x as isize + d, y as isize)
-                    } else {
-                        (x as isize, y as isize + d)
-                    };
-                    if xx < 0 || yy < 0 || xx >= w as isize || yy >= h as isize {
-                        continue;
-                    }
-                    let v = src[yy as usize * w + xx as usize];
-                    if erode && !v {
-                        acc = false;
-                        break;
-                    }
-                    if !erode && v {
-                        acc = true;
-                        break;
-                    }
-                }
-                out[y * w + x] = acc;
-            }
-        }
-        out
-    };
-    let a = pass(mask, true);
-    pass(&a, false)
-}
-
-/// Morphological opening (erode then dilate).
-pub fn open(mask: &[bool], w: usize, h: usize, r: usize) -> Vec<bool> {
-    let e = morph(mask, w, h, r, true);
-    morph(&e, w, h, r, false)
-}
-
 /// Morphological opening with a Euclidean disc of radius `r` (via two distance transforms, so
 /// the cost does not grow with `r`). Out-of-frame counts as foreground, so blobs running out of
 /// the frame (the wrist) are not eaten from the border.
 pub fn open_disc(mask: &[bool], w: usize, h: usize, r: f32) -> Vec<bool> {
-    let dt = distance_transform(mask, w, h);
+    open_disc_with(&distance_transform(mask, w, h), w, h, r)
+}
+
+/// [`open_disc`] given the mask's distance transform.
+pub fn open_disc_with(dt: &[f32], w: usize, h: usize, r: f32) -> Vec<bool> {
     let eroded: Vec<bool> = dt.iter().map(|&d| d > r).collect();
     if !eroded.iter().any(|&e| e) {
         return eroded;

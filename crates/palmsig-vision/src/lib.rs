@@ -360,9 +360,10 @@ fn hand_candidate(
 ) -> Result<(Valleys, f32), AcquireError> {
     let (working, smooth, threshold) = (&seg.working, &seg.smooth, seg.threshold);
     check_hand_placement(cand)?;
-    let o = valleys::outline(cand)
+    let scan = valleys::scan_tips(cand)
         .ok_or_else(|| AcquireError::NoHand("the blob has no palm".into()))?;
-    let ew = quality::edge_width(working, &o);
+    let o = &scan.o;
+    let ew = quality::edge_width(working, o);
     let blur = quality::check_hand_blur(ew);
     // A palm this large relative to the frame pushes the fingers out of view.
     let palm = o.radius / cand.width.min(cand.height) as f32;
@@ -373,7 +374,7 @@ fn hand_candidate(
             100.0 * params::MAX_PALM_RADIUS_FRACTION
         )));
     }
-    let v = match valleys::locate_valleys_in(Some((smooth, threshold)), cand, hand) {
+    let v = match valleys::locate_valleys_scan(&scan, Some((smooth, threshold)), cand, hand) {
         Ok(v) => v,
         Err(e) => return Err(blur.err().unwrap_or(e)),
     };

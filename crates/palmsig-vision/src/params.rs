@@ -25,9 +25,9 @@ pub const WORK_MAX_SIDE: usize = 300;
 /// Gaussian smoothing before Otsu, in working pixels: removes sensor noise and palm texture so
 /// the histogram is bimodal (hand vs background).
 pub const SEGMENT_SMOOTH_SIGMA: f32 = 1.2;
-/// Radius (working px) of the morphological opening: cuts thin bridges between the hand and
-/// border clutter and removes specks, while keeping fingers (≥ 8 px wide at working size).
-pub const SEGMENT_OPEN_RADIUS: usize = 1;
+/// Smallest radius (working px) of the morphological opening: removes specks and one-pixel
+/// bridges even when the palm is small.
+pub const SEGMENT_OPEN_RADIUS: f32 = 1.5;
 /// Second, scale-aware opening: a disc of this fraction of the palm radius. Fingers are ~0.45
 /// radii wide and survive; thinner device parts and clutter touching them are cut off.
 pub const SEGMENT_OPEN_PALM_FRACTION: f32 = 0.14;
@@ -96,7 +96,7 @@ pub const VALLEY_DEPTH_WEIGHT: f32 = 2.0;
 pub const VALLEY_GAP_RADII: f32 = 0.5;
 /// Largest plausibility penalty of the chosen finger hypothesis (sum of log gap ratio, bend at
 /// V2 in radians, log gap/palm ratio and finger-length order terms; a clean hand scores < 0.8).
-pub const MAX_FINGER_PATTERN_SCORE: f32 = 2.5;
+pub const MAX_FINGER_PATTERN_SCORE: f32 = 2.0;
 
 // ---------------------------------------------------------------- ROI and quality
 

@@ -109,7 +109,7 @@ pub(crate) fn edge_width(working: &GrayF32, o: &Outline) -> f32 {
     let (w, h) = (working.width(), working.height());
     let s = working.as_slice();
     let rad = ((0.25 * o.radius).round() as isize).max(3);
-    let step = (o.contour.len() / 300).max(1);
+    let step = (o.contour.len() / 120).max(1);
     let mut widths = Vec::new();
     for (i, &(cx, cy)) in o.contour.iter().enumerate().step_by(step) {
         if o.cut[i] {

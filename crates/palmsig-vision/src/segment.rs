@@ -110,18 +110,20 @@ pub fn segment_hand(img: &GrayImage) -> Result<Segmentation, AcquireError> {
     }
     let bright_fg = border_bright * 2 <= border_n;
     let raw: Vec<bool> = s.iter().map(|&v| (v > t) == bright_fg).collect();
-    let opened = imgops::open(&raw, w, h, params::SEGMENT_OPEN_RADIUS);
-    let (mut labels, mut comps) = imgops::components(&opened, w, h);
-    // Second pass, scale-aware: open with a disc a fraction of the palm radius, which detaches
-    // thin device parts and clutter touching the fingers while keeping the fingers.
+    // Scale-aware opening: a disc a fraction of the palm radius detaches thin device parts and
+    // clutter touching the fingers while keeping the fingers. The palm radius is the largest
+    // distance-to-background inside the largest blob (one distance transform serves both).
+    let dt = imgops::distance_transform(&raw, w, h);
+    let (mut labels, mut comps) = imgops::components(&raw, w, h);
     if let Some(first) = comps.first() {
-        let m: Vec<bool> = labels.iter().map(|&l| l == first.label).collect();
-        let radius = palm_radius(&m, w, h);
-        let r = params::SEGMENT_OPEN_PALM_FRACTION * radius;
-        if r >= 1.5 {
-            let opened = imgops::open_disc(&raw, w, h, r);
-            (labels, comps) = imgops::components(&opened, w, h);
-        }
+        let radius = labels
+            .iter()
+            .zip(&dt)
+            .filter(|(&l, _)| l == first.label)
+            .fold(0f32, |m, (_, &d)| m.max(d));
+        let r = (params::SEGMENT_OPEN_PALM_FRACTION * radius).max(params::SEGMENT_OPEN_RADIUS);
+        let opened = imgops::open_disc_with(&dt, w, h, r);
+        (labels, comps) = imgops::components(&opened, w, h);
     }
     let min_area = ((w * h) as f32 * params::MIN_CANDIDATE_FRACTION).max(16.0) as usize;
     let mut candidates = Vec::new();
@@ -225,18 +227,6 @@ fn palm_centre(mask: &[bool], w: usize, h: usize) -> Option<(usize, f32)> {
         }
     }
     bi.map(|i| ((i / pw - 1) * w + (i % pw - 1), best))
-}
-
-/// Radius of the largest disc inside the mask (outside the frame counts as background).
-pub(crate) fn palm_radius(mask: &[bool], w: usize, h: usize) -> f32 {
-    let (pw, ph) = (w + 2, h + 2);
-    let mut padded = vec![false; pw * ph];
-    for y in 0..h {
-        padded[(y + 1) * pw + 1..(y + 1) * pw + 1 + w].copy_from_slice(&mask[y * w..(y + 1) * w]);
-    }
-    imgops::distance_transform(&padded, pw, ph)
-        .into_iter()
-        .fold(0.0, f32::max)
 }
 
 fn hand_mask(working: &GrayF32, mask: Vec<bool>, scale: f32) -> HandMask {

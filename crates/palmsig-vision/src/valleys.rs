@@ -235,6 +235,16 @@ pub fn locate_valleys_in(
 ) -> Result<Valleys, AcquireError> {
     let scan =
         scan_tips(mask).ok_or_else(|| AcquireError::NoHand("the blob has no palm".into()))?;
+    locate_valleys_scan(&scan, smooth, mask, hand)
+}
+
+/// [`locate_valleys_in`] on an outline already scanned.
+pub(crate) fn locate_valleys_scan(
+    scan: &TipScan,
+    smooth: Option<(&GrayF32, f32)>,
+    mask: &HandMask,
+    hand: Hand,
+) -> Result<Valleys, AcquireError> {
     let o = &scan.o;
     let r = o.radius;
     let partial = |what: &str| -> AcquireError {
@@ -247,7 +257,7 @@ pub fn locate_valleys_in(
             AcquireError::NoValleys(what.to_string())
         }
     };
-    let mut best = outline_hypothesis(&scan, hand);
+    let mut best = outline_hypothesis(scan, hand);
     let (w, h) = (mask.width, mask.height);
     let in_mask = |i: usize| mask.mask[i];
     for &f in &params::RING_RADII {
@@ -536,15 +546,26 @@ fn gap_bottom(
         return None;
     }
     let r2 = (rho + 1.0) * (rho + 1.0);
-    let limit = (4.0 * rho * rho) as usize + 16;
-    let mut seen = std::collections::HashSet::new();
+    // Visited flags on the disc's bounding box only.
+    let x0 = (c.x - rho - 2.0).floor().max(0.0) as usize;
+    let y0 = (c.y - rho - 2.0).floor().max(0.0) as usize;
+    let bw = ((c.x + rho + 2.0).ceil() as usize)
+        .min(w - 1)
+        .saturating_sub(x0)
+        + 1;
+    let bh = ((c.y + rho + 2.0).ceil() as usize)
+        .min(h - 1)
+        .saturating_sub(y0)
+        + 1;
+    let local = |i: usize| -> Option<usize> {
+        let (x, y) = (i % w, i / w);
+        (x >= x0 && y >= y0 && x < x0 + bw && y < y0 + bh).then(|| (y - y0) * bw + (x - x0))
+    };
+    let mut seen = vec![false; bw * bh];
     let mut stack = vec![s0];
-    seen.insert(s0);
+    seen[local(s0)?] = true;
     let mut best = (f32::INFINITY, s0);
     while let Some(i) = stack.pop() {
-        if seen.len() > limit {
-            return None;
-        }
         let (x, y) = ((i % w) as f32, (i / w) as f32);
         let d2 = (x - c.x).powi(2) + (y - c.y).powi(2);
         if d2 < best.0 {
@@ -558,13 +579,14 @@ fn gap_bottom(
                 return None;
             }
             let j = ny as usize * w + nx as usize;
-            if fg(j) || seen.contains(&j) {
-                continue;
-            }
             if ((nx as f32 - c.x).powi(2) + (ny as f32 - c.y).powi(2)) > r2 {
                 continue;
             }
-            seen.insert(j);
+            let Some(lj) = local(j) else { continue };
+            if seen[lj] || fg(j) {
+                continue;
+            }
+            seen[lj] = true;
             stack.push(j);
         }
     }
