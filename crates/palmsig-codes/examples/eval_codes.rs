@@ -267,9 +267,14 @@ fn main() {
         let (ms, ss) = mean_std(&imp_s);
         let (mv, sv) = mean_std(&imp_v);
         let base = Calibration::builtin(algo).clone();
+        let gen_s: Vec<f32> = pairs.iter().filter(|p| p.0).filter_map(|p| p.2).collect();
+        let gen_v: Vec<f32> = pairs.iter().filter(|p| p.0).filter_map(|p| p.3).collect();
+        let (gms, _) = mean_std(&gen_s);
+        let (gmv, _) = mean_std(&gen_v);
+        let (ws, wv) = ((ms - gms) / ss, (mv - gmv) / sv);
         let cal = Calibration {
-            surface: ModalityModel { mu: ms, sigma: ss, tail: base.surface.tail.clone() },
-            vein: ModalityModel { mu: mv, sigma: sv, tail: base.vein.tail.clone() },
+            surface: ModalityModel { mu: ms, sigma: ss, weight: ws, tail: base.surface.tail.clone() },
+            vein: ModalityModel { mu: mv, sigma: sv, weight: wv, tail: base.vein.tail.clone() },
             fused: base.fused.clone(),
         };
         let big = -1e9f32;
@@ -328,7 +333,7 @@ fn main() {
                     println!("FIT {algo} {name}: knots &[{}], slope {:.4}", ks.join(", "), t.slope);
                 }
             };
-            println!("FIT {algo} mu/sigma: surface ({ms:.5}, {ss:.5}) vein ({mv:.5}, {sv:.5})");
+            println!("FIT {algo} mu/sigma/weight: surface ({ms:.5}, {ss:.5}, {ws:.4}) vein ({mv:.5}, {sv:.5}, {wv:.4})");
             show("surface", fit(&zs, 30));
             show("vein", fit(&zv, 30));
             show("fused", fit(&zf, 30));

@@ -4,9 +4,11 @@
 //! 1. Each modality's best-shift normalised Hamming distance `d` becomes an impostor z-score
 //!    `z = (mu - d) / sigma`, with `mu`, `sigma` the mean and standard deviation of that
 //!    modality's impostor distances.
-//! 2. Fusion is score-level: `z_fused = (z_surface + z_vein) / sqrt(2)` (the two codes of an
-//!    impostor pair are nearly independent, so the sum keeps unit variance); with one modality,
-//!    its own z.
+//! 2. Fusion is score-level, a weighted sum of z-scores:
+//!    `z_fused = (w_s z_s + w_v z_v) / sqrt(w_s² + w_v²)`, with each weight the modality's
+//!    separation `d' = (mu - mean genuine distance) / sigma` (the LDA weight for independent
+//!    unit-variance scores; the two codes of an impostor pair are nearly independent, so the
+//!    normalised sum keeps unit impostor variance). With one modality, its own z.
 //! 3. Each of the three raw scores (surface, vein, fused) has its own [`TailModel`]: the
 //!    empirical impostor survival function `S(z) = P(impostor ≥ z)` as knots of
 //!    `(z, -log10 S)`, interpolated linearly, and beyond the last knot (where the data run out)
@@ -18,11 +20,12 @@
 //! million scores this high", and [`Threshold::for_fmr`] is simply `-log10(fmr)`.
 //!
 //! # How the built-in tables were fitted
-//! With [`fit`] on impostor pairs of synthetic palms (`palmsig_synth`, realistic difficulty,
-//! full-hand captures through the vision ROI extractor, seeds other than the must-show seed 11).
-//! The example `fit_calibration` regenerates them (see its header). Limits: the tables describe
+//! With [`fit`] (and [`mean_std`] for `mu`, `sigma`; the weight from the genuine mean) on all
+//! pairs of synthetic palms: `palmsig_synth` ROI crops, realistic difficulty, 10 subjects x 2
+//! hands x 6 captures (2 sessions), seed 5 — never the must-show seed 11: 6,840 impostor and 300
+//! genuine pairs. The example `eval_codes` regenerates them (`--fit`, see its header). Limits: the tables describe
 //! the synthetic population; a real sensor's impostor distribution differs, so deployments
-//! should refit on their own impostor pairs (`Matcher::with_calibration`). Below `S ≈ 1e-5`
+//! should refit on their own impostor pairs (`Matcher::with_calibration`). Below `S ≈ 5e-3`
 //! the scores are extrapolated.
 
 use crate::matcher::Comparison;
@@ -67,6 +70,8 @@ pub struct ModalityModel {
     pub mu: f32,
     /// Standard deviation of impostor distances.
     pub sigma: f32,
+    /// Fusion weight (the modality's d′ on the fitting data).
+    pub weight: f32,
     /// Tail of this modality's z-score alone.
     pub tail: TailModel,
 }
@@ -97,7 +102,7 @@ impl Calibration {
         let s = zs.map(|z| self.surface.tail.score(z));
         let v = zv.map(|z| self.vein.tail.score(z));
         let fused = match (zs, zv) {
-            (Some(a), Some(b)) => self.fused.score((a + b) / std::f32::consts::SQRT_2),
+            (Some(a), Some(b)) => self.fused.score(self.combine(a, b)),
             (Some(_), None) => s.unwrap_or(0.0),
             (None, Some(_)) => v.unwrap_or(0.0),
             (None, None) => 0.0,
@@ -105,9 +110,19 @@ impl Calibration {
         Comparison { surface: s, vein: v, fused, surface_distance: surface, vein_distance: vein }
     }
 
+    fn combine(&self, zs: f32, zv: f32) -> f32 {
+        let (ws, wv) = (self.surface.weight.max(0.0), self.vein.weight.max(0.0));
+        let norm = (ws * ws + wv * wv).sqrt();
+        if norm > 0.0 {
+            (ws * zs + wv * zv) / norm
+        } else {
+            (zs + zv) / std::f32::consts::SQRT_2
+        }
+    }
+
     /// Fused raw z of two distances (used when fitting).
     pub fn fused_z(&self, surface: f32, vein: f32) -> f32 {
-        (self.surface.z(surface) + self.vein.z(vein)) / std::f32::consts::SQRT_2
+        self.combine(self.surface.z(surface), self.vein.z(vein))
     }
 
     /// The built-in calibration of an algorithm (see the module docs for how it was fitted).
@@ -216,7 +231,8 @@ impl Threshold {
 }
 
 mod fitted {
-    //! Tables produced by `cargo run --release -p palmsig-codes --example fit_calibration`.
+    //! Tables produced by `cargo run --release -p palmsig-codes --features tuning --example
+    //! eval_codes -- --identities 10 --captures 6 --seed 5 --difficulty realistic --kind roi --fit` (synthetic palms, not the must-show seed 11).
     use super::{Calibration, ModalityModel, TailModel};
     use crate::Algorithm;
 
@@ -224,22 +240,57 @@ mod fitted {
         TailModel { knots: knots.to_vec(), slope }
     }
 
-    // Provisional Gaussian-shaped tables until the fit is run: -log10 of the standard normal
-    // survival at z = 0..4, slope of the last decade.
-    const GAUSS: &[(f32, f32)] =
-        &[(0.0, 0.301), (1.0, 0.801), (2.0, 1.643), (3.0, 2.870), (4.0, 4.499)];
-
     pub(super) fn table(algorithm: Algorithm) -> Calibration {
-        let m = |mu, sigma| ModalityModel { mu, sigma, tail: tail(GAUSS, 1.8) };
         match algorithm {
-            Algorithm::CompCode | Algorithm::Bocv | Algorithm::Ordinal => Calibration {
-                surface: m(0.45, 0.02),
-                vein: m(0.45, 0.02),
-                fused: tail(GAUSS, 1.8),
+        Algorithm::CompCode => Calibration {
+            surface: ModalityModel {
+                mu: 0.31582,
+                sigma: 0.02987,
+                weight: 3.8432,
+                tail: tail(&[(-3.8068, 0.0), (-0.0176, 0.2500), (0.4971, 0.5000), (0.8608, 0.7501), (1.1485, 1.0000), (1.3952, 1.2496), (1.6259, 1.5006), (1.8409, 1.7487), (2.0026, 2.0025), (2.2066, 2.2553)], 1.3186),
             },
+            vein: ModalityModel {
+                mu: 0.36796,
+                sigma: 0.05269,
+                weight: 4.0795,
+                tail: tail(&[(-3.2862, 0.0), (-0.1973, 0.2500), (0.5036, 0.5000), (0.9870, 0.7501), (1.3625, 1.0000), (1.6538, 1.2496), (1.8383, 1.5006), (2.0015, 1.7487), (2.1373, 2.0025), (2.2331, 2.2553)], 1.8814),
+            },
+            fused: tail(&[(-3.6652, 0.0), (-0.1130, 0.2500), (0.5313, 0.5000), (0.9834, 0.7501), (1.3337, 1.0000), (1.6357, 1.2496), (1.9005, 1.5006), (2.1525, 1.7487), (2.3987, 2.0025), (2.5876, 2.2553)], 1.0865),
+        },
+        Algorithm::Bocv => Calibration {
+            surface: ModalityModel {
+                mu: 0.35835,
+                sigma: 0.02420,
+                weight: 4.8500,
+                tail: tail(&[(-3.2023, 0.0), (-0.1516, 0.2500), (0.4987, 0.5000), (0.9297, 0.7501), (1.3149, 1.0000), (1.6014, 1.2496), (1.8636, 1.5006), (2.0825, 1.7487), (2.2932, 2.0025), (2.4591, 2.2553)], 1.2557),
+            },
+            vein: ModalityModel {
+                mu: 0.37017,
+                sigma: 0.01744,
+                weight: 8.5903,
+                tail: tail(&[(-3.1896, 0.0), (-0.2053, 0.2500), (0.4266, 0.5000), (0.8803, 0.7501), (1.2827, 1.0000), (1.6490, 1.2496), (1.9864, 1.5006), (2.3175, 1.7487), (2.6499, 2.0025), (3.0539, 2.2553)], 0.7106),
+            },
+            fused: tail(&[(-3.4706, 0.0), (-0.2261, 0.2500), (0.4664, 0.5000), (0.9877, 0.7501), (1.4238, 1.0000), (1.8117, 1.2496), (2.1634, 1.5006), (2.4662, 1.7487), (2.8650, 2.0025), (3.2608, 2.2553)], 0.6797),
+        },
+        Algorithm::Ordinal => Calibration {
+            surface: ModalityModel {
+                mu: 0.36331,
+                sigma: 0.02580,
+                weight: 4.0486,
+                tail: tail(&[(-2.9015, 0.0), (-0.1730, 0.2500), (0.4938, 0.5000), (0.9187, 0.7501), (1.2786, 1.0000), (1.6011, 1.2496), (1.9017, 1.5006), (2.1582, 1.7487), (2.3759, 2.0025), (2.6647, 2.2553)], 1.0017),
+            },
+            vein: ModalityModel {
+                mu: 0.37485,
+                sigma: 0.02044,
+                weight: 7.4750,
+                tail: tail(&[(-3.1654, 0.0), (-0.2136, 0.2500), (0.4005, 0.5000), (0.8996, 0.7501), (1.3172, 1.0000), (1.7041, 1.2496), (2.0672, 1.5006), (2.3942, 1.7487), (2.6931, 2.0025), (3.0089, 2.2553)], 0.8057),
+            },
+            fused: tail(&[(-3.0065, 0.0), (-0.2443, 0.2500), (0.4335, 0.5000), (0.9546, 0.7501), (1.4151, 1.0000), (1.8541, 1.2496), (2.2837, 1.5006), (2.6909, 1.7487), (2.9481, 2.0025), (3.3071, 2.2553)], 0.7514),
+        },
         }
     }
 }
+
 
 #[cfg(test)]
 mod tests {

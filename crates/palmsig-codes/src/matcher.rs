@@ -262,25 +262,31 @@ fn search<const W: usize>(a: &FeatureCode, b: &FeatureCode) -> Option<f32> {
             }
         }
     }
-    let mut best: Option<f32> = None;
+    // Rigid distance of the best coarse candidates on all rows; then the elastic refinement
+    // around the best of them only.
+    let mut best: Option<(f32, i32, i32)> = None;
     for &(hd, dx, dy) in &top {
         if !hd.is_finite() {
             continue;
         }
-        let (d, n) = if params::BLOCKS > 1 {
-            elastic::<W>(wa, wb, a.width(), h, dx, dy)
-        } else {
-            dist_at::<W>(wa, wb, h, dx, dy, 0, 1)
-        };
+        let (d, n) = dist_at::<W>(wa, wb, h, dx, dy, 0, 1);
         if n < params::MIN_OVERLAP {
             continue;
         }
         let v = normalised(d, n, planes, 1.0);
-        if best.is_none_or(|b| v < b) {
-            best = Some(v);
+        if best.is_none_or(|b| v < b.0) {
+            best = Some((v, dx, dy));
         }
     }
-    best
+    let (rigid, dx, dy) = best?;
+    if params::BLOCKS <= 1 {
+        return Some(rigid);
+    }
+    let (d, n) = elastic::<W>(wa, wb, a.width(), h, dx, dy);
+    if n < params::MIN_OVERLAP {
+        return Some(rigid);
+    }
+    Some(normalised(d, n, planes, 1.0).min(rigid))
 }
 
 /// Elastic refinement around a global shift: the code is cut into `BLOCKS x BLOCKS` blocks and
