@@ -120,9 +120,14 @@ pub const MIN_HAND_MEAN: f32 = 24.0;
 /// gradient) in palm radii. Soft real focus gives ~0.05–0.1; a capture blurred past ~0.35 palm
 /// radii has lost creases and veins entirely.
 pub const MAX_EDGE_WIDTH_RADII: f32 = 0.35;
-/// Blur of an ROI capture (no silhouette to measure): Laplacian energy over image variance at
-/// 128 px. Real crops measure ≥ ~0.03; a heavy Gaussian blur (σ ≥ 4 px) drives it below 0.003.
-pub const MIN_ROI_SHARPNESS: f32 = 0.003;
+/// Blur of an ROI capture (no silhouette to measure): Laplacian variance, less the 8-bit
+/// quantisation floor (20/12 gray levels²), over gray-level variance, after normalisation to
+/// 128 px. Kept lenient because real ROI crops are soft (contactless NIR: Laplacian variance 3.2
+/// at std 10) and we estimate them at ≥ ~0.04; only a crop with nothing finer than ~25 px left
+/// (a Gaussian blur of σ ≳ 8 px) falls below.
+pub const MIN_ROI_SHARPNESS: f32 = 0.005;
+/// Laplacian variance of uniform 8-bit quantisation noise (4-neighbour kernel: 20 × 1/12).
+pub const QUANTISATION_LAPLACIAN_VAR: f32 = 20.0 / 12.0;
 /// ROI whose gray-level standard deviation is below this has no usable contrast (real NIR ROI
 /// crops have std ~6–10; a flat patch has < 1).
 pub const MIN_ROI_STD: f32 = 1.5;

@@ -174,7 +174,8 @@ pub struct RoiStats {
     pub mean: f32,
     /// Standard deviation of gray levels.
     pub std: f32,
-    /// Laplacian variance over gray-level variance (scale-free sharpness).
+    /// Laplacian variance less the quantisation floor, over gray-level variance (scale-free
+    /// sharpness; see `params::MIN_ROI_SHARPNESS`).
     pub sharpness: f32,
     /// Fraction of saturated pixels.
     pub saturated_fraction: f32,
@@ -193,7 +194,11 @@ pub fn roi_stats(roi: &GrayImage) -> RoiStats {
     RoiStats {
         mean,
         std,
-        sharpness: if std > 0.0 { lap / (std * std) } else { 0.0 },
+        sharpness: if std > 0.0 {
+            (lap - params::QUANTISATION_LAPLACIAN_VAR).max(0.0) / (std * std)
+        } else {
+            0.0
+        },
         saturated_fraction: sat as f32 / roi.as_slice().len().max(1) as f32,
     }
 }

@@ -188,3 +188,65 @@ fn bright_clutter_at_the_border_is_not_the_hand() {
     let t = truth_valleys(&s);
     assert!(kp.valleys.v1.dist(t[0]) < 0.04 * 480.0);
 }
+
+fn roi_code(img: GrayImage) -> String {
+    match extract_roi(
+        &Capture::roi(Hand::Unknown, None, Some(img)),
+        &mut NoExplain,
+    ) {
+        Ok(p) => {
+            assert_eq!(p.nir.unwrap().width(), params::ROI_SIZE);
+            "ok".into()
+        }
+        Err(e) => e.code().into(),
+    }
+}
+
+#[test]
+fn roi_quality_reasons() {
+    // A textured palm-like crop of an unusual size.
+    let (w, h) = (150usize, 170usize);
+    let mut rng = palmsig_core::Rng::new(3);
+    let data: Vec<u8> = (0..w * h)
+        .map(|i| {
+            let (x, y) = ((i % w) as f32, (i / w) as f32);
+            let line = if ((x * 0.3 + y * 0.7) as usize) % 23 < 3 {
+                -60.0
+            } else {
+                0.0
+            };
+            (110.0 + line + 6.0 * rng.normal() as f32).clamp(0.0, 255.0) as u8
+        })
+        .collect();
+    let roi = GrayImage::from_vec(w, h, data).unwrap();
+    assert_eq!(roi_code(roi.clone()), "ok");
+    // Mild blur is tolerated (real crops are soft); heavy blur is refused.
+    assert_eq!(roi_code(blur(&roi, 2.0)), "ok");
+    assert_eq!(roi_code(blur(&roi, 9.0)), "blurred");
+    assert_eq!(
+        roi_code(GrayImage::from_vec(w, h, vec![110; w * h]).unwrap()),
+        "low_contrast"
+    );
+    assert_eq!(
+        roi_code(GrayImage::from_vec(w, h, vec![255; w * h]).unwrap()),
+        "overexposed"
+    );
+    assert_eq!(roi_code(GrayImage::new(w, h)), "underexposed");
+    assert_eq!(roi_code(GrayImage::new(20, 20)), "bad_image");
+    // No image at all.
+    let none = Capture::roi(Hand::Unknown, None, None);
+    assert_eq!(
+        extract_roi(&none, &mut NoExplain).unwrap_err().code(),
+        "bad_image"
+    );
+    // Mismatched companion images.
+    let c = Capture::hand(
+        Hand::Right,
+        Some(GrayImage::new(100, 100)),
+        Some(GrayImage::new(200, 100)),
+    );
+    assert_eq!(
+        extract_roi(&c, &mut NoExplain).unwrap_err().code(),
+        "bad_image"
+    );
+}
