@@ -9,18 +9,32 @@ fn benches(c: &mut Criterion) {
     let rois: Vec<_> = (0..4u32)
         .map(|k| {
             let id = Identity::new(9, k / 2, Hand::Right).unwrap();
-            render_roi(&id, &CaptureSpec::sample(&id, Difficulty::Realistic, 1 + k % 2, k), 128)
-                .unwrap()
+            render_roi(
+                &id,
+                &CaptureSpec::sample(&id, Difficulty::Realistic, 1 + k % 2, k),
+                128,
+            )
+            .unwrap()
         })
         .collect();
     c.bench_function("encode_roi_visible_nir", |b| {
-        b.iter(|| engine.encode_roi(Some(&rois[0].visible), Some(&rois[0].nir)).unwrap())
+        b.iter(|| {
+            engine
+                .encode_roi(Some(&rois[0].visible), Some(&rois[0].nir))
+                .unwrap()
+        })
     });
-    let t: Vec<_> =
-        rois.iter().map(|r| engine.encode_roi(Some(&r.visible), Some(&r.nir)).unwrap()).collect();
+    let t: Vec<_> = rois
+        .iter()
+        .map(|r| engine.encode_roi(Some(&r.visible), Some(&r.nir)).unwrap())
+        .collect();
     let m = engine.matcher();
-    c.bench_function("compare_genuine", |b| b.iter(|| m.compare(&t[0], &t[2]).unwrap()));
-    c.bench_function("compare_impostor", |b| b.iter(|| m.compare(&t[0], &t[1]).unwrap()));
+    c.bench_function("compare_genuine", |b| {
+        b.iter(|| m.compare(&t[0], &t[2]).unwrap())
+    });
+    c.bench_function("compare_impostor", |b| {
+        b.iter(|| m.compare(&t[0], &t[1]).unwrap())
+    });
 }
 
 criterion_group! {

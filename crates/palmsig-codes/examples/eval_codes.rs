@@ -45,7 +45,10 @@ fn write_img(w: &mut impl Write, img: &Option<GrayImage>) {
 fn read_img(r: &mut impl Read) -> Option<GrayImage> {
     let mut h = [0u8; 4];
     r.read_exact(&mut h).unwrap();
-    let (w, hh) = (u16::from_le_bytes([h[0], h[1]]) as usize, u16::from_le_bytes([h[2], h[3]]) as usize);
+    let (w, hh) = (
+        u16::from_le_bytes([h[0], h[1]]) as usize,
+        u16::from_le_bytes([h[2], h[3]]) as usize,
+    );
     if w == 0 {
         return None;
     }
@@ -60,7 +63,10 @@ fn load_rois(cfg: &DatasetConfig, cache: &std::path::Path) -> (Vec<Sample>, usiz
         let mut r = &bytes[..];
         let mut n = [0u8; 8];
         r.read_exact(&mut n).unwrap();
-        let (count, fta) = (u32::from_le_bytes([n[0], n[1], n[2], n[3]]), u32::from_le_bytes([n[4], n[5], n[6], n[7]]));
+        let (count, fta) = (
+            u32::from_le_bytes([n[0], n[1], n[2], n[3]]),
+            u32::from_le_bytes([n[4], n[5], n[6], n[7]]),
+        );
         let mut out = Vec::new();
         for _ in 0..count {
             let mut m = [0u8; 8];
@@ -69,7 +75,12 @@ fn load_rois(cfg: &DatasetConfig, cache: &std::path::Path) -> (Vec<Sample>, usiz
             let session = u32::from_le_bytes([m[4], m[5], m[6], m[7]]);
             let vis = read_img(&mut r);
             let nir = read_img(&mut r);
-            out.push(Sample { class, session, vis, nir });
+            out.push(Sample {
+                class,
+                session,
+                vis,
+                nir,
+            });
         }
         return (out, fta as usize);
     }
@@ -83,9 +94,19 @@ fn load_rois(cfg: &DatasetConfig, cache: &std::path::Path) -> (Vec<Sample>, usiz
             let id = Identity::new(cfg.seed, s, h).unwrap();
             let r = render_for(cfg, &id, k).unwrap();
             let class = s * 2 + (h == Hand::Right) as u32;
-            let cap = Capture { kind: cfg.kind, hand: h, visible: Some(r.visible), nir: Some(r.nir) };
+            let cap = Capture {
+                kind: cfg.kind,
+                hand: h,
+                visible: Some(r.visible),
+                nir: Some(r.nir),
+            };
             match palmsig_vision::extract_roi(&cap, &mut NoExplain) {
-                Ok(p) => Some(Sample { class, session: cfg.session_of(k), vis: p.visible, nir: p.nir }),
+                Ok(p) => Some(Sample {
+                    class,
+                    session: cfg.session_of(k),
+                    vis: p.visible,
+                    nir: p.nir,
+                }),
                 Err(e) => {
                     eprintln!("FTA subject {s} {h} capture {k}: {}", e.code());
                     None
@@ -124,7 +145,11 @@ fn metrics(gen: &[f32], imp: &[f32]) -> (f64, f64, f64) {
     let mut all: Vec<f32> = g.iter().chain(i.iter()).copied().collect();
     all.sort_by(f32::total_cmp);
     let mut best = (f64::INFINITY, 0.0);
-    let ia: Vec<f32> = { let mut v = i.clone(); v.sort_by(f32::total_cmp); v };
+    let ia: Vec<f32> = {
+        let mut v = i.clone();
+        v.sort_by(f32::total_cmp);
+        v
+    };
     for (j, &t) in all.iter().enumerate() {
         if j % 7 != 0 && j + 1 != all.len() {
             continue;
@@ -140,7 +165,11 @@ fn metrics(gen: &[f32], imp: &[f32]) -> (f64, f64, f64) {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let mut cfg = DatasetConfig::new(arg(&args, "--identities", 50), arg(&args, "--captures", 6), arg(&args, "--seed", 5));
+    let mut cfg = DatasetConfig::new(
+        arg(&args, "--identities", 50),
+        arg(&args, "--captures", 6),
+        arg(&args, "--seed", 5),
+    );
     cfg.difficulty = match arg(&args, "--difficulty", "realistic".to_string()).as_str() {
         "easy" => Difficulty::Easy,
         "hard" => Difficulty::Hard,
@@ -157,18 +186,32 @@ fn main() {
         None => Algorithm::ALL.to_vec(),
     };
     let do_fit = args.iter().any(|a| a == "--fit");
-    let cache_dir = std::path::PathBuf::from(arg(&args, "--cache", "/work/tgt/codes/evalcache".to_string()));
+    let cache_dir = std::path::PathBuf::from(arg(
+        &args,
+        "--cache",
+        "/work/tgt/codes/evalcache".to_string(),
+    ));
     std::fs::create_dir_all(&cache_dir).unwrap();
     let cache = cache_dir.join(format!(
         "{}-{}-{}-{}-{}.bin",
-        kind, cfg.identities, cfg.captures, cfg.seed, cfg.difficulty.as_str()
+        kind,
+        cfg.identities,
+        cfg.captures,
+        cfg.seed,
+        cfg.difficulty.as_str()
     ));
     let t0 = std::time::Instant::now();
     let (samples, fta) = load_rois(&cfg, &cache);
     let total = samples.len() + fta;
     println!(
         "# {} {} ids x2 hands x{} captures seed {}: {} captures, FTA {} ({:.2}%), rois in {:.1}s",
-        kind, cfg.identities, cfg.captures, cfg.seed, total, fta, 100.0 * fta as f64 / total as f64,
+        kind,
+        cfg.identities,
+        cfg.captures,
+        cfg.seed,
+        total,
+        fta,
+        100.0 * fta as f64 / total as f64,
         t0.elapsed().as_secs_f32()
     );
     if let Some(i) = args.iter().position(|a| a == "--dump") {
@@ -176,10 +219,19 @@ fn main() {
         let mut sink = palmsig_vision::DirSink::new(dir, "x").unwrap();
         for class in 0..4u32 {
             let mut m = GrayImage::new(6 * 130, 2 * 130);
-            for (j, s) in samples.iter().filter(|s| s.class == class).take(6).enumerate() {
+            for (j, s) in samples
+                .iter()
+                .filter(|s| s.class == class)
+                .take(6)
+                .enumerate()
+            {
                 for (row, img) in [&s.vis, &s.nir].into_iter().enumerate() {
                     if let Some(img) = img {
-                        for y in 0..128 { for x in 0..128 { m.set(j * 130 + x, row * 130 + y, img.get(x, y)); } }
+                        for y in 0..128 {
+                            for x in 0..128 {
+                                m.set(j * 130 + x, row * 130 + y, img.get(x, y));
+                            }
+                        }
                     }
                 }
             }
@@ -190,9 +242,17 @@ fn main() {
         for (j, s) in samples.iter().take(12).enumerate() {
             sink.set_prefix(&format!("c{}_s{}_{}", s.class, s.session, j));
             use palmsig_vision::ExplainSink;
-            if let Some(v) = &s.vis { sink.emit("roi_vis", v); }
-            if let Some(v) = &s.nir { sink.emit("roi_nir", v); }
-            let _ = Engine::new(Algorithm::CompCode).encode_roi_with_sink(s.vis.as_ref(), s.nir.as_ref(), &mut sink);
+            if let Some(v) = &s.vis {
+                sink.emit("roi_vis", v);
+            }
+            if let Some(v) = &s.nir {
+                sink.emit("roi_nir", v);
+            }
+            let _ = Engine::new(Algorithm::CompCode).encode_roi_with_sink(
+                s.vis.as_ref(),
+                s.nir.as_ref(),
+                &mut sink,
+            );
         }
     }
     if args.iter().any(|a| a == "--selftest") {
@@ -200,16 +260,34 @@ fn main() {
         let m = Matcher::new(Algorithm::CompCode);
         let src = samples[12].vis.clone().unwrap();
         let base = e.encode_roi(Some(&src), None).unwrap();
-        for (dx, dy, noise) in [(0i32, 0i32, 0.0f64), (4, 0, 0.0), (0, 4, 0.0), (2, 3, 0.0), (0, 0, 2.0), (4, 4, 2.0)] {
+        for (dx, dy, noise) in [
+            (0i32, 0i32, 0.0f64),
+            (4, 0, 0.0),
+            (0, 4, 0.0),
+            (2, 3, 0.0),
+            (0, 0, 2.0),
+            (4, 4, 2.0),
+        ] {
             let mut img = GrayImage::new(128, 128);
             let mut rng = palmsig_core::Rng::new(1);
-            for y in 0..128i32 { for x in 0..128i32 {
-                let v = src.get((x - dx).clamp(0, 127) as usize, (y - dy).clamp(0, 127) as usize) as f64 + noise * rng.normal();
-                img.set(x as usize, y as usize, v.round().clamp(0.0, 255.0) as u8);
-            }}
+            for y in 0..128i32 {
+                for x in 0..128i32 {
+                    let v = src.get(
+                        (x - dx).clamp(0, 127) as usize,
+                        (y - dy).clamp(0, 127) as usize,
+                    ) as f64
+                        + noise * rng.normal();
+                    img.set(x as usize, y as usize, v.round().clamp(0.0, 255.0) as u8);
+                }
+            }
             let t = e.encode_roi(Some(&img), None).unwrap();
             let c = m.compare(&base, &t).unwrap();
-            println!("selftest shift ({dx},{dy}) noise {noise}: surface d {:?} valid {} vs {}", c.surface_distance, base.surface.as_ref().unwrap().valid_count(), t.surface.as_ref().unwrap().valid_count());
+            println!(
+                "selftest shift ({dx},{dy}) noise {noise}: surface d {:?} valid {} vs {}",
+                c.surface_distance,
+                base.surface.as_ref().unwrap().valid_count(),
+                t.surface.as_ref().unwrap().valid_count()
+            );
         }
     }
     for algo in algos {
@@ -245,19 +323,49 @@ fn main() {
             for class in [1u32, 2] {
                 let idx: Vec<usize> = (0..n).filter(|&i| samples[i].class == class).collect();
                 for &a in &idx {
-                    let row: Vec<String> = idx.iter().map(|&b| {
-                        match (&tpl[a], &tpl[b]) {
-                            (Some(x), Some(y)) => { let c = matcher.compare(x, y).unwrap(); format!("{:.2}/{:.2}", c.surface_distance.unwrap_or(9.0), c.vein_distance.unwrap_or(9.0)) }
+                    let row: Vec<String> = idx
+                        .iter()
+                        .map(|&b| match (&tpl[a], &tpl[b]) {
+                            (Some(x), Some(y)) => {
+                                let c = matcher.compare(x, y).unwrap();
+                                format!(
+                                    "{:.2}/{:.2}",
+                                    c.surface_distance.unwrap_or(9.0),
+                                    c.vein_distance.unwrap_or(9.0)
+                                )
+                            }
                             _ => "-".into(),
-                        }
-                    }).collect();
+                        })
+                        .collect();
                     println!("class {class} s{}: {}", samples[a].session, row.join(" "));
                 }
             }
-            let q = |v: &mut Vec<f32>| { v.sort_by(f32::total_cmp); let n = v.len(); if n == 0 { return String::new(); } format!("p5 {:.3} p25 {:.3} p50 {:.3} p75 {:.3} p95 {:.3}", v[n/20], v[n/4], v[n/2], v[3*n/4], v[(19*n)/20]) };
+            let q = |v: &mut Vec<f32>| {
+                v.sort_by(f32::total_cmp);
+                let n = v.len();
+                if n == 0 {
+                    return String::new();
+                }
+                format!(
+                    "p5 {:.3} p25 {:.3} p50 {:.3} p75 {:.3} p95 {:.3}",
+                    v[n / 20],
+                    v[n / 4],
+                    v[n / 2],
+                    v[3 * n / 4],
+                    v[(19 * n) / 20]
+                )
+            };
             for (name, gsel) in [("genuine", true), ("impostor", false)] {
-                let mut s: Vec<f32> = pairs.iter().filter(|p| p.0 == gsel).filter_map(|p| p.2).collect();
-                let mut v: Vec<f32> = pairs.iter().filter(|p| p.0 == gsel).filter_map(|p| p.3).collect();
+                let mut s: Vec<f32> = pairs
+                    .iter()
+                    .filter(|p| p.0 == gsel)
+                    .filter_map(|p| p.2)
+                    .collect();
+                let mut v: Vec<f32> = pairs
+                    .iter()
+                    .filter(|p| p.0 == gsel)
+                    .filter_map(|p| p.3)
+                    .collect();
                 println!("{name} surface {} | vein {}", q(&mut s), q(&mut v));
             }
         }
@@ -273,8 +381,18 @@ fn main() {
         let (gmv, _) = mean_std(&gen_v);
         let (ws, wv) = ((ms - gms) / ss, (mv - gmv) / sv);
         let cal = Calibration {
-            surface: ModalityModel { mu: ms, sigma: ss, weight: ws, tail: base.surface.tail.clone() },
-            vein: ModalityModel { mu: mv, sigma: sv, weight: wv, tail: base.vein.tail.clone() },
+            surface: ModalityModel {
+                mu: ms,
+                sigma: ss,
+                weight: ws,
+                tail: base.surface.tail.clone(),
+            },
+            vein: ModalityModel {
+                mu: mv,
+                sigma: sv,
+                weight: wv,
+                tail: base.vein.tail.clone(),
+            },
             fused: base.fused.clone(),
         };
         let big = -1e9f32;
@@ -311,7 +429,9 @@ fn main() {
                 let (eer, f3, f4) = metrics(&g, &i);
                 line += &format!(
                     "  {mname}: EER {:.3}% FNMR@1e-3 {:.3}% @1e-4 {:.3}%",
-                    100.0 * eer, 100.0 * f3, 100.0 * f4
+                    100.0 * eer,
+                    100.0 * f3,
+                    100.0 * f4
                 );
                 if proto == "all-pairs" && mi == 2 {
                     line += &format!(" (gen {} imp {})", g.len(), i.len());
@@ -329,8 +449,16 @@ fn main() {
                 .collect();
             let show = |name: &str, t: Option<palmsig_codes::calibration::TailModel>| {
                 if let Some(t) = t {
-                    let ks: Vec<String> = t.knots.iter().map(|k| format!("({:.4}, {:.4})", k.0, k.1)).collect();
-                    println!("FIT {algo} {name}: knots &[{}], slope {:.4}", ks.join(", "), t.slope);
+                    let ks: Vec<String> = t
+                        .knots
+                        .iter()
+                        .map(|k| format!("({:.4}, {:.4})", k.0, k.1))
+                        .collect();
+                    println!(
+                        "FIT {algo} {name}: knots &[{}], slope {:.4}",
+                        ks.join(", "),
+                        t.slope
+                    );
                 }
             };
             println!("FIT {algo} mu/sigma/weight: surface ({ms:.5}, {ss:.5}, {ws:.4}) vein ({mv:.5}, {sv:.5}, {wv:.4})");

@@ -188,8 +188,15 @@ mod tests {
             assert_eq!(Algorithm::from_id(a.id()), Some(a));
         }
         assert!("sift".parse::<Algorithm>().is_err());
-        assert_ne!(Algorithm::CompCode.param_hash(), Algorithm::Bocv.param_hash());
-        for m in [ModalitySelection::Visible, ModalitySelection::Nir, ModalitySelection::Fused] {
+        assert_ne!(
+            Algorithm::CompCode.param_hash(),
+            Algorithm::Bocv.param_hash()
+        );
+        for m in [
+            ModalitySelection::Visible,
+            ModalitySelection::Nir,
+            ModalitySelection::Fused,
+        ] {
             assert_eq!(m.name().parse::<ModalitySelection>().unwrap(), m);
         }
         assert!("thermal".parse::<ModalitySelection>().is_err());

@@ -49,7 +49,11 @@ impl TailModel {
         }
         if z <= k[0].0 {
             // Below the first knot, fall linearly to 0 with the first segment's slope.
-            let s0 = if k.len() > 1 { (k[1].1 - k[0].1) / (k[1].0 - k[0].0) } else { self.slope };
+            let s0 = if k.len() > 1 {
+                (k[1].1 - k[0].1) / (k[1].0 - k[0].0)
+            } else {
+                self.slope
+            };
             return (k[0].1 - s0 * (k[0].0 - z)).max(0.0);
         }
         for w in k.windows(2) {
@@ -107,7 +111,13 @@ impl Calibration {
             (None, Some(_)) => v.unwrap_or(0.0),
             (None, None) => 0.0,
         };
-        Comparison { surface: s, vein: v, fused, surface_distance: surface, vein_distance: vein }
+        Comparison {
+            surface: s,
+            vein: v,
+            fused,
+            surface_distance: surface,
+            vein_distance: vein,
+        }
     }
 
     fn combine(&self, zs: f32, zv: f32) -> f32 {
@@ -127,9 +137,15 @@ impl Calibration {
 
     /// The built-in calibration of an algorithm (see the module docs for how it was fitted).
     pub fn builtin(algorithm: Algorithm) -> &'static Calibration {
-        static CELLS: [std::sync::OnceLock<Calibration>; 3] =
-            [std::sync::OnceLock::new(), std::sync::OnceLock::new(), std::sync::OnceLock::new()];
-        let i = Algorithm::ALL.iter().position(|&a| a == algorithm).unwrap_or(0);
+        static CELLS: [std::sync::OnceLock<Calibration>; 3] = [
+            std::sync::OnceLock::new(),
+            std::sync::OnceLock::new(),
+            std::sync::OnceLock::new(),
+        ];
+        let i = Algorithm::ALL
+            .iter()
+            .position(|&a| a == algorithm)
+            .unwrap_or(0);
         CELLS[i].get_or_init(|| fitted::table(algorithm))
     }
 }
@@ -180,12 +196,19 @@ pub fn fit(scores: &[f32], min_tail: usize) -> Option<TailModel> {
     } else {
         1.0
     };
-    Some(TailModel { knots, slope: slope.max(0.1) })
+    Some(TailModel {
+        knots,
+        slope: slope.max(0.1),
+    })
 }
 
 /// Mean and standard deviation (population) of finite values.
 pub fn mean_std(v: &[f32]) -> (f32, f32) {
-    let f: Vec<f64> = v.iter().filter(|x| x.is_finite()).map(|&x| x as f64).collect();
+    let f: Vec<f64> = v
+        .iter()
+        .filter(|x| x.is_finite())
+        .map(|&x| x as f64)
+        .collect();
     if f.is_empty() {
         return (0.5, 1.0);
     }
@@ -214,7 +237,9 @@ impl Threshold {
         if !(fmr > 0.0 && fmr <= 1.0) {
             return Err(CalibrationError::BadRate(fmr));
         }
-        Ok(Threshold { score: -(fmr.log10()) as f32 })
+        Ok(Threshold {
+            score: -(fmr.log10()) as f32,
+        })
     }
     /// The score value.
     pub fn score(self) -> f32 {
@@ -237,60 +262,188 @@ mod fitted {
     use crate::Algorithm;
 
     fn tail(knots: &[(f32, f32)], slope: f32) -> TailModel {
-        TailModel { knots: knots.to_vec(), slope }
+        TailModel {
+            knots: knots.to_vec(),
+            slope,
+        }
     }
 
     pub(super) fn table(algorithm: Algorithm) -> Calibration {
         match algorithm {
-        Algorithm::CompCode => Calibration {
-            surface: ModalityModel {
-                mu: 0.31582,
-                sigma: 0.02987,
-                weight: 3.8432,
-                tail: tail(&[(-3.8068, 0.0), (-0.0176, 0.2500), (0.4971, 0.5000), (0.8608, 0.7501), (1.1485, 1.0000), (1.3952, 1.2496), (1.6259, 1.5006), (1.8409, 1.7487), (2.0026, 2.0025), (2.2066, 2.2553)], 1.3186),
+            Algorithm::CompCode => Calibration {
+                surface: ModalityModel {
+                    mu: 0.31582,
+                    sigma: 0.02987,
+                    weight: 3.8432,
+                    tail: tail(
+                        &[
+                            (-3.8068, 0.0),
+                            (-0.0176, 0.2500),
+                            (0.4971, 0.5000),
+                            (0.8608, 0.7501),
+                            (1.1485, 1.0000),
+                            (1.3952, 1.2496),
+                            (1.6259, 1.5006),
+                            (1.8409, 1.7487),
+                            (2.0026, 2.0025),
+                            (2.2066, 2.2553),
+                        ],
+                        1.3186,
+                    ),
+                },
+                vein: ModalityModel {
+                    mu: 0.36796,
+                    sigma: 0.05269,
+                    weight: 4.0795,
+                    tail: tail(
+                        &[
+                            (-3.2862, 0.0),
+                            (-0.1973, 0.2500),
+                            (0.5036, 0.5000),
+                            (0.9870, 0.7501),
+                            (1.3625, 1.0000),
+                            (1.6538, 1.2496),
+                            (1.8383, 1.5006),
+                            (2.0015, 1.7487),
+                            (2.1373, 2.0025),
+                            (2.2331, 2.2553),
+                        ],
+                        1.8814,
+                    ),
+                },
+                fused: tail(
+                    &[
+                        (-3.6652, 0.0),
+                        (-0.1130, 0.2500),
+                        (0.5313, 0.5000),
+                        (0.9834, 0.7501),
+                        (1.3337, 1.0000),
+                        (1.6357, 1.2496),
+                        (1.9005, 1.5006),
+                        (2.1525, 1.7487),
+                        (2.3987, 2.0025),
+                        (2.5876, 2.2553),
+                    ],
+                    1.0865,
+                ),
             },
-            vein: ModalityModel {
-                mu: 0.36796,
-                sigma: 0.05269,
-                weight: 4.0795,
-                tail: tail(&[(-3.2862, 0.0), (-0.1973, 0.2500), (0.5036, 0.5000), (0.9870, 0.7501), (1.3625, 1.0000), (1.6538, 1.2496), (1.8383, 1.5006), (2.0015, 1.7487), (2.1373, 2.0025), (2.2331, 2.2553)], 1.8814),
+            Algorithm::Bocv => Calibration {
+                surface: ModalityModel {
+                    mu: 0.35835,
+                    sigma: 0.02420,
+                    weight: 4.8500,
+                    tail: tail(
+                        &[
+                            (-3.2023, 0.0),
+                            (-0.1516, 0.2500),
+                            (0.4987, 0.5000),
+                            (0.9297, 0.7501),
+                            (1.3149, 1.0000),
+                            (1.6014, 1.2496),
+                            (1.8636, 1.5006),
+                            (2.0825, 1.7487),
+                            (2.2932, 2.0025),
+                            (2.4591, 2.2553),
+                        ],
+                        1.2557,
+                    ),
+                },
+                vein: ModalityModel {
+                    mu: 0.37017,
+                    sigma: 0.01744,
+                    weight: 8.5903,
+                    tail: tail(
+                        &[
+                            (-3.1896, 0.0),
+                            (-0.2053, 0.2500),
+                            (0.4266, 0.5000),
+                            (0.8803, 0.7501),
+                            (1.2827, 1.0000),
+                            (1.6490, 1.2496),
+                            (1.9864, 1.5006),
+                            (2.3175, 1.7487),
+                            (2.6499, 2.0025),
+                            (3.0539, 2.2553),
+                        ],
+                        0.7106,
+                    ),
+                },
+                fused: tail(
+                    &[
+                        (-3.4706, 0.0),
+                        (-0.2261, 0.2500),
+                        (0.4664, 0.5000),
+                        (0.9877, 0.7501),
+                        (1.4238, 1.0000),
+                        (1.8117, 1.2496),
+                        (2.1634, 1.5006),
+                        (2.4662, 1.7487),
+                        (2.8650, 2.0025),
+                        (3.2608, 2.2553),
+                    ],
+                    0.6797,
+                ),
             },
-            fused: tail(&[(-3.6652, 0.0), (-0.1130, 0.2500), (0.5313, 0.5000), (0.9834, 0.7501), (1.3337, 1.0000), (1.6357, 1.2496), (1.9005, 1.5006), (2.1525, 1.7487), (2.3987, 2.0025), (2.5876, 2.2553)], 1.0865),
-        },
-        Algorithm::Bocv => Calibration {
-            surface: ModalityModel {
-                mu: 0.35835,
-                sigma: 0.02420,
-                weight: 4.8500,
-                tail: tail(&[(-3.2023, 0.0), (-0.1516, 0.2500), (0.4987, 0.5000), (0.9297, 0.7501), (1.3149, 1.0000), (1.6014, 1.2496), (1.8636, 1.5006), (2.0825, 1.7487), (2.2932, 2.0025), (2.4591, 2.2553)], 1.2557),
+            Algorithm::Ordinal => Calibration {
+                surface: ModalityModel {
+                    mu: 0.36331,
+                    sigma: 0.02580,
+                    weight: 4.0486,
+                    tail: tail(
+                        &[
+                            (-2.9015, 0.0),
+                            (-0.1730, 0.2500),
+                            (0.4938, 0.5000),
+                            (0.9187, 0.7501),
+                            (1.2786, 1.0000),
+                            (1.6011, 1.2496),
+                            (1.9017, 1.5006),
+                            (2.1582, 1.7487),
+                            (2.3759, 2.0025),
+                            (2.6647, 2.2553),
+                        ],
+                        1.0017,
+                    ),
+                },
+                vein: ModalityModel {
+                    mu: 0.37485,
+                    sigma: 0.02044,
+                    weight: 7.4750,
+                    tail: tail(
+                        &[
+                            (-3.1654, 0.0),
+                            (-0.2136, 0.2500),
+                            (0.4005, 0.5000),
+                            (0.8996, 0.7501),
+                            (1.3172, 1.0000),
+                            (1.7041, 1.2496),
+                            (2.0672, 1.5006),
+                            (2.3942, 1.7487),
+                            (2.6931, 2.0025),
+                            (3.0089, 2.2553),
+                        ],
+                        0.8057,
+                    ),
+                },
+                fused: tail(
+                    &[
+                        (-3.0065, 0.0),
+                        (-0.2443, 0.2500),
+                        (0.4335, 0.5000),
+                        (0.9546, 0.7501),
+                        (1.4151, 1.0000),
+                        (1.8541, 1.2496),
+                        (2.2837, 1.5006),
+                        (2.6909, 1.7487),
+                        (2.9481, 2.0025),
+                        (3.3071, 2.2553),
+                    ],
+                    0.7514,
+                ),
             },
-            vein: ModalityModel {
-                mu: 0.37017,
-                sigma: 0.01744,
-                weight: 8.5903,
-                tail: tail(&[(-3.1896, 0.0), (-0.2053, 0.2500), (0.4266, 0.5000), (0.8803, 0.7501), (1.2827, 1.0000), (1.6490, 1.2496), (1.9864, 1.5006), (2.3175, 1.7487), (2.6499, 2.0025), (3.0539, 2.2553)], 0.7106),
-            },
-            fused: tail(&[(-3.4706, 0.0), (-0.2261, 0.2500), (0.4664, 0.5000), (0.9877, 0.7501), (1.4238, 1.0000), (1.8117, 1.2496), (2.1634, 1.5006), (2.4662, 1.7487), (2.8650, 2.0025), (3.2608, 2.2553)], 0.6797),
-        },
-        Algorithm::Ordinal => Calibration {
-            surface: ModalityModel {
-                mu: 0.36331,
-                sigma: 0.02580,
-                weight: 4.0486,
-                tail: tail(&[(-2.9015, 0.0), (-0.1730, 0.2500), (0.4938, 0.5000), (0.9187, 0.7501), (1.2786, 1.0000), (1.6011, 1.2496), (1.9017, 1.5006), (2.1582, 1.7487), (2.3759, 2.0025), (2.6647, 2.2553)], 1.0017),
-            },
-            vein: ModalityModel {
-                mu: 0.37485,
-                sigma: 0.02044,
-                weight: 7.4750,
-                tail: tail(&[(-3.1654, 0.0), (-0.2136, 0.2500), (0.4005, 0.5000), (0.8996, 0.7501), (1.3172, 1.0000), (1.7041, 1.2496), (2.0672, 1.5006), (2.3942, 1.7487), (2.6931, 2.0025), (3.0089, 2.2553)], 0.8057),
-            },
-            fused: tail(&[(-3.0065, 0.0), (-0.2443, 0.2500), (0.4335, 0.5000), (0.9546, 0.7501), (1.4151, 1.0000), (1.8541, 1.2496), (2.2837, 1.5006), (2.6909, 1.7487), (2.9481, 2.0025), (3.3071, 2.2553)], 0.7514),
-        },
         }
     }
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -120,14 +120,26 @@ impl FeatureCode {
     ) -> Result<FeatureCode, CodeError> {
         let np = planes.len();
         if !(1..=64).contains(&width) || !(1..=64).contains(&height) || !(1..=8).contains(&np) {
-            return Err(CodeError::BadDimensions { width, height, planes: np });
+            return Err(CodeError::BadDimensions {
+                width,
+                height,
+                planes: np,
+            });
         }
         if mask.len() != height {
-            return Err(CodeError::RowCount { what: "mask", len: mask.len(), expected: height });
+            return Err(CodeError::RowCount {
+                what: "mask",
+                len: mask.len(),
+                expected: height,
+            });
         }
         for p in planes {
             if p.len() != height {
-                return Err(CodeError::RowCount { what: "plane", len: p.len(), expected: height });
+                return Err(CodeError::RowCount {
+                    what: "plane",
+                    len: p.len(),
+                    expected: height,
+                });
             }
         }
         let wmask = width_mask(width);
@@ -139,7 +151,14 @@ impl FeatureCode {
                 words.push(p[y] & m);
             }
         }
-        Ok(FeatureCode { kind, source, width, height, planes: np, words })
+        Ok(FeatureCode {
+            kind,
+            source,
+            width,
+            height,
+            planes: np,
+            words,
+        })
     }
 
     /// Internal constructor from interleaved words (already canonical).
@@ -152,7 +171,14 @@ impl FeatureCode {
         words: Vec<u64>,
     ) -> FeatureCode {
         debug_assert_eq!(words.len(), height * (planes + 1));
-        FeatureCode { kind, source, width, height, planes, words }
+        FeatureCode {
+            kind,
+            source,
+            width,
+            height,
+            planes,
+            words,
+        }
     }
 
     /// Surface or vein.
@@ -210,7 +236,9 @@ impl FeatureCode {
     }
     /// Number of valid samples.
     pub fn valid_count(&self) -> u32 {
-        (0..self.height).map(|y| self.mask_row(y).count_ones()).sum()
+        (0..self.height)
+            .map(|y| self.mask_row(y).count_ones())
+            .sum()
     }
     /// Interleaved rows `[mask, plane 0, …]` (row stride `planes + 1`).
     pub(crate) fn words(&self) -> &[u64] {
@@ -248,9 +276,18 @@ mod tests {
         assert!(c.bit(0, 1, 1) && !c.bit(0, 0, 1));
         assert!(!c.is_valid(3, 0) && c.is_valid(3, 1));
         assert_eq!(c.plane_row(5, 0), 0);
-        assert!(FeatureCode::from_parts(CodeKind::Vein, Modality::Nir, 65, 2, &[vec![0, 0]], &[0, 0])
-            .is_err());
-        assert!(FeatureCode::from_parts(CodeKind::Vein, Modality::Nir, 4, 2, &[vec![0]], &[0, 0])
-            .is_err());
+        assert!(FeatureCode::from_parts(
+            CodeKind::Vein,
+            Modality::Nir,
+            65,
+            2,
+            &[vec![0, 0]],
+            &[0, 0]
+        )
+        .is_err());
+        assert!(
+            FeatureCode::from_parts(CodeKind::Vein, Modality::Nir, 4, 2, &[vec![0]], &[0, 0])
+                .is_err()
+        );
     }
 }

@@ -66,7 +66,11 @@ impl Bank {
                 k[p * LANES + ODD + o] = v / l1o.max(1e-12);
             }
         }
-        Bank { radius, k, min_strength }
+        Bank {
+            radius,
+            k,
+            min_strength,
+        }
     }
 
     /// Responses of the six filters at `(cx, cy)` of a zero-padded image (`pad` has side
@@ -109,7 +113,12 @@ impl Coder {
             // Development only: override the filter parameters from the environment to tune
             // them without rebuilding (templates made this way carry the default hash; never
             // enabled in a product build).
-            let g = |k: &str, d: f32| std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d);
+            let g = |k: &str, d: f32| {
+                std::env::var(k)
+                    .ok()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(d)
+            };
             return Coder {
                 surface: Bank::new(
                     g("PSIG_SR", params::SURFACE_RADIUS as f32) as usize,
@@ -161,7 +170,10 @@ impl Coder {
         let (vals, valid) = preprocess::resample(roi, size);
         let prep = preprocess::normalise(&vals, &valid, size, nr);
         if sink.enabled() {
-            sink.emit(&format!("{}_normalised", job.kind.name()), &preprocess::to_view(&prep));
+            sink.emit(
+                &format!("{}_normalised", job.kind.name()),
+                &preprocess::to_view(&prep),
+            );
         }
         let code = code_prepared(algorithm, bank, &prep, job);
         if sink.enabled() {
@@ -205,7 +217,8 @@ fn code_prepared(algorithm: Algorithm, bank: &Bank, prep: &Prepared, job: Job) -
             let cx = gx * stride + stride / 2;
             let s1 = pside + 1;
             let (x0, y0, x1, y1) = (cx, cy, cx + 2 * r + 1, cy + 2 * r + 1);
-            let nvalid = vint[y1 * s1 + x1] + vint[y0 * s1 + x0] - vint[y0 * s1 + x1] - vint[y1 * s1 + x0];
+            let nvalid =
+                vint[y1 * s1 + x1] + vint[y0 * s1 + x0] - vint[y0 * s1 + x1] - vint[y1 * s1 + x0];
             let ok = prep.valid[cy * size + cx]
                 && nvalid as f32 >= params::MIN_VALID_SUPPORT * support
                 && prep.std[cy * size + cx] >= params::MIN_LOCAL_STD;
@@ -237,7 +250,9 @@ fn code_prepared(algorithm: Algorithm, bank: &Bank, prep: &Prepared, job: Job) -
     let mut words = vec![0u64; g * (planes + 1)];
     for gy in 0..g {
         for gx in 0..g {
-            let Some((rr, st)) = resp[gy * g + gx] else { continue };
+            let Some((rr, st)) = resp[gy * g + gx] else {
+                continue;
+            };
             if st < cut {
                 continue;
             }
@@ -311,7 +326,11 @@ static PHASE_FREE_CELL: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
 #[cfg(feature = "tuning")]
 #[allow(non_snake_case)]
 fn PHASE_FREE_get() -> bool {
-    *PHASE_FREE_CELL.get_or_init(|| std::env::var("PSIG_PF").map(|v| v == "1").unwrap_or(PHASE_FREE))
+    *PHASE_FREE_CELL.get_or_init(|| {
+        std::env::var("PSIG_PF")
+            .map(|v| v == "1")
+            .unwrap_or(PHASE_FREE)
+    })
 }
 
 /// The code planes side by side (plane 0 … P-1, then the mask), 4 px per sample.
@@ -324,7 +343,11 @@ fn code_view(c: &FeatureCode) -> GrayImage {
         for y in 0..c.height() {
             for x in 0..c.width() {
                 let v = if p == c.planes() {
-                    if c.is_valid(x, y) { 255 } else { 0 }
+                    if c.is_valid(x, y) {
+                        255
+                    } else {
+                        0
+                    }
                 } else if !c.is_valid(x, y) {
                     64
                 } else if c.bit(p, x, y) {
@@ -358,30 +381,60 @@ mod tests {
             }
         }
         let coder = Coder::new();
-        let job = Job { kind: CodeKind::Surface, source: Modality::Visible };
-        let c = coder.encode(Algorithm::CompCode, &img, job, &mut palmsig_vision::NoExplain);
+        let job = Job {
+            kind: CodeKind::Surface,
+            source: Modality::Visible,
+        };
+        let c = coder.encode(
+            Algorithm::CompCode,
+            &img,
+            job,
+            &mut palmsig_vision::NoExplain,
+        );
         // Sample row 16 is at y = 66: on the line; orientation 0 → bits 000.
         assert!(c.is_valid(16, 16));
-        assert_eq!((0..3).map(|p| c.bit(p, 16, 16)).collect::<Vec<_>>(), [false; 3]);
+        assert_eq!(
+            (0..3).map(|p| c.bit(p, 16, 16)).collect::<Vec<_>>(),
+            [false; 3]
+        );
         // Vertical line → orientation 3 (90°) → bits 111.
         let mut v = GrayImage::new(128, 128);
         for y in 0..128 {
             for x in 0..128 {
-                v.set(x, y, if (x as f32 - 66.0).abs() < 2.0 { 60 } else { 140 });
+                v.set(
+                    x,
+                    y,
+                    if (x as f32 - 66.0).abs() < 2.0 {
+                        60
+                    } else {
+                        140
+                    },
+                );
             }
         }
         let c = coder.encode(Algorithm::CompCode, &v, job, &mut palmsig_vision::NoExplain);
-        assert_eq!((0..3).map(|p| c.bit(p, 16, 16)).collect::<Vec<_>>(), [true; 3]);
+        assert_eq!(
+            (0..3).map(|p| c.bit(p, 16, 16)).collect::<Vec<_>>(),
+            [true; 3]
+        );
     }
 
     #[test]
     fn flat_or_padded_regions_are_masked() {
         let coder = Coder::new();
-        let job = Job { kind: CodeKind::Vein, source: Modality::Nir };
+        let job = Job {
+            kind: CodeKind::Vein,
+            source: Modality::Nir,
+        };
         let flat = GrayImage::from_vec(128, 128, vec![120; 128 * 128]).unwrap();
         let c = coder.encode(Algorithm::Bocv, &flat, job, &mut palmsig_vision::NoExplain);
         assert_eq!(c.valid_count(), 0);
         let black = GrayImage::new(128, 128);
-        assert_eq!(coder.encode(Algorithm::Bocv, &black, job, &mut palmsig_vision::NoExplain).valid_count(), 0);
+        assert_eq!(
+            coder
+                .encode(Algorithm::Bocv, &black, job, &mut palmsig_vision::NoExplain)
+                .valid_count(),
+            0
+        );
     }
 }

@@ -59,7 +59,11 @@ pub struct Engine {
 impl Engine {
     /// An engine for `algorithm` with its built-in calibration.
     pub fn new(algorithm: Algorithm) -> Engine {
-        Engine { algorithm, coder: Coder::new(), matcher: Matcher::new(algorithm) }
+        Engine {
+            algorithm,
+            coder: Coder::new(),
+            matcher: Matcher::new(algorithm),
+        }
     }
 
     /// The algorithm.
@@ -139,12 +143,16 @@ impl Engine {
             (None, Some(n)) => Some((n, Modality::Nir)),
             (None, None) => return Err(ExtractError::NoImage),
         };
-        let keep = |c: crate::FeatureCode| (c.valid_count() >= params::MIN_VALID_SAMPLES).then_some(c);
+        let keep =
+            |c: crate::FeatureCode| (c.valid_count() >= params::MIN_VALID_SAMPLES).then_some(c);
         let surface = surface_src.and_then(|(img, source)| {
             keep(self.coder.encode(
                 self.algorithm,
                 img,
-                Job { kind: CodeKind::Surface, source },
+                Job {
+                    kind: CodeKind::Surface,
+                    source,
+                },
                 sink,
             ))
         });
@@ -152,7 +160,10 @@ impl Engine {
             keep(self.coder.encode(
                 self.algorithm,
                 img,
-                Job { kind: CodeKind::Vein, source: Modality::Nir },
+                Job {
+                    kind: CodeKind::Vein,
+                    source: Modality::Nir,
+                },
                 sink,
             ))
         });

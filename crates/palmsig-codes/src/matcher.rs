@@ -77,12 +77,18 @@ pub struct Matcher {
 impl Matcher {
     /// A matcher with the built-in calibration of `algorithm`.
     pub fn new(algorithm: Algorithm) -> Matcher {
-        Matcher { algorithm, calibration: Calibration::builtin(algorithm).clone() }
+        Matcher {
+            algorithm,
+            calibration: Calibration::builtin(algorithm).clone(),
+        }
     }
 
     /// A matcher with a caller-fitted calibration.
     pub fn with_calibration(algorithm: Algorithm, calibration: Calibration) -> Matcher {
-        Matcher { algorithm, calibration }
+        Matcher {
+            algorithm,
+            calibration,
+        }
     }
 
     /// The algorithm this matcher accepts.
@@ -97,11 +103,17 @@ impl Matcher {
 
     fn check(&self, t: &Template) -> Result<(), MatchError> {
         if t.algorithm != self.algorithm {
-            return Err(MatchError::AlgorithmMismatch { found: t.algorithm, expected: self.algorithm });
+            return Err(MatchError::AlgorithmMismatch {
+                found: t.algorithm,
+                expected: self.algorithm,
+            });
         }
         let expected = self.algorithm.param_hash();
         if t.param_hash != expected {
-            return Err(MatchError::ParamMismatch { found: t.param_hash, expected });
+            return Err(MatchError::ParamMismatch {
+                found: t.param_hash,
+                expected,
+            });
         }
         Ok(())
     }
@@ -171,7 +183,9 @@ fn pair_distance(
     b: Option<&FeatureCode>,
     kind: &'static str,
 ) -> Result<Option<f32>, MatchError> {
-    let (Some(a), Some(b)) = (a, b) else { return Ok(None) };
+    let (Some(a), Some(b)) = (a, b) else {
+        return Ok(None);
+    };
     if a.width() != b.width() || a.height() != b.height() || a.planes() != b.planes() {
         return Err(MatchError::ShapeMismatch { kind });
     }
@@ -225,7 +239,10 @@ fn normalised(d: u32, n: u32, planes: usize, scale: f32) -> f32 {
         return 0.5;
     }
     let hd = d as f32 / (n as f32 * planes as f32);
-    0.5 - (0.5 - hd) * ((n as f32 * scale) / params::NOMINAL_OVERLAP).min(1.0).sqrt()
+    0.5 - (0.5 - hd)
+        * ((n as f32 * scale) / params::NOMINAL_OVERLAP)
+            .min(1.0)
+            .sqrt()
 }
 
 /// Best normalised distance over the shift window (coarse-to-fine); `None` when no shift has
@@ -293,7 +310,14 @@ fn search<const W: usize>(a: &FeatureCode, b: &FeatureCode) -> Option<f32> {
 /// each block takes its own best shift within ±`LOCAL_SHIFT` of the global one. Residual
 /// rotation, scale and skin deformation move distant parts of the palm by different amounts; a
 /// rigid shift can only align one part at a time.
-fn elastic<const W: usize>(a: &[u64], b: &[u64], w: usize, h: usize, dx: i32, dy: i32) -> (u32, u32) {
+fn elastic<const W: usize>(
+    a: &[u64],
+    b: &[u64],
+    w: usize,
+    h: usize,
+    dx: i32,
+    dy: i32,
+) -> (u32, u32) {
     let nb = params::BLOCKS;
     let (bw, bh) = (w.div_ceil(nb), h.div_ceil(nb));
     let l = params::LOCAL_SHIFT;
@@ -366,7 +390,10 @@ fn search_dyn(a: &FeatureCode, b: &FeatureCode) -> Option<f32> {
                 if yb < 0 || yb >= h as i32 {
                     continue;
                 }
-                let (ra, rb) = (&wa[y * w..y * w + w], &wb[yb as usize * w..yb as usize * w + w]);
+                let (ra, rb) = (
+                    &wa[y * w..y * w + w],
+                    &wb[yb as usize * w..yb as usize * w + w],
+                );
                 let m = ra[0] & sh(rb[0], dx);
                 n += m.count_ones();
                 for p in 1..w {
@@ -392,7 +419,12 @@ mod tests {
 
     fn code(rng: &mut Rng, planes: usize) -> (Vec<Vec<u64>>, Vec<u64>) {
         let m = (1u64 << 32) - 1;
-        ((0..planes).map(|_| (0..32).map(|_| rng.next_u64() & m).collect()).collect(), vec![m; 32])
+        (
+            (0..planes)
+                .map(|_| (0..32).map(|_| rng.next_u64() & m).collect())
+                .collect(),
+            vec![m; 32],
+        )
     }
 
     #[test]
@@ -405,7 +437,11 @@ mod tests {
             // B(x, y) = A(x - 2, y - 1): shifted right by 2 and down by 1.
             let ps: Vec<Vec<u64>> = p
                 .iter()
-                .map(|rows| (0..32).map(|y| if y == 0 { 0 } else { rows[y - 1] << 2 }).collect())
+                .map(|rows| {
+                    (0..32)
+                        .map(|y| if y == 0 { 0 } else { rows[y - 1] << 2 })
+                        .collect()
+                })
                 .collect();
             let b = FeatureCode::from_parts(CodeKind::Surface, Modality::Visible, 32, 32, &ps, &m)
                 .unwrap();

@@ -54,8 +54,10 @@ pub(crate) fn resample(img: &GrayImage, size: usize) -> (Vec<f32>, Vec<bool>) {
                 let x0 = ((u as f32 * k) as usize).min(side - 1);
                 let x1 = (((u + 1) as f32 * k).ceil() as usize).clamp(x0 + 1, side);
                 let area = ((y1 - y0) * (x1 - x0)) as u32;
-                let c = cnt[y1 * s1 + x1] + cnt[y0 * s1 + x0] - cnt[y0 * s1 + x1] - cnt[y1 * s1 + x0];
-                let s = sum[y1 * s1 + x1] + sum[y0 * s1 + x0] - sum[y0 * s1 + x1] - sum[y1 * s1 + x0];
+                let c =
+                    cnt[y1 * s1 + x1] + cnt[y0 * s1 + x0] - cnt[y0 * s1 + x1] - cnt[y1 * s1 + x0];
+                let s =
+                    sum[y1 * s1 + x1] + sum[y0 * s1 + x0] - sum[y0 * s1 + x1] - sum[y1 * s1 + x0];
                 if c * 2 > area {
                     vals[v * size + u] = (s / c as f64) as f32;
                     valid[v * size + u] = true;
@@ -116,7 +118,8 @@ pub(crate) fn normalise(vals: &[f32], valid: &[bool], size: usize, r: usize) -> 
                 continue;
             }
             let (x0, x1) = (x.saturating_sub(r), (x + r + 1).min(size));
-            let bx = |t: &[f64]| t[y1 * s1 + x1] + t[y0 * s1 + x0] - t[y0 * s1 + x1] - t[y1 * s1 + x0];
+            let bx =
+                |t: &[f64]| t[y1 * s1 + x1] + t[y0 * s1 + x0] - t[y0 * s1 + x1] - t[y1 * s1 + x0];
             let n = (c[y1 * s1 + x1] + c[y0 * s1 + x0] - c[y0 * s1 + x1] - c[y1 * s1 + x0]) as f64;
             let mean = bx(&s) / n;
             let var = (bx(&s2) / n - mean * mean).max(0.0);
@@ -130,10 +133,19 @@ pub(crate) fn normalise(vals: &[f32], valid: &[bool], size: usize, r: usize) -> 
     // One gain for the whole ROI (its high-pass RMS): contrast is equalised between captures
     // and sensors, while flat skin stays flat relative to the lines of the same ROI (a local
     // gain would blow skin texture and noise up to the strength of a principal line).
-    let rms = if cnt > 0 { (acc / cnt as f64).sqrt() as f32 } else { 0.0 };
+    let rms = if cnt > 0 {
+        (acc / cnt as f64).sqrt() as f32
+    } else {
+        0.0
+    };
     let g = 1.0 / rms.max(params::NORM_MIN_STD);
     norm.iter_mut().for_each(|v| *v *= g);
-    Prepared { size, norm, std, valid: valid.to_vec() }
+    Prepared {
+        size,
+        norm,
+        std,
+        valid: valid.to_vec(),
+    }
 }
 
 /// The normalised ROI as a viewable image (invalid pixels black).
@@ -142,7 +154,13 @@ pub(crate) fn to_view(p: &Prepared) -> GrayImage {
         .norm
         .iter()
         .zip(&p.valid)
-        .map(|(&v, &ok)| if ok { (128.0 + 40.0 * v).clamp(1.0, 255.0) } else { 0.0 })
+        .map(|(&v, &ok)| {
+            if ok {
+                (128.0 + 40.0 * v).clamp(1.0, 255.0)
+            } else {
+                0.0
+            }
+        })
         .collect();
     GrayF32::from_vec(p.size, p.size, data)
         .map(|g| g.to_u8())
@@ -171,14 +189,19 @@ mod tests {
     #[test]
     fn normalisation_equalises_contrast() {
         let size = 64;
-        let vals: Vec<f32> =
-            (0..size * size).map(|i| 100.0 + if (i % size) % 8 < 4 { 5.0 } else { -5.0 }).collect();
+        let vals: Vec<f32> = (0..size * size)
+            .map(|i| 100.0 + if (i % size) % 8 < 4 { 5.0 } else { -5.0 })
+            .collect();
         let p = normalise(&vals, &vec![true; size * size], size, 8);
         let rms = (p.norm.iter().map(|v| v * v).sum::<f32>() / p.norm.len() as f32).sqrt();
         assert!((rms - 1.0).abs() < 0.05, "rms {rms}");
         // A 10x weaker copy normalises to the same values.
         let weak: Vec<f32> = vals.iter().map(|v| 100.0 + (v - 100.0) * 0.5).collect();
         let q = normalise(&weak, &vec![true; size * size], size, 8);
-        assert!(p.norm.iter().zip(&q.norm).all(|(a, b)| (a - b).abs() < 1e-3));
+        assert!(p
+            .norm
+            .iter()
+            .zip(&q.norm)
+            .all(|(a, b)| (a - b).abs() < 1e-3));
     }
 }

@@ -65,7 +65,9 @@ pub enum TemplateError {
         found: [u8; 4],
     },
     /// A format version this build cannot read.
-    #[error("template format version {found} not supported (this build reads version {FORMAT_VERSION})")]
+    #[error(
+        "template format version {found} not supported (this build reads version {FORMAT_VERSION})"
+    )]
     UnsupportedVersion {
         /// Version found.
         found: u16,
@@ -180,7 +182,12 @@ impl Template {
         surface: Option<FeatureCode>,
         vein: Option<FeatureCode>,
     ) -> Result<Template, TemplateError> {
-        let t = Template { algorithm, param_hash: algorithm.param_hash(), surface, vein };
+        let t = Template {
+            algorithm,
+            param_hash: algorithm.param_hash(),
+            surface,
+            vein,
+        };
         t.validate()?;
         Ok(t)
     }
@@ -205,13 +212,19 @@ impl Template {
         {
             let Some(c) = code else { continue };
             if c.kind() != want {
-                return Err(TemplateError::WrongSlot { slot, found: c.kind().name() });
+                return Err(TemplateError::WrongSlot {
+                    slot,
+                    found: c.kind().name(),
+                });
             }
             check_dims(index, self.algorithm, c.width(), c.height(), c.planes())?;
         }
         let len = self.encoded_len();
         if len > params::MAX_TEMPLATE_BYTES {
-            return Err(TemplateError::TooLarge { len, max: params::MAX_TEMPLATE_BYTES });
+            return Err(TemplateError::TooLarge {
+                len,
+                max: params::MAX_TEMPLATE_BYTES,
+            });
         }
         Ok(())
     }
@@ -257,10 +270,16 @@ impl Template {
     pub fn from_bytes(bytes: &[u8]) -> Result<Template, TemplateError> {
         let min = HEADER + 4;
         if bytes.len() < min {
-            return Err(TemplateError::TooShort { len: bytes.len(), min });
+            return Err(TemplateError::TooShort {
+                len: bytes.len(),
+                min,
+            });
         }
         if bytes.len() > params::MAX_TEMPLATE_BYTES {
-            return Err(TemplateError::TooLarge { len: bytes.len(), max: params::MAX_TEMPLATE_BYTES });
+            return Err(TemplateError::TooLarge {
+                len: bytes.len(),
+                max: params::MAX_TEMPLATE_BYTES,
+            });
         }
         let magic = [bytes[0], bytes[1], bytes[2], bytes[3]];
         if &magic != MAGIC {
@@ -276,8 +295,8 @@ impl Template {
         if stored != computed {
             return Err(TemplateError::BadChecksum { stored, computed });
         }
-        let algorithm =
-            Algorithm::from_id(body[6]).ok_or(TemplateError::UnknownAlgorithm { found: body[6] })?;
+        let algorithm = Algorithm::from_id(body[6])
+            .ok_or(TemplateError::UnknownAlgorithm { found: body[6] })?;
         let nblocks = body[7];
         if !(1..=2).contains(&nblocks) {
             return Err(TemplateError::BadBlockCount { found: nblocks });
@@ -285,14 +304,19 @@ impl Template {
         let mut hash = [0u8; 8];
         hash.copy_from_slice(&body[8..16]);
         let param_hash = u64::from_le_bytes(hash);
-        let mut t = Template { algorithm, param_hash, surface: None, vein: None };
+        let mut t = Template {
+            algorithm,
+            param_hash,
+            surface: None,
+            vein: None,
+        };
         let mut pos = HEADER;
         for index in 0..nblocks as usize {
             let Some(h) = body.get(pos..pos + BLOCK_HEADER) else {
                 return Err(TemplateError::Truncated { index });
             };
-            let kind =
-                CodeKind::from_id(h[0]).ok_or(TemplateError::BadBlockKind { index, found: h[0] })?;
+            let kind = CodeKind::from_id(h[0])
+                .ok_or(TemplateError::BadBlockKind { index, found: h[0] })?;
             let source =
                 modality_from_id(h[1]).ok_or(TemplateError::BadSource { index, found: h[1] })?;
             let (width, height, planes) = (h[2] as usize, h[3] as usize, h[4] as usize);
@@ -315,7 +339,11 @@ impl Template {
                 let w = u64::from_le_bytes(buf);
                 let row = i / (planes + 1);
                 let is_mask = i % (planes + 1) == 0;
-                let limit = if is_mask { wmask } else { words[row * (planes + 1)] };
+                let limit = if is_mask {
+                    wmask
+                } else {
+                    words[row * (planes + 1)]
+                };
                 if w & !limit != 0 {
                     return Err(TemplateError::NonCanonical { index, row });
                 }
@@ -327,12 +355,17 @@ impl Template {
                 CodeKind::Vein => &mut t.vein,
             };
             if slot.is_some() {
-                return Err(TemplateError::DuplicateBlock { index, kind: kind.name() });
+                return Err(TemplateError::DuplicateBlock {
+                    index,
+                    kind: kind.name(),
+                });
             }
             *slot = Some(code);
         }
         if pos != body.len() {
-            return Err(TemplateError::TrailingBytes { count: body.len() - pos });
+            return Err(TemplateError::TrailingBytes {
+                count: body.len() - pos,
+            });
         }
         Ok(t)
     }
@@ -366,10 +399,15 @@ mod tests {
 
     fn random_code(rng: &mut Rng, kind: CodeKind, planes: usize) -> FeatureCode {
         let g = params::GRID;
-        let p: Vec<Vec<u64>> =
-            (0..planes).map(|_| (0..g).map(|_| rng.next_u64()).collect()).collect();
+        let p: Vec<Vec<u64>> = (0..planes)
+            .map(|_| (0..g).map(|_| rng.next_u64()).collect())
+            .collect();
         let m: Vec<u64> = (0..g).map(|_| rng.next_u64()).collect();
-        let src = if kind == CodeKind::Vein { Modality::Nir } else { Modality::Visible };
+        let src = if kind == CodeKind::Vein {
+            Modality::Nir
+        } else {
+            Modality::Visible
+        };
         FeatureCode::from_parts(kind, src, g, g, &p, &m).unwrap()
     }
 
@@ -405,12 +443,21 @@ mod tests {
         for i in 0..b.len() {
             let mut c = b.clone();
             c[i] ^= 0x10;
-            assert!(Template::from_bytes(&c).is_err(), "flip at byte {i} accepted");
+            assert!(
+                Template::from_bytes(&c).is_err(),
+                "flip at byte {i} accepted"
+            );
         }
-        assert!(matches!(Template::from_bytes(&b[..10]), Err(TemplateError::TooShort { .. })));
+        assert!(matches!(
+            Template::from_bytes(&b[..10]),
+            Err(TemplateError::TooShort { .. })
+        ));
         let mut c = b.clone();
         c[0] = b'X';
-        assert!(matches!(Template::from_bytes(&c), Err(TemplateError::BadMagic { .. })));
+        assert!(matches!(
+            Template::from_bytes(&c),
+            Err(TemplateError::BadMagic { .. })
+        ));
         assert!(matches!(
             Template::from_bytes(&b[..b.len() - 1]),
             Err(TemplateError::BadChecksum { .. })
@@ -420,10 +467,18 @@ mod tests {
         c[7] = 3;
         let crc = crc32fast::hash(&c);
         c.extend_from_slice(&crc.to_le_bytes());
-        assert!(matches!(Template::from_bytes(&c), Err(TemplateError::BadBlockCount { found: 3 })));
+        assert!(matches!(
+            Template::from_bytes(&c),
+            Err(TemplateError::BadBlockCount { found: 3 })
+        ));
         assert_eq!(
-            Template { algorithm: Algorithm::Bocv, param_hash: 0, surface: None, vein: None }
-                .validate(),
+            Template {
+                algorithm: Algorithm::Bocv,
+                param_hash: 0,
+                surface: None,
+                vein: None
+            }
+            .validate(),
             Err(TemplateError::Empty)
         );
         // Planes of the wrong algorithm.
@@ -433,6 +488,9 @@ mod tests {
             surface: Some(random_code(&mut rng, CodeKind::Surface, 3)),
             vein: None,
         };
-        assert!(matches!(wrong.to_bytes(), Err(TemplateError::BadDimensions { .. })));
+        assert!(matches!(
+            wrong.to_bytes(),
+            Err(TemplateError::BadDimensions { .. })
+        ));
     }
 }

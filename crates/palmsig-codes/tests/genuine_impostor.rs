@@ -23,15 +23,28 @@ fn genuine_pairs_score_far_above_impostors() {
     let i1 = m.compare(&a1, &b1).unwrap();
     let i2 = m.compare(&a1, &c1).unwrap(); // the other hand of the same person is another palm
     eprintln!("genuine {g:?}\nimpostor {i1:?}\nother hand {i2:?}");
-    for sel in [ModalitySelection::Visible, ModalitySelection::Nir, ModalitySelection::Fused] {
+    for sel in [
+        ModalitySelection::Visible,
+        ModalitySelection::Nir,
+        ModalitySelection::Fused,
+    ] {
         let gs = g.score(sel).unwrap();
         for i in [&i1, &i2] {
-            assert!(gs > i.score(sel).unwrap() + 2.0, "{sel}: genuine {gs} vs impostor {i:?}");
+            assert!(
+                gs > i.score(sel).unwrap() + 2.0,
+                "{sel}: genuine {gs} vs impostor {i:?}"
+            );
         }
     }
     // Distances: genuine well below unrelated.
-    assert!(g.surface_distance.unwrap() < 0.25 && g.vein_distance.unwrap() < 0.25, "{g:?}");
-    assert!(i1.surface_distance.unwrap() > 0.25 && i1.vein_distance.unwrap() > 0.25, "{i1:?}");
+    assert!(
+        g.surface_distance.unwrap() < 0.25 && g.vein_distance.unwrap() < 0.25,
+        "{g:?}"
+    );
+    assert!(
+        i1.surface_distance.unwrap() > 0.25 && i1.vein_distance.unwrap() > 0.25,
+        "{i1:?}"
+    );
     // Decisions at FMR 1e-4: genuine accepted, impostors rejected.
     let t = Threshold::for_fmr(1e-4).unwrap();
     assert!(t.accepts(g.fused), "{g:?}");
@@ -68,8 +81,17 @@ fn mismatched_templates_are_refused() {
     assert!(engine.matcher().compare_reference(&a, &[]).is_err());
     // Bad inputs are typed errors.
     let tiny = palmsig_core::GrayImage::new(8, 8);
-    assert_eq!(engine.encode_roi(Some(&tiny), None).unwrap_err().code(), "roi_too_small");
-    assert_eq!(engine.encode_roi(None, None).unwrap_err().code(), "no_image");
+    assert_eq!(
+        engine.encode_roi(Some(&tiny), None).unwrap_err().code(),
+        "roi_too_small"
+    );
+    assert_eq!(
+        engine.encode_roi(None, None).unwrap_err().code(),
+        "no_image"
+    );
     let flat = palmsig_core::GrayImage::from_vec(64, 64, vec![128; 64 * 64]).unwrap();
-    assert_eq!(engine.encode_roi(Some(&flat), None).unwrap_err().code(), "no_texture");
+    assert_eq!(
+        engine.encode_roi(Some(&flat), None).unwrap_err().code(),
+        "no_texture"
+    );
 }

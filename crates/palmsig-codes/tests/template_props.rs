@@ -4,10 +4,17 @@ use palmsig_core::Modality;
 use proptest::prelude::*;
 
 fn code(kind: CodeKind, planes: usize, words: &[u64]) -> FeatureCode {
-    let src = if kind == CodeKind::Vein { Modality::Nir } else { Modality::Visible };
-    let p: Vec<Vec<u64>> =
-        (0..planes).map(|k| (0..32).map(|y| words[(k * 32 + y) % words.len()]).collect()).collect();
-    let m: Vec<u64> = (0..32).map(|y| words[(y * 7 + 3) % words.len()].rotate_left(9)).collect();
+    let src = if kind == CodeKind::Vein {
+        Modality::Nir
+    } else {
+        Modality::Visible
+    };
+    let p: Vec<Vec<u64>> = (0..planes)
+        .map(|k| (0..32).map(|y| words[(k * 32 + y) % words.len()]).collect())
+        .collect();
+    let m: Vec<u64> = (0..32)
+        .map(|y| words[(y * 7 + 3) % words.len()].rotate_left(9))
+        .collect();
     FeatureCode::from_parts(kind, src, 32, 32, &p, &m).unwrap()
 }
 
@@ -75,7 +82,10 @@ fn truncations_are_typed_errors() {
     for n in 0..b.len() {
         let e = Template::from_bytes(&b[..n]).unwrap_err();
         assert!(
-            matches!(e, TemplateError::TooShort { .. } | TemplateError::BadChecksum { .. }),
+            matches!(
+                e,
+                TemplateError::TooShort { .. } | TemplateError::BadChecksum { .. }
+            ),
             "{n}: {e}"
         );
     }
