@@ -191,3 +191,34 @@ pub fn template_from_bits(
         .transpose()?;
     Template::new(algorithm, surface, vein).map_err(|e| ScorerError::NotIndexable(e.to_string()))
 }
+
+/// Convert a `palmsig_codes` template back into a [`crate::BitTemplate`] (32×32 grid, first
+/// [`crate::bitcode::PLANES`] planes), to fit the [`crate::CodeModel`] on real pipeline templates.
+pub fn bits_from_template(t: &Template) -> Result<crate::BitTemplate, ScorerError> {
+    use crate::bitcode::{GRID, PLANES};
+    let conv = |c: &FeatureCode| -> Result<crate::GridCode, ScorerError> {
+        if c.width() != GRID || c.height() != GRID || c.planes() < PLANES {
+            return Err(ScorerError::NotIndexable(format!(
+                "code {}x{}x{} is not {GRID}x{GRID}x{PLANES}+",
+                c.width(),
+                c.height(),
+                c.planes()
+            )));
+        }
+        let mut g = crate::GridCode {
+            planes: [[0; GRID]; PLANES],
+            mask: [0; GRID],
+        };
+        for y in 0..GRID {
+            g.mask[y] = c.mask_row(y) as u32;
+            for p in 0..PLANES {
+                g.planes[p][y] = c.plane_row(p, y) as u32;
+            }
+        }
+        Ok(g)
+    };
+    Ok(crate::BitTemplate {
+        surface: t.surface.as_ref().map(conv).transpose()?,
+        vein: t.vein.as_ref().map(conv).transpose()?,
+    })
+}

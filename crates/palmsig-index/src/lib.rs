@@ -55,7 +55,7 @@ pub use error::{IndexError, PersistError, ScorerError};
 pub use index::{
     Candidate, Decision, GalleryRead, GalleryWrite, Index, SearchParams, SearchResult,
 };
-pub use model::CodeModel;
+pub use model::{CodeModel, FitStats};
 pub use persist::{Recovery, Sealer, Store};
 pub use reference::BruteForce;
 pub use scorer::{CoarseProbe, Scorer};

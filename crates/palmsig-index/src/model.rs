@@ -59,6 +59,7 @@ impl Default for CodeModel {
 /// An identity's bit canvases (surface planes then vein planes), rows of `CANVAS` bits.
 #[derive(Debug, Clone)]
 pub struct Identity {
+    seed: u64,
     canvas: [[u64; CANVAS]; 2 * PLANES],
 }
 
@@ -125,12 +126,16 @@ impl CodeModel {
                 *row = bits;
             }
         }
-        Identity { canvas }
+        Identity { seed, canvas }
     }
 
-    /// One capture of `id` (deterministic in `capture_seed`).
+    /// One capture of `id` (deterministic in the identity and `capture_seed`; captures of
+    /// different identities with the same `capture_seed` have independent noise).
     pub fn capture(&self, id: &Identity, capture_seed: u64) -> BitTemplate {
-        let mut rng = Rng::derive(capture_seed, 0xCA);
+        let mut rng = Rng::derive(
+            capture_seed ^ id.seed.wrapping_mul(0xA24B_AED4_963E_E407),
+            0xCA,
+        );
         let s = self.max_shift.clamp(0, MARGIN);
         let dx = rng.below((2 * s + 1) as u64) as i32 - s;
         let dy = rng.below((2 * s + 1) as u64) as i32 - s;
@@ -189,5 +194,161 @@ mod tests {
         let id = m.identity(7);
         assert_eq!(m.capture(&id, 1), m.capture(&id, 1));
         assert_ne!(m.capture(&id, 1), m.capture(&id, 2));
+    }
+}
+
+/// Statistics of real templates the model is fitted to (distances as computed by
+/// [`crate::BitScorer`]).
+#[derive(Debug, Clone, Default)]
+pub struct FitStats {
+    /// Genuine distances at the best shift.
+    pub genuine: Vec<f64>,
+    /// Impostor distances at one alignment (no shift search).
+    pub impostor_aligned: Vec<f64>,
+}
+
+fn quantiles(v: &[f64]) -> [f64; 3] {
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    let q = |f: f64| s[((f * (s.len() - 1) as f64).round() as usize).min(s.len() - 1)];
+    [q(0.1), q(0.5), q(0.9)]
+}
+
+/// Impostor degrees of freedom `p(1−p)/σ²`, with σ from the interquartile range (robust to the
+/// occasional strongly correlated pair of smooth codes).
+fn dof(v: &[f64]) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    let q = |f: f64| s[((f * (s.len() - 1) as f64).round() as usize).min(s.len() - 1)];
+    let m = q(0.5);
+    let sd = (q(0.75) - q(0.25)) / 1.349;
+    if sd > 0.0 {
+        m * (1.0 - m) / (sd * sd)
+    } else {
+        f64::INFINITY
+    }
+}
+
+impl CodeModel {
+    /// Fit the flip-rate range to the genuine distance quantiles (10/50/90%) and the field
+    /// smoothness (`lattice`, `fine`) to the impostor degrees of freedom; other parameters are
+    /// kept from `self`. Returns `None` with fewer than 10 samples of either kind.
+    pub fn fit(&self, stats: &FitStats) -> Option<CodeModel> {
+        if stats.genuine.len() < 10 || stats.impostor_aligned.len() < 10 {
+            return None;
+        }
+        // Genuine distance of two captures ≈ p1 + p2 − 2·p1·p2 with p ~ U[a, b] each.
+        let want = quantiles(&stats.genuine);
+        let mut best = (f64::MAX, self.flip_min, self.flip_max);
+        for ia in 0..=45 {
+            for ib in ia..=45 {
+                let (a, b) = (ia as f64 / 100.0, ib as f64 / 100.0);
+                let mut sim = Vec::with_capacity(400);
+                for i in 0..20 {
+                    for j in 0..20 {
+                        let p1 = a + (b - a) * (i as f64 + 0.5) / 20.0;
+                        let p2 = a + (b - a) * (j as f64 + 0.5) / 20.0;
+                        sim.push(p1 + p2 - 2.0 * p1 * p2);
+                    }
+                }
+                let q = quantiles(&sim);
+                let e: f64 = q
+                    .iter()
+                    .zip(want.iter())
+                    .map(|(x, y)| (x - y) * (x - y))
+                    .sum();
+                if e < best.0 {
+                    best = (e, a, b);
+                }
+            }
+        }
+        let target = dof(&stats.impostor_aligned);
+        let scorer = crate::BitScorer::default();
+        let mut bestf = (f64::MAX, self.lattice, self.fine);
+        for lattice in [4usize, 5, 6, 8, 10, 12, 16] {
+            for fine in [0.0f32, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0] {
+                let m = CodeModel {
+                    lattice,
+                    fine,
+                    flip_min: best.1,
+                    flip_max: best.2,
+                    ..*self
+                };
+                let d: Vec<f64> = (0..400u64)
+                    .filter_map(|i| {
+                        let x = m.capture(&m.identity(7_000_000 + 2 * i), 1);
+                        let y = m.capture(&m.identity(7_000_001 + 2 * i), 2);
+                        crate::bitcode::distance_at(&x, &y, 0, 0, scorer.min_bits)
+                    })
+                    .collect();
+                let e = (dof(&d).ln() - target.ln()).abs();
+                if e < bestf.0 {
+                    bestf = (e, lattice, fine);
+                }
+            }
+        }
+        Some(CodeModel {
+            flip_min: best.1,
+            flip_max: best.2,
+            lattice: bestf.1,
+            fine: bestf.2,
+            ..*self
+        })
+    }
+}
+
+#[cfg(test)]
+mod fit_tests {
+    use super::*;
+    use crate::bitcode::distance_at;
+
+    #[test]
+    fn fit_recovers_a_known_model() {
+        let truth = CodeModel {
+            lattice: 6,
+            fine: 0.35,
+            flip_min: 0.05,
+            flip_max: 0.2,
+            ..CodeModel::default()
+        };
+        let s = crate::BitScorer::default();
+        let mut st = FitStats::default();
+        for i in 0..300u64 {
+            let id = truth.identity(i);
+            st.genuine
+                .push(s.distance(&truth.capture(&id, 1), &truth.capture(&id, 2)));
+            let other = truth.capture(&truth.identity(10_000 + i), 3);
+            st.impostor_aligned.extend(distance_at(
+                &truth.capture(&id, 1),
+                &other,
+                0,
+                0,
+                s.min_bits,
+            ));
+        }
+        eprintln!(
+            "genuine q {:?} dof {}",
+            quantiles(&st.genuine),
+            dof(&st.impostor_aligned)
+        );
+        let f = CodeModel::default().fit(&st).unwrap();
+        assert!(
+            (f.flip_min - 0.05).abs() <= 0.04 && (f.flip_max - 0.2).abs() <= 0.04,
+            "{f:?}"
+        );
+        // Smoothness: the fitted model has about the same impostor degrees of freedom.
+        let d: Vec<f64> = (0..400u64)
+            .filter_map(|i| {
+                distance_at(
+                    &f.capture(&f.identity(50_000 + 2 * i), 1),
+                    &f.capture(&f.identity(50_001 + 2 * i), 2),
+                    0,
+                    0,
+                    s.min_bits,
+                )
+            })
+            .collect();
+        let ratio = dof(&d) / dof(&st.impostor_aligned);
+        assert!((0.6..1.6).contains(&ratio), "dof ratio {ratio} ({f:?})");
     }
 }

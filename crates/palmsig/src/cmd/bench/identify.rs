@@ -10,8 +10,8 @@
 //! FNIR and FPIR at the threshold calibrated for `--fpir`; and the scan kernel's GB/s against a
 //! plain streaming read of memory.
 use anyhow::Context;
-use palmsig_index::simd::{scan_min, Kernel};
 use palmsig_index::codes_adapter::template_from_bits;
+use palmsig_index::simd::{scan_min, Kernel};
 use palmsig_index::{
     BitScorer, BitTemplate, CodeModel, CodesScorer, Decision, GalleryRead, GalleryWrite, Index,
     Scorer, SearchParams, Store,
@@ -51,6 +51,12 @@ pub struct Args {
     /// calibration of the decision threshold (separate from the evaluation probes).
     #[arg(long, default_value_t = 500)]
     calibration_probes: u64,
+    /// Fit the template model on real pipeline templates first: a manifest (the `palmsig eval`
+    /// format, e.g. written by `palmsig synth`) whose captures are extracted with
+    /// `palmsig_codes::Engine` (CompCode); the flip-rate range is fitted to their genuine
+    /// distances and the code smoothness to their impostor degrees of freedom.
+    #[arg(long)]
+    fit_manifest: Option<std::path::PathBuf>,
     /// Seed of the generated population.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -74,7 +80,11 @@ fn rss_bytes() -> Option<u64> {
 }
 
 /// Generate `f(i)` for `i in range` on `threads` threads, in order.
-fn par_gen<T: Send>(range: std::ops::Range<u64>, threads: usize, f: impl Fn(u64) -> T + Sync) -> Vec<T> {
+fn par_gen<T: Send>(
+    range: std::ops::Range<u64>,
+    threads: usize,
+    f: impl Fn(u64) -> T + Sync,
+) -> Vec<T> {
     let n = (range.end - range.start) as usize;
     let t = threads.max(1);
     let chunk = n.div_ceil(t).max(1);
@@ -88,14 +98,17 @@ fn par_gen<T: Send>(range: std::ops::Range<u64>, threads: usize, f: impl Fn(u64)
                 s.spawn(move || (lo..hi).map(f).collect::<Vec<T>>())
             })
             .collect();
-        out = hs.into_iter().map(|h| h.join().expect("generator thread")).collect();
+        out = hs
+            .into_iter()
+            .map(|h| h.join().expect("generator thread"))
+            .collect();
     });
     out.into_iter().flatten().collect()
 }
 
-/// Best-of-5 single-thread streaming read of a 1 GiB buffer, GB/s.
-fn memory_bandwidth() -> f64 {
-    let words = (1usize << 30) / 8;
+/// Best-of-5 single-thread streaming read of a `bytes` buffer, GB/s.
+fn memory_bandwidth(bytes: usize) -> f64 {
+    let words = bytes / 8;
     let buf: Vec<u64> = (0..words as u64).collect();
     let mut best = f64::MAX;
     let mut sink = 0u64;
@@ -116,15 +129,36 @@ fn memory_bandwidth() -> f64 {
 
 /// Run `palmsig bench identify`.
 pub fn run(a: Args) -> anyhow::Result<()> {
-    anyhow::ensure!(a.gallery >= 1 && a.probes >= 1, "--gallery and --probes must be >= 1");
-    anyhow::ensure!(a.threads >= 1 && a.repeats >= 1, "--threads and --repeats must be >= 1");
-    let model = CodeModel::default();
+    anyhow::ensure!(
+        a.gallery >= 1 && a.probes >= 1,
+        "--gallery and --probes must be >= 1"
+    );
+    anyhow::ensure!(
+        a.threads >= 1 && a.repeats >= 1,
+        "--threads and --repeats must be >= 1"
+    );
+    let (model, fit) = match &a.fit_manifest {
+        Some(p) => fit_model(p)?,
+        None => (
+            CodeModel::default(),
+            json!("provisional default parameters (no --fit-manifest)"),
+        ),
+    };
     let outsider = |i: u64| (1u64 << 40) + i;
     if a.scorer == "codes" {
         let alg = palmsig_codes::Algorithm::CompCode;
         let scorer = CodesScorer::new(palmsig_codes::Matcher::new(alg));
-        let conv = move |t: BitTemplate| template_from_bits(&t, alg).expect("model templates fit CompCode");
-        return bench(a, model, scorer, conv, json!("palmsig_codes built-in calibration"));
+        let conv = move |t: BitTemplate| {
+            template_from_bits(&t, alg).expect("model templates fit CompCode")
+        };
+        return bench(
+            a,
+            model,
+            fit,
+            scorer,
+            conv,
+            json!("palmsig_codes built-in calibration"),
+        );
     }
     // Impostor model of the matcher, fitted on pairs of people outside the gallery.
     let mut scorer = BitScorer::default();
@@ -135,14 +169,85 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             (x, y)
         })
         .collect();
-    let imp = scorer.calibrate(&pairs).context("calibrating the impostor model")?;
+    let imp = scorer
+        .calibrate(&pairs)
+        .context("calibrating the impostor model")?;
     let info = json!({"dof": imp.n, "mean": imp.p, "shift_trials": imp.k});
-    bench(a, model, scorer, |t| t, info)
+    bench(a, model, fit, scorer, |t| t, info)
+}
+
+/// Extract the manifest's captures, measure genuine (best-shift) and impostor (aligned)
+/// distances, and fit the model to them.
+fn fit_model(path: &std::path::Path) -> anyhow::Result<(CodeModel, serde_json::Value)> {
+    use palmsig_index::bitcode::distance_at;
+    use palmsig_index::codes_adapter::bits_from_template;
+    let man = palmsig_eval::Manifest::from_path(path)
+        .with_context(|| format!("reading manifest {}", path.display()))?;
+    let engine = palmsig_codes::Engine::new(palmsig_codes::Algorithm::CompCode);
+    let mut per_class: Vec<Vec<BitTemplate>> = vec![Vec::new(); man.classes.len()];
+    let mut failures = 0usize;
+    for c in &man.captures {
+        let load =
+            |p: &Option<std::path::PathBuf>| p.as_ref().map(palmsig_vision::load).transpose();
+        let (Ok(visible), Ok(nir)) = (load(&c.visible), load(&c.nir)) else {
+            failures += 1;
+            continue;
+        };
+        let cap = palmsig_vision::Capture {
+            kind: c.kind,
+            hand: c.hand,
+            visible,
+            nir,
+        };
+        let t = engine
+            .extract(&cap, &mut palmsig_vision::NoExplain)
+            .map_err(|e| e.to_string())
+            .and_then(|t| bits_from_template(&t).map_err(|e| e.to_string()));
+        match t {
+            Ok(t) => per_class[c.class as usize].push(t),
+            Err(_) => failures += 1,
+        }
+    }
+    let scorer = BitScorer::default();
+    let mut st = palmsig_index::FitStats::default();
+    for ts in &per_class {
+        for i in 0..ts.len() {
+            for j in i + 1..ts.len() {
+                st.genuine.push(scorer.distance(&ts[i], &ts[j]));
+            }
+        }
+    }
+    let firsts: Vec<&BitTemplate> = per_class.iter().filter_map(|v| v.first()).collect();
+    'outer: for i in 0..firsts.len() {
+        for j in i + 1..firsts.len() {
+            st.impostor_aligned
+                .extend(distance_at(firsts[i], firsts[j], 0, 0, scorer.min_bits));
+            if st.impostor_aligned.len() >= 5000 {
+                break 'outer;
+            }
+        }
+    }
+    let fitted = CodeModel::default()
+        .fit(&st)
+        .context("too few genuine or impostor pairs in the manifest to fit the model")?;
+    let mut g = st.genuine.clone();
+    g.sort_by(f64::total_cmp);
+    let info = json!({
+        "manifest": path.display().to_string(),
+        "captures": man.captures.len(),
+        "failures": failures,
+        "genuine_pairs": st.genuine.len(),
+        "genuine_distance_p10_p50_p90": [pct(&g, 0.1), pct(&g, 0.5), pct(&g, 0.9)],
+        "impostor_pairs": st.impostor_aligned.len(),
+        "fitted": format!("{fitted:?}"),
+    });
+    Ok((fitted, info))
 }
 
 fn bench<S: Scorer + Clone>(
     a: Args,
     model: CodeModel,
+    fit: serde_json::Value,
     scorer: S,
     conv: impl Fn(BitTemplate) -> S::Template + Sync,
     calibration: serde_json::Value,
@@ -173,11 +278,16 @@ fn bench<S: Scorer + Clone>(
     let dir = match &a.dir {
         Some(d) => d.clone(),
         None => {
-            tmp = std::env::temp_dir().join(format!("palmsig-bench-identify-{}", std::process::id()));
+            tmp =
+                std::env::temp_dir().join(format!("palmsig-bench-identify-{}", std::process::id()));
             tmp
         }
     };
-    anyhow::ensure!(!dir.join("snapshot").exists(), "{} already holds a store", dir.display());
+    anyhow::ensure!(
+        !dir.join("snapshot").exists(),
+        "{} already holds a store",
+        dir.display()
+    );
     let t2 = Instant::now();
     let store = Store::create_from(&dir, index, None)?;
     let snapshot_write_s = t2.elapsed().as_secs_f64();
@@ -188,19 +298,25 @@ fn bench<S: Scorer + Clone>(
     let (store, recovery) = Store::open(&dir, scorer.clone(), None)?;
     let load_s = t3.elapsed().as_secs_f64();
     let rss1 = rss_bytes();
-    anyhow::ensure!(recovery.snapshot_records as u64 == n && recovery.damage.is_empty(), "reload: {recovery:?}");
+    anyhow::ensure!(
+        recovery.snapshot_records as u64 == n && recovery.damage.is_empty(),
+        "reload: {recovery:?}"
+    );
     let index = store.index();
     let mem = index.memory_bytes();
 
     // 4. Probes.
     let m = a.probes;
-    let mated_ids: Vec<u64> = (0..m).map(|p| (p.wrapping_mul(0x9E37_79B9) ^ (p >> 3)) % n).collect();
+    let mated_ids: Vec<u64> = (0..m)
+        .map(|p| (p.wrapping_mul(0x9E37_79B9) ^ (p >> 3)) % n)
+        .collect();
     let mated: Vec<S::Template> = par_gen(0..m, a.threads.max(2), |p| {
         let i = mated_ids[p as usize];
         conv(model.capture(&model.identity(seed ^ (i * 0x1_0001)), probe_seed(p)))
     });
-    let nonmated: Vec<S::Template> =
-        par_gen(0..m, a.threads.max(2), |p| conv(model.capture(&model.identity(outsider(p)), probe_seed(p))));
+    let nonmated: Vec<S::Template> = par_gen(0..m, a.threads.max(2), |p| {
+        conv(model.capture(&model.identity(outsider(p)), probe_seed(p)))
+    });
     let sp = SearchParams {
         shortlist: a.shortlist,
         fpir: a.fpir,
@@ -238,7 +354,11 @@ fn bench<S: Scorer + Clone>(
         best.push(b);
         let res = res.expect("at least one repeat");
         threshold = res.threshold;
-        top.push(res.candidates.first().map_or((u64::MAX, f32::NEG_INFINITY), |c| (c.id, c.score)));
+        top.push(
+            res.candidates
+                .first()
+                .map_or((u64::MAX, f32::NEG_INFINITY), |c| (c.id, c.score)),
+        );
         if let Decision::Match { score, .. } = res.decision {
             anyhow::ensure!(score >= threshold, "decision below its threshold");
         }
@@ -247,7 +367,11 @@ fn bench<S: Scorer + Clone>(
     // FPIR: non-mated searches whose top candidate reaches it.
     let rates = |t: f32| {
         let m = m as usize;
-        let fnir = top[..m].iter().zip(&mated_ids).filter(|((id, s), mate)| !(*id == **mate && *s >= t)).count();
+        let fnir = top[..m]
+            .iter()
+            .zip(&mated_ids)
+            .filter(|((id, s), mate)| !(*id == **mate && *s >= t))
+            .count();
         let fpir = top[m..].iter().filter(|(_, s)| *s >= t).count();
         (fnir as f64 / m as f64, fpir as f64 / m as f64)
     };
@@ -274,7 +398,11 @@ fn bench<S: Scorer + Clone>(
     // 7. Coarse recall: against the mate, and against exhaustive search.
     let mut mate_hits = 0u64;
     for (p, probe) in mated.iter().enumerate() {
-        if index.shortlist(probe, a.shortlist)?.iter().any(|x| x.0 == mated_ids[p]) {
+        if index
+            .shortlist(probe, a.shortlist)?
+            .iter()
+            .any(|x| x.0 == mated_ids[p])
+        {
             mate_hits += 1;
         }
     }
@@ -282,10 +410,19 @@ fn bench<S: Scorer + Clone>(
     let t5 = Instant::now();
     let agree: Vec<bool> = par_gen(0..r as u64, a.threads, |p| {
         let probe = &mated[p as usize];
-        let ex = index.search(probe, &SearchParams { max_results: 1, ..SearchParams::exhaustive() });
+        let ex = index.search(
+            probe,
+            &SearchParams {
+                max_results: 1,
+                ..SearchParams::exhaustive()
+            },
+        );
         let sl = index.shortlist(probe, a.shortlist);
         match (ex, sl) {
-            (Ok(ex), Ok(sl)) => ex.candidates.first().is_some_and(|c| sl.iter().any(|x| x.0 == c.id)),
+            (Ok(ex), Ok(sl)) => ex
+                .candidates
+                .first()
+                .is_some_and(|c| sl.iter().any(|x| x.0 == c.id)),
             _ => false,
         }
     });
@@ -315,7 +452,8 @@ fn bench<S: Scorer + Clone>(
         );
     }
     drop(codes);
-    let bw = memory_bandwidth();
+    let bw = memory_bandwidth(1 << 30);
+    let bw_same = memory_bandwidth(n as usize * words * 8);
     let load_avg = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
 
     let report = json!({
@@ -325,6 +463,7 @@ fn bench<S: Scorer + Clone>(
         "shortlist": a.shortlist,
         "kernel": index.kernel().name(),
         "model": format!("{model:?}"),
+        "model_fit": fit,
         "scorer": a.scorer,
         "calibration": calibration,
         "build": {"generate_s": gen_s, "insert_s": insert_s, "snapshot_write_s": snapshot_write_s},
@@ -343,7 +482,7 @@ fn bench<S: Scorer + Clone>(
             "impostor_max": {"threshold": threshold, "fnir": fnir, "fpir_measured": fpir_measured,
                 "gumbel_mu": imax.mu, "gumbel_beta": imax.beta, "calibration_searches": imax.samples, "calibrate_s": calibrate_s},
             "scorer_fmr_model": {"threshold": model_threshold, "fnir": fnir_model, "fpir_measured": fpir_model}},
-        "scan": {"bytes": n as usize * words * 8, "kernels": kernels, "memory_read_gb_per_s": bw},
+        "scan": {"bytes": n as usize * words * 8, "kernels": kernels, "memory_read_gb_per_s": {"1GiB": bw, "scan_sized": bw_same}},
         "machine": {"load_average": load_avg.trim(), "cpus": std::thread::available_parallelism().map(|x| x.get()).unwrap_or(1)},
     });
     println!("{}", serde_json::to_string_pretty(&report)?);
