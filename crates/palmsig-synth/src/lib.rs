@@ -5,11 +5,11 @@
 //! Nothing is tuned to a synthetic-only shortcut: hands come at any rotation, on dark or
 //! cluttered backgrounds, with glare, blur, noise and JPEG artefacts, and the `realistic` preset
 //! is measured against the real-scanner figures of `shared/real-captures.md`
-//! (see [`stats::measure`] and `examples/realism.rs`). Measured medians of 30 `realistic`
+//! (see [`stats::measure`] and `examples/realism.rs`). Measured medians of 40 `realistic`
 //! 768x576 captures (real figures in brackets): hand coverage 0.29, p10–p90 0.25–0.35
-//! [0.26–0.37]; NIR hand mean 92 [93], background 18 [17], Laplacian variance 18, p10–p90
-//! 9.5–38 [18, 10–34]; NIR ROI mean 104 [103], std 9.5 [10], Laplacian variance 9 [3.2: our
-//! ROI is noisier than real]; visible ROI mean 125 [124], std 17.5 [19], Laplacian variance
+//! [0.26–0.37]; NIR hand mean 93 [93], background 17 [17], Laplacian variance 16.7, p10–p90
+//! 9.9–37 [18, 10–34]; NIR ROI mean 103 [103], std 9.0 [10], Laplacian variance 8.0 [3.2: our
+//! ROI is noisier than real]; visible ROI mean 124 [124], std 17.6 [19], Laplacian variance
 //! 28 [29].
 //!
 //! # Main types
