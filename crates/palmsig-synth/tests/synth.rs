@@ -374,3 +374,37 @@ fn bad_input_gives_typed_errors() {
     assert!("medium".parse::<Difficulty>().is_err());
     assert_eq!("hard".parse::<Difficulty>().unwrap(), Difficulty::Hard);
 }
+
+#[test]
+fn session_two_drifts_more_than_captures_within_a_session() {
+    let (mut within, mut across, mut el1, mut el2) = (vec![], vec![], vec![], vec![]);
+    for subject in 1..=4 {
+        let id = Identity::new(31, subject, Hand::Right).unwrap();
+        let s1: Vec<CaptureSpec> = (0..4)
+            .map(|k| CaptureSpec::sample(&id, Difficulty::Realistic, 1, k))
+            .collect();
+        let s2: Vec<CaptureSpec> = (4..8)
+            .map(|k| CaptureSpec::sample(&id, Difficulty::Realistic, 2, k))
+            .collect();
+        for i in 0..4 {
+            for j in i + 1..4 {
+                within.push((s1[i].rotation_deg - s1[j].rotation_deg).abs());
+            }
+            for b in &s2 {
+                across.push((s1[i].rotation_deg - b.rotation_deg).abs());
+            }
+            el1.push(s1[i].elastic_mm);
+            el2.push(s2[i].elastic_mm);
+        }
+        // Same arguments, same spec.
+        assert_eq!(s1[0], CaptureSpec::sample(&id, Difficulty::Realistic, 1, 0));
+    }
+    let mean = |v: &[f32]| v.iter().sum::<f32>() / v.len() as f32;
+    assert!(
+        mean(&across) > 1.5 * mean(&within),
+        "{} vs {}",
+        mean(&across),
+        mean(&within)
+    );
+    assert!(mean(&el2) > mean(&el1));
+}
