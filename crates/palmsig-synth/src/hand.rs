@@ -271,6 +271,16 @@ impl HandShape {
         if pick == usize::MAX {
             return q;
         }
+        // The thumb does not swing: a point nearer its axis than the picked finger's stays put
+        // (otherwise a weakly abducted thumb could be carved by the index finger's swing).
+        let th = &self.thumb;
+        let d = th.dir(0.0);
+        let (rx, ry) = (q.x - th.base.x, q.y - th.base.y);
+        let t = rx * d.x + ry * d.y;
+        let c = (rx * d.y - ry * d.x).abs();
+        if t > -th.r_base && t < th.length + th.r_tip && c < th.r_base + 3.0 && c < best {
+            return q;
+        }
         let f = &self.fingers[pick];
         let ramp = (pick_t / params::SPREAD_RAMP_MM).min(1.0);
         let ramp = ramp * ramp * (3.0 - 2.0 * ramp);
@@ -391,6 +401,42 @@ mod tests {
             assert!(v[1].x > v[2].x && v[2].x > v[3].x, "{v:?}");
             let d = v[1].dist(v[3]);
             assert!(d > 25.0 && d < 55.0, "{d}");
+        }
+    }
+
+    #[test]
+    fn finger_swing_never_carves_the_thumb() {
+        for seed in 0..40 {
+            let h = HandShape::random(&mut Rng::new(seed));
+            let d = 5f32.to_radians();
+            for post in [
+                Posture {
+                    spread: [d, d, -d, -d],
+                },
+                Posture {
+                    spread: [-d, d, d, -d],
+                },
+            ] {
+                let dirs = h.posed_dirs(&post);
+                let th = &h.thumb;
+                let a = th.dir(0.0);
+                for k in 1..10 {
+                    let t = th.length * k as f32 / 10.0;
+                    let rad = th.r_base + (th.r_tip - th.r_base) * k as f32 / 10.0;
+                    for o in [-0.8, 0.0, 0.8] {
+                        let off = o * rad;
+                        let q = Point::new(
+                            th.base.x + a.x * t - a.y * off,
+                            th.base.y + a.y * t + a.x * off,
+                        );
+                        let r = h.unspread(q, &post, &dirs);
+                        assert!(
+                            h.sdf(r) < 0.0,
+                            "seed {seed}: thumb point {q:?} mapped out to {r:?}"
+                        );
+                    }
+                }
+            }
         }
     }
 
