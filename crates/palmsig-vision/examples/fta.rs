@@ -79,6 +79,10 @@ fn main() {
                                 let res = extract_roi(&cap, &mut NoExplain);
                                 acc.secs += t0.elapsed().as_secs_f64();
                                 acc.n += 1;
+                                if acc.n % 200 == 0 {
+                                    let f: usize = acc.fail.values().map(|v| v.len()).sum();
+                                    eprintln!("progress: a worker has done {} captures, {f} failures", acc.n);
+                                }
                                 match res {
                                     Ok(pair) => {
                                         let kp = pair.quality.keypoints.expect("keypoints");
@@ -98,6 +102,14 @@ fn main() {
                                             acc.valley_err.push(f.dist(*tv));
                                             acc.along_y.push((f.x - tv.x) * y.0 + (f.y - tv.y) * y.1);
                                             worst = worst.max(f.dist(*tv));
+                                        }
+                                        if std::env::var_os("FTA_VERBOSE").is_some() {
+                                            eprintln!(
+                                                "{name}: found {:?} truth {:?} score {:.2}",
+                                                found.map(|p| (p.x.round(), p.y.round())),
+                                                [t[1], t[2], t[3]].map(|p| (p.x.round(), p.y.round())),
+                                                kp.valleys.pattern_score
+                                            );
                                         }
                                         if worst > 0.04 * cfg.width as f32 {
                                             acc.bad.push(format!(

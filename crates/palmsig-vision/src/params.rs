@@ -91,6 +91,12 @@ pub const FINGER_MAX_WIDTH_RADII: f32 = 0.75;
 /// |ln(|V3−C|/|V2−C|)|` with C the palm centre. V1–V3 sit at similar distances from the palm
 /// centre; the thumb web sits much nearer, so a row shifted onto the thumb scores badly.
 pub const VALLEY_DEPTH_WEIGHT: f32 = 2.0;
+/// Arm of the k-cosine corner measure that places a valley on the outline, in palm radii (about
+/// half a finger width).
+pub const VALLEY_CORNER_RADII: f32 = 0.2;
+/// Outline points at least this fraction as deep (below the tips' chord) as the deepest one
+/// compete for the valley by corner sharpness.
+pub const VALLEY_DEEP_FRACTION: f32 = 0.75;
 /// Typical gap between adjacent finger valleys, in palm radii (hand proportions: a finger base
 /// is about a quarter of the palm width, i.e. half a radius).
 pub const VALLEY_GAP_RADII: f32 = 0.5;
@@ -132,5 +138,6 @@ pub const QUANTISATION_LAPLACIAN_VAR: f32 = 20.0 / 12.0;
 /// crops have std ~6–10; a flat patch has < 1).
 pub const MIN_ROI_STD: f32 = 1.5;
 /// Tilt proxy: the ratio of the two valley gaps `|V1−V2| / |V2−V3|`. Natural hands give
-/// 0.7–1.4; a palm rotated out of plane foreshortens one side. Outside [1/x, x] → tilted.
-pub const MAX_VALLEY_GAP_RATIO: f32 = 2.2;
+/// 0.7–1.4; a palm turned strongly out of plane foreshortens one side. Outside [1/x, x] →
+/// tilted. Kept wide: tilts within ±10° barely move it, and V2 does not enter the ROI.
+pub const MAX_VALLEY_GAP_RATIO: f32 = 3.0;

@@ -387,7 +387,34 @@ fn outline_hypothesis(scan: &TipScan, hand: Hand) -> Option<Pick> {
             }
         }
         valleys.push(match best {
-            Some((_, i)) if !blocked => Some(refine_valley(pts[i], o.centre)),
+            Some((dmax, i)) if !blocked => {
+                // The chord of two tips of unequal length is tilted, so its deepest point slides
+                // up the longer finger's edge. Among the deep points, take the sharpest corner
+                // (k-cosine): the web where the two finger edges meet.
+                let kk = ((params::VALLEY_CORNER_RADII * o.radius).round() as usize).max(2);
+                let mut sharp = (f32::MIN, i);
+                for d in 1..len {
+                    let j = (a + d) % n;
+                    if o.cut[j] || d < kk || d + kk > len {
+                        continue;
+                    }
+                    let p = pts[j];
+                    let depth = ((p.x - pa.x) * uy - (p.y - pa.y) * ux).abs() / ul;
+                    if depth < params::VALLEY_DEEP_FRACTION * dmax {
+                        continue;
+                    }
+                    let (q0, q1) = (pts[(j + n - kk) % n], pts[(j + kk) % n]);
+                    let (v0, v1) = (
+                        unit(Point::new(q0.x - p.x, q0.y - p.y)),
+                        unit(Point::new(q1.x - p.x, q1.y - p.y)),
+                    );
+                    let cos = v0.x * v1.x + v0.y * v1.y;
+                    if cos > sharp.0 {
+                        sharp = (cos, j);
+                    }
+                }
+                Some(refine_valley(pts[sharp.1], o.centre))
+            }
             _ => None,
         });
     }
@@ -398,7 +425,7 @@ fn outline_hypothesis(scan: &TipScan, hand: Hand) -> Option<Pick> {
 
 /// Hypothesis from a ring of radius `rho` around the palm centre: the mask's runs along the
 /// ring of finger-like width are fingers; the background between two adjacent fingers, inside
-/// the ring, is their gap, and its point nearest the palm centre is the valley. Fingertips merged
+/// the ring, is their gap, and its deepest point along the gap's axis is the valley. Fingertips merged
 /// with objects beyond the ring do not matter.
 fn ring_hypothesis(
     fg: &dyn Fn(usize) -> bool,
@@ -527,8 +554,9 @@ fn ring_hypothesis(
     best
 }
 
-/// The background pixel nearest the palm centre in the gap region reachable from `(sx, sy)`
-/// without leaving the disc of radius `rho` (the bottom of the gap between two fingers).
+/// The deepest background pixel, along the gap's axis (the radial direction through
+/// `(sx, sy)`), of the gap region reachable from `(sx, sy)` without leaving the disc of radius
+/// `rho`: the bottom of the gap between two fingers.
 fn gap_bottom(
     fg: &dyn Fn(usize) -> bool,
     (w, h): (usize, usize),
@@ -564,12 +592,16 @@ fn gap_bottom(
     let mut seen = vec![false; bw * bh];
     let mut stack = vec![s0];
     seen[local(s0)?] = true;
+    let u = unit(Point::new(sx as f32 - c.x, sy as f32 - c.y));
     let mut best = (f32::INFINITY, s0);
     while let Some(i) = stack.pop() {
         let (x, y) = ((i % w) as f32, (i / w) as f32);
-        let d2 = (x - c.x).powi(2) + (y - c.y).powi(2);
-        if d2 < best.0 {
-            best = (d2, i);
+        // Depth along the gap's axis (the ring point's radial direction); a little of the
+        // lateral offset breaks ties on a flat web floor.
+        let (px, py) = (x - c.x, y - c.y);
+        let depth = px * u.x + py * u.y + 0.1 * (px * u.y - py * u.x).abs();
+        if depth < best.0 {
+            best = (depth, i);
         }
         let (xi, yi) = ((i % w) as isize, (i / w) as isize);
         for (dx, dy) in [(-1isize, 0isize), (1, 0), (0, -1), (0, 1)] {
