@@ -250,3 +250,33 @@ fn roi_quality_reasons() {
         "bad_image"
     );
 }
+
+#[test]
+fn dir_sink_writes_numbered_pngs() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = HandSpec {
+        palm: 75.0,
+        centre: Point::new(192.0, 160.0),
+        ..HandSpec::new(384, 288)
+    };
+    let img = draw_hand(&s);
+    let mut sink = palmsig_vision::DirSink::new(dir.path(), "cap 1").unwrap();
+    extract_roi(&Capture::hand(Hand::Right, None, Some(img)), &mut sink).unwrap();
+    assert!(sink.error().is_none());
+    let mut names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "cap_1_00_working.png",
+            "cap_1_01_mask.png",
+            "cap_1_02_keypoints.png",
+            "cap_1_03_roi_nir.png"
+        ]
+    );
+    let roi = palmsig_vision::load(dir.path().join("cap_1_03_roi_nir.png")).unwrap();
+    assert_eq!(roi.width(), params::ROI_SIZE);
+}
