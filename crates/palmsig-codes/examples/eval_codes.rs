@@ -290,6 +290,49 @@ fn main() {
             );
         }
     }
+    if args.iter().any(|a| a == "--timing") {
+        // Single-thread CPU time (Linux schedstat, ns) of coding and comparison.
+        let cpu = || -> f64 {
+            std::fs::read_to_string("/proc/thread-self/schedstat")
+                .ok()
+                .and_then(|s| s.split_whitespace().next()?.parse::<f64>().ok())
+                .unwrap_or(f64::NAN)
+                * 1e-9
+        };
+        for &algo in &algos {
+            let e = Engine::new(algo);
+            let mut ts = Vec::new();
+            let c0 = cpu();
+            let w0 = std::time::Instant::now();
+            for s in samples.iter().take(60) {
+                if let Ok(t) = e.encode_roi(s.vis.as_ref(), s.nir.as_ref()) {
+                    ts.push(t);
+                }
+            }
+            let n_enc = samples.len().min(60) as f64;
+            let enc_cpu = (cpu() - c0) / n_enc;
+            let enc_wall = w0.elapsed().as_secs_f64() / n_enc;
+            let m = e.matcher();
+            let c0 = cpu();
+            let mut k = 0u64;
+            let mut acc = 0f32;
+            while k < 100_000 {
+                for i in 0..ts.len() {
+                    for j in i + 1..ts.len() {
+                        acc += m.compare(&ts[i], &ts[j]).map(|c| c.fused).unwrap_or(0.0);
+                        k += 1;
+                    }
+                }
+            }
+            let dt = cpu() - c0;
+            println!(
+                "TIMING {algo}: coding (ROI -> template, both modalities) mean {:.3} ms CPU ({:.3} ms wall); {:.0} comparisons per CPU-second (1 thread) [{acc:.0}]",
+                enc_cpu * 1e3,
+                enc_wall * 1e3,
+                k as f64 / dt
+            );
+        }
+    }
     for algo in algos {
         let engine = Engine::new(algo);
         let t1 = std::time::Instant::now();

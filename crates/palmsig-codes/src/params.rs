@@ -65,9 +65,9 @@ pub const VEIN_SIGMA_ALONG: f32 = 4.0;
 /// Vein: as [`SURFACE_MIN_STRENGTH`], for the vein filters (relative to the median).
 pub const VEIN_MIN_STRENGTH: f32 = 0.0;
 
-/// Matcher: largest shift searched, in grid samples (±3 samples = ±12 px at 128 px, i.e. ±~9%
+/// Matcher: largest shift searched, in grid samples (±4 samples = ±16 px at 128 px, i.e. ±12%
 /// of the ROI side: the residual misregistration of a valley-based ROI).
-pub const MAX_SHIFT: i32 = 6;
+pub const MAX_SHIFT: i32 = 4;
 /// Matcher: coarse pass uses every `COARSE_ROW_STEP`-th row to rank all shifts cheaply.
 pub const COARSE_ROW_STEP: usize = 4;
 /// Matcher: the best `REFINE_CANDIDATES` coarse shifts are evaluated on all rows.
