@@ -561,62 +561,83 @@ fn load_snapshot<S: Scorer>(
         path: path.display().to_string(),
         reason,
     };
-    // One sequential read, pre-sized from the file length.
-    let bytes = std::fs::read(path).map_err(io(format!("read {}", path.display())))?;
-    if bytes.len() < SNAP_HEADER + 28 || &bytes[..8] != SNAP_MAGIC {
-        return Err(bad("not a snapshot (magic or size)".into()));
+    // Streamed block by block into one reused buffer: sequential reads, no file-sized copy.
+    let f = File::open(path).map_err(io(format!("open {}", path.display())))?;
+    let file_len = f
+        .metadata()
+        .map_err(io(format!("stat {}", path.display())))?
+        .len();
+    let mut r = std::io::BufReader::with_capacity(1 << 16, f);
+    let mut read = |buf: &mut [u8], at: u64| -> Result<(), PersistError> {
+        r.read_exact(buf).map_err(|e| match e.kind() {
+            std::io::ErrorKind::UnexpectedEof => bad(format!("truncated at offset {at}")),
+            _ => PersistError::io(format!("read {}", path.display()), e),
+        })
+    };
+    let mut h = [0u8; SNAP_HEADER];
+    read(&mut h, 0)?;
+    if &h[..8] != SNAP_MAGIC {
+        return Err(bad("not a snapshot (magic)".into()));
     }
-    if crc32fast::hash(&bytes[..SNAP_HEADER - 4]) != u32_at(&bytes, SNAP_HEADER - 4) {
+    if crc32fast::hash(&h[..SNAP_HEADER - 4]) != u32_at(&h, SNAP_HEADER - 4) {
         return Err(bad("header checksum mismatch".into()));
     }
-    if u32_at(&bytes, 8) != SNAP_VERSION {
-        return Err(bad(format!("unsupported version {}", u32_at(&bytes, 8))));
+    if u32_at(&h, 8) != SNAP_VERSION {
+        return Err(bad(format!("unsupported version {}", u32_at(&h, 8))));
     }
-    let words = u32_at(&bytes, 12) as usize;
+    let words = u32_at(&h, 12) as usize;
     let recode =
-        words != index.scorer().coarse_words() || u32_at(&bytes, 16) != index.scorer().coarse_tag();
-    let seq = u64_at(&bytes, 24);
-    let count = u64_at(&bytes, 32);
-    let mut o = SNAP_HEADER;
+        words != index.scorer().coarse_words() || u32_at(&h, 16) != index.scorer().coarse_tag();
+    let seq = u64_at(&h, 24);
+    let count = u64_at(&h, 32);
+    let mut o = SNAP_HEADER as u64;
     let (mut blocks, mut n) = (0u64, 0u64);
+    let mut buf = Vec::new();
     loop {
-        if bytes.len() - o >= 28 && &bytes[o..o + 8] == SNAP_END {
-            let e = &bytes[o..o + 28];
-            if crc32fast::hash(&e[..24]) != u32_at(e, 24)
-                || u64_at(e, 8) != blocks
-                || u64_at(e, 16) != n
+        let mut e = [0u8; 28];
+        read(&mut e[..4], o)?;
+        if e[..4] == SNAP_END[..4] {
+            read(&mut e[4..], o)?;
+            if &e[..8] != SNAP_END
+                || crc32fast::hash(&e[..24]) != u32_at(&e, 24)
+                || u64_at(&e, 8) != blocks
+                || u64_at(&e, 16) != n
             {
                 return Err(bad("footer does not match the blocks read".into()));
             }
+            if o + 28 != file_len {
+                return Err(bad(format!(
+                    "{} bytes after the footer",
+                    file_len as i128 - o as i128 - 28
+                )));
+            }
             break;
         }
-        if bytes.len() - o < 20 || u32_at(&bytes, o) != BLOCK_MAGIC {
+        if u32_at(&e, 0) != BLOCK_MAGIC {
             return Err(bad(format!("bad block header at offset {o}")));
         }
-        let k = u32_at(&bytes, o + 4) as usize;
-        let len = u64_at(&bytes, o + 8) as usize;
-        if len > bytes.len() - o - 20 {
+        read(&mut e[4..20], o)?;
+        let k = u32_at(&e, 4) as usize;
+        let len = u64_at(&e, 8);
+        if len > file_len.saturating_sub(o + 20) {
             return Err(bad(format!("block at offset {o} truncated")));
         }
-        let sealed = &bytes[o + 20..o + 20 + len];
-        if crc32fast::hash(sealed) != u32_at(&bytes, o + 16) {
+        buf.resize(len as usize, 0);
+        read(&mut buf, o)?;
+        if crc32fast::hash(&buf) != u32_at(&e, 16) {
             return Err(bad(format!("block at offset {o}: checksum mismatch")));
         }
-        let plain = sealer.open(sealed).map_err(PersistError::Unseal)?;
-        let head = k.checked_mul(12 + words * 8).filter(|&h| h <= plain.len());
-        let Some(head) = head else {
+        let plain = sealer.open(&buf).map_err(PersistError::Unseal)?;
+        if k.checked_mul(12 + words * 8)
+            .is_none_or(|h| h > plain.len())
+        {
             return Err(bad(format!("block at offset {o}: payload too short")));
-        };
+        }
         let (ids, rest) = plain.split_at(k * 8);
         let (coarse, rest) = rest.split_at(k * words * 8);
         let (lens, data) = rest.split_at(k * 4);
-        debug_assert_eq!(head, k * (12 + words * 8));
-        let mut ids_v = Vec::with_capacity(k);
-        let mut lens_v = Vec::with_capacity(k);
-        for i in 0..k {
-            ids_v.push(u64_at(ids, 8 * i));
-            lens_v.push(u32_at(lens, 4 * i));
-        }
+        let ids_v: Vec<u64> = (0..k).map(|i| u64_at(ids, 8 * i)).collect();
+        let lens_v: Vec<u32> = (0..k).map(|i| u32_at(lens, 4 * i)).collect();
         let total: usize = lens_v.iter().map(|&l| l as usize).sum();
         if total != data.len() {
             return Err(bad(format!(

@@ -73,6 +73,15 @@ fn pct(sorted: &[f64], q: f64) -> f64 {
     sorted[((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len()) - 1]
 }
 
+/// CPU seconds (user + system) this process has used, from `/proc/self/stat` (10 ms ticks):
+/// unlike wall time, not inflated when other processes share the cores.
+fn cpu_s() -> Option<f64> {
+    let s = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let f: Vec<&str> = s.rsplit_once(')')?.1.split_whitespace().collect();
+    let t: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    Some(t as f64 / 100.0)
+}
+
 fn rss_bytes() -> Option<u64> {
     let s = std::fs::read_to_string("/proc/self/status").ok()?;
     let l = s.lines().find(|l| l.starts_with("VmRSS:"))?;
@@ -294,9 +303,14 @@ fn bench<S: Scorer + Clone>(
     drop(store);
     let snapshot_bytes = std::fs::metadata(dir.join("snapshot"))?.len();
     let rss0 = rss_bytes();
+    let c3 = cpu_s();
     let t3 = Instant::now();
     let (store, recovery) = Store::open(&dir, scorer.clone(), None)?;
     let load_s = t3.elapsed().as_secs_f64();
+    let load_cpu_s = match (c3, cpu_s()) {
+        (Some(a), Some(b)) => json!(b - a),
+        _ => json!(null),
+    };
     let rss1 = rss_bytes();
     anyhow::ensure!(
         recovery.snapshot_records as u64 == n && recovery.damage.is_empty(),
@@ -467,7 +481,7 @@ fn bench<S: Scorer + Clone>(
         "scorer": a.scorer,
         "calibration": calibration,
         "build": {"generate_s": gen_s, "insert_s": insert_s, "snapshot_write_s": snapshot_write_s},
-        "load": {"load_s": load_s, "snapshot_bytes": snapshot_bytes,
+        "load": {"load_s": load_s, "load_cpu_s": load_cpu_s, "snapshot_bytes": snapshot_bytes,
                   "snapshot_bytes_per_hand": snapshot_bytes as f64 / n as f64},
         "ram": {"index_bytes_per_hand": mem as f64 / n as f64,
                  "rss_delta_bytes_per_hand": match (rss0, rss1) { (Some(x), Some(y)) => json!((y as f64 - x as f64) / n as f64), _ => json!(null) }},
