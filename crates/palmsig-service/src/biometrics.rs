@@ -94,34 +94,53 @@ impl Biometrics for LabelBiometrics {
             code: "no_image".into(),
             message: "the capture has no image".into(),
         })?;
-        let label = std::str::from_utf8(bytes).ok().and_then(|s| s.strip_prefix("palm:")).ok_or_else(|| {
-            CaptureRejected { code: "bad_image".into(), message: "the image could not be decoded".into() }
-        })?;
+        let label = std::str::from_utf8(bytes)
+            .ok()
+            .and_then(|s| s.strip_prefix("palm:"))
+            .ok_or_else(|| CaptureRejected {
+                code: "bad_image".into(),
+                message: "the image could not be decoded".into(),
+            })?;
         if let Some(code) = label.strip_prefix("reject-") {
-            return Err(CaptureRejected { code: code.to_string(), message: format!("capture refused: {code}") });
+            return Err(CaptureRejected {
+                code: code.to_string(),
+                message: format!("capture refused: {code}"),
+            });
         }
         Ok(label.as_bytes().to_vec())
     }
     fn search(&self, probe: &[u8]) -> Result<Option<Hit>, BioError> {
-        let g = self.gallery.read().map_err(|_| BioError::Gallery("poisoned".into()))?;
+        let g = self
+            .gallery
+            .read()
+            .map_err(|_| BioError::Gallery("poisoned".into()))?;
         let mut best: Option<&String> = None;
         for (id, refs) in g.iter() {
             if refs.iter().any(|r| r == probe) && best.is_none_or(|b| id < b) {
                 best = Some(id);
             }
         }
-        Ok(best.map(|id| Hit { palm_id: id.clone(), score: 1.0 }))
+        Ok(best.map(|id| Hit {
+            palm_id: id.clone(),
+            score: 1.0,
+        }))
     }
     fn add(&self, palm_id: &str, references: &[Vec<u8>]) -> Result<(), BioError> {
         if references.is_empty() {
             return Err(BioError::BadTemplate("no reference template".into()));
         }
-        let mut g = self.gallery.write().map_err(|_| BioError::Gallery("poisoned".into()))?;
+        let mut g = self
+            .gallery
+            .write()
+            .map_err(|_| BioError::Gallery("poisoned".into()))?;
         g.insert(palm_id.to_string(), references.to_vec());
         Ok(())
     }
     fn remove(&self, palm_id: &str) -> bool {
-        self.gallery.write().map(|mut g| g.remove(palm_id).is_some()).unwrap_or(false)
+        self.gallery
+            .write()
+            .map(|mut g| g.remove(palm_id).is_some())
+            .unwrap_or(false)
     }
     fn len(&self) -> usize {
         self.gallery.read().map(|g| g.len()).unwrap_or(0)
@@ -180,8 +199,15 @@ mod tests {
     #[test]
     fn label_double_behaves() {
         let b = LabelBiometrics::new();
-        let cap = |s: &'static str| CaptureInput { hand: Hand::Left, visible: Some(s.as_bytes()), nir: None };
-        assert_eq!(b.extract(&cap("palm:reject-blurred")).unwrap_err().code, "blurred");
+        let cap = |s: &'static str| CaptureInput {
+            hand: Hand::Left,
+            visible: Some(s.as_bytes()),
+            nir: None,
+        };
+        assert_eq!(
+            b.extract(&cap("palm:reject-blurred")).unwrap_err().code,
+            "blurred"
+        );
         assert_eq!(b.extract(&cap("\u{89}PNG")).unwrap_err().code, "bad_image");
         let t = b.extract(&cap("palm:alice")).unwrap();
         assert!(b.search(&t).unwrap().is_none());

@@ -46,7 +46,10 @@ pub fn random_bytes<const N: usize>() -> [u8; N] {
 /// A random URL-safe token with `prefix_` and 256 bits of entropy.
 pub fn random_token(prefix: &str) -> String {
     let b: [u8; 32] = random_bytes();
-    format!("{prefix}_{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b))
+    format!(
+        "{prefix}_{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
+    )
 }
 
 /// A random decimal code of `digits` digits (OTPs, activation codes), uniformly drawn.
@@ -92,32 +95,41 @@ pub struct Kek {
 
 impl std::fmt::Debug for Kek {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Kek").field("id", &self.id).finish_non_exhaustive()
+        f.debug_struct("Kek")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
     }
 }
 
 impl Kek {
     /// A fresh random KEK with the given id.
     pub fn generate(id: impl Into<String>) -> Self {
-        Self { id: id.into(), key: Zeroizing::new(random_bytes()) }
+        Self {
+            id: id.into(),
+            key: Zeroizing::new(random_bytes()),
+        }
     }
     /// A KEK from its id and raw 32 bytes.
     pub fn from_bytes(id: impl Into<String>, key: [u8; 32]) -> Self {
-        Self { id: id.into(), key: Zeroizing::new(key) }
+        Self {
+            id: id.into(),
+            key: Zeroizing::new(key),
+        }
     }
     /// Parse `ID:BASE64KEY` (the form of [`KEK_ENV`]).
     pub fn parse(s: &str) -> Result<Self, CryptoError> {
-        let (id, b64) =
-            s.split_once(':').ok_or_else(|| CryptoError::BadKey("expected ID:BASE64KEY".into()))?;
+        let (id, b64) = s
+            .split_once(':')
+            .ok_or_else(|| CryptoError::BadKey("expected ID:BASE64KEY".into()))?;
         if id.is_empty() {
             return Err(CryptoError::BadKey("empty key id".into()));
         }
         let raw = base64::engine::general_purpose::STANDARD
             .decode(b64.trim())
             .map_err(|e| CryptoError::BadKey(format!("key is not base64: {e}")))?;
-        let key: [u8; 32] = raw
-            .try_into()
-            .map_err(|v: Vec<u8>| CryptoError::BadKey(format!("key has {} bytes, need 32", v.len())))?;
+        let key: [u8; 32] = raw.try_into().map_err(|v: Vec<u8>| {
+            CryptoError::BadKey(format!("key has {} bytes, need 32", v.len()))
+        })?;
         Ok(Self::from_bytes(id, key))
     }
     /// The key id.
@@ -163,7 +175,9 @@ fn gcm_open(cipher: &Aes256Gcm, sealed: &[u8], aad: &[u8]) -> Result<Vec<u8>, Cr
         return Err(CryptoError::Decrypt);
     }
     let (nonce, ct) = sealed.split_at(12);
-    cipher.decrypt(Nonce::from_slice(nonce), Payload { msg: ct, aad }).map_err(|_| CryptoError::Decrypt)
+    cipher
+        .decrypt(Nonce::from_slice(nonce), Payload { msg: ct, aad })
+        .map_err(|_| CryptoError::Decrypt)
 }
 
 /// The KEKs known to a process: one active (wraps new keys), others only unwrap.
@@ -188,7 +202,10 @@ struct KeyFileEntry {
 impl Keyring {
     /// A keyring with one active key.
     pub fn new(active: Kek) -> Self {
-        Self { active, others: Vec::new() }
+        Self {
+            active,
+            others: Vec::new(),
+        }
     }
     /// The active KEK's id.
     pub fn active_id(&self) -> &str {
@@ -196,7 +213,10 @@ impl Keyring {
     }
     /// Ids of all keys held.
     pub fn ids(&self) -> Vec<String> {
-        std::iter::once(&self.active).chain(&self.others).map(|k| k.id.clone()).collect()
+        std::iter::once(&self.active)
+            .chain(&self.others)
+            .map(|k| k.id.clone())
+            .collect()
     }
     /// Make `kek` the active key, keeping the previous ones for unwrapping.
     pub fn rotate_to(&mut self, kek: Kek) {
@@ -225,7 +245,11 @@ impl Keyring {
         }
     }
     /// Unwrap a data key.
-    pub fn unwrap_key(&self, w: &WrappedKey, key_ref: &str) -> Result<Zeroizing<[u8; 32]>, CryptoError> {
+    pub fn unwrap_key(
+        &self,
+        w: &WrappedKey,
+        key_ref: &str,
+    ) -> Result<Zeroizing<[u8; 32]>, CryptoError> {
         let kek = self.find(&w.kek_id)?;
         let aad = format!("{}|{key_ref}", kek.id);
         let raw = Zeroizing::new(gcm_open(&kek.cipher(), &w.wrapped, aad.as_bytes())?);
@@ -246,13 +270,25 @@ impl Keyring {
     pub fn seal(&self, plain: &[u8], record_id: &str) -> Sealed {
         let dk: Zeroizing<[u8; 32]> = Zeroizing::new(random_bytes());
         let cipher = Aes256Gcm::new_from_slice(&dk[..]).expect("32-byte key");
-        Sealed { ciphertext: gcm_seal(&cipher, plain, record_id.as_bytes()), key: self.wrap(&dk, record_id) }
+        Sealed {
+            ciphertext: gcm_seal(&cipher, plain, record_id.as_bytes()),
+            key: self.wrap(&dk, record_id),
+        }
     }
     /// Open a sealed record.
-    pub fn open(&self, ciphertext: &[u8], key: &WrappedKey, record_id: &str) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+    pub fn open(
+        &self,
+        ciphertext: &[u8],
+        key: &WrappedKey,
+        record_id: &str,
+    ) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
         let dk = self.unwrap_key(key, record_id)?;
         let cipher = Aes256Gcm::new_from_slice(&dk[..]).expect("32-byte key");
-        Ok(Zeroizing::new(gcm_open(&cipher, ciphertext, record_id.as_bytes())?))
+        Ok(Zeroizing::new(gcm_open(
+            &cipher,
+            ciphertext,
+            record_id.as_bytes(),
+        )?))
     }
 
     /// Load the key file `path`; create it (mode 0600) with a fresh key if missing. A KEK in
@@ -261,7 +297,10 @@ impl Keyring {
         let mut ring = if path.exists() {
             Self::load(path)?
         } else {
-            let ring = Self::new(Kek::generate(format!("kek-{}", chrono::Utc::now().format("%Y%m%d%H%M%S"))));
+            let ring = Self::new(Kek::generate(format!(
+                "kek-{}",
+                chrono::Utc::now().format("%Y%m%d%H%M%S")
+            )));
             ring.save(path)?;
             ring
         };
@@ -272,32 +311,45 @@ impl Keyring {
     }
     /// Load a key file.
     pub fn load(path: &Path) -> Result<Self, CryptoError> {
-        let io = |source| CryptoError::Io { path: path.display().to_string(), source };
+        let io = |source| CryptoError::Io {
+            path: path.display().to_string(),
+            source,
+        };
         let text = std::fs::read_to_string(path).map_err(io)?;
-        let kf: KeyFile = serde_json::from_str(&text).map_err(|e| CryptoError::BadKey(format!("{}: {e}", path.display())))?;
+        let kf: KeyFile = serde_json::from_str(&text)
+            .map_err(|e| CryptoError::BadKey(format!("{}: {e}", path.display())))?;
         let mut keys = Vec::new();
         for e in kf.keys {
             keys.push(Kek::parse(&format!("{}:{}", e.id, e.key))?);
         }
-        let pos = keys
-            .iter()
-            .position(|k| k.id == kf.active)
-            .ok_or_else(|| CryptoError::BadKey(format!("active key `{}` not in the file", kf.active)))?;
+        let pos = keys.iter().position(|k| k.id == kf.active).ok_or_else(|| {
+            CryptoError::BadKey(format!("active key `{}` not in the file", kf.active))
+        })?;
         let active = keys.remove(pos);
-        Ok(Self { active, others: keys })
+        Ok(Self {
+            active,
+            others: keys,
+        })
     }
     /// Write the keyring to `path` (mode 0600 on Unix), atomically.
     pub fn save(&self, path: &Path) -> Result<(), CryptoError> {
-        let io = |source| CryptoError::Io { path: path.display().to_string(), source };
+        let io = |source| CryptoError::Io {
+            path: path.display().to_string(),
+            source,
+        };
         let kf = KeyFile {
             active: self.active.id.clone(),
             keys: std::iter::once(&self.active)
                 .chain(&self.others)
-                .map(|k| KeyFileEntry { id: k.id.clone(), key: base64::engine::general_purpose::STANDARD.encode(&k.key[..]) })
+                .map(|k| KeyFileEntry {
+                    id: k.id.clone(),
+                    key: base64::engine::general_purpose::STANDARD.encode(&k.key[..]),
+                })
                 .collect(),
         };
         let tmp = path.with_extension("tmp");
-        let text = serde_json::to_string_pretty(&kf).map_err(|e| CryptoError::BadKey(e.to_string()))?;
+        let text =
+            serde_json::to_string_pretty(&kf).map_err(|e| CryptoError::BadKey(e.to_string()))?;
         {
             use std::io::Write;
             let mut opts = std::fs::OpenOptions::new();
@@ -337,9 +389,15 @@ mod tests {
         let ring = Keyring::new(Kek::generate("k1"));
         let s = ring.seal(b"template bytes", "palm_1");
         assert!(!s.ciphertext.windows(8).any(|w| w == b"template"));
-        assert_eq!(&ring.open(&s.ciphertext, &s.key, "palm_1").unwrap()[..], b"template bytes");
+        assert_eq!(
+            &ring.open(&s.ciphertext, &s.key, "palm_1").unwrap()[..],
+            b"template bytes"
+        );
         // Bound to its record id.
-        assert!(matches!(ring.open(&s.ciphertext, &s.key, "palm_2"), Err(CryptoError::Decrypt)));
+        assert!(matches!(
+            ring.open(&s.ciphertext, &s.key, "palm_2"),
+            Err(CryptoError::Decrypt)
+        ));
         // Tampering detected.
         let mut bad = s.ciphertext.clone();
         bad[20] ^= 1;
@@ -359,7 +417,10 @@ mod tests {
         let w2 = ring.rewrap(&s.key, "r").unwrap();
         assert_eq!(w2.kek_id, "k2");
         ring.retire_inactive();
-        assert!(matches!(ring.open(&s.ciphertext, &s.key, "r"), Err(CryptoError::UnknownKek(_))));
+        assert!(matches!(
+            ring.open(&s.ciphertext, &s.key, "r"),
+            Err(CryptoError::UnknownKek(_))
+        ));
         assert_eq!(&ring.open(&s.ciphertext, &w2, "r").unwrap()[..], b"abc");
     }
 

@@ -24,7 +24,11 @@ pub struct DemoCredentials {
 /// Create the demo objects (new ones on every call).
 pub async fn seed(st: &AppState) -> Result<DemoCredentials, crate::store::StoreError> {
     let now = st.now();
-    let tenant = Tenant { id: new_id("ten"), name: "Demo Store".into(), created_ms: now };
+    let tenant = Tenant {
+        id: new_id("ten"),
+        name: "Demo Store".into(),
+        created_ms: now,
+    };
     st.store.create_tenant(&tenant).await?;
     let secret = random_token("cs");
     let client = ApiClient {
@@ -35,7 +39,12 @@ pub async fn seed(st: &AppState) -> Result<DemoCredentials, crate::store::StoreE
         created_ms: now,
     };
     st.store.create_client(&client).await?;
-    let site = Site { id: new_id("site"), tenant_id: tenant.id.clone(), name: "Demo checkout".into(), created_ms: now };
+    let site = Site {
+        id: new_id("site"),
+        tenant_id: tenant.id.clone(),
+        name: "Demo checkout".into(),
+        created_ms: now,
+    };
     st.store.create_site(&site).await?;
     let key = crate::signing::generate_key();
     let dev = Device {
@@ -52,7 +61,14 @@ pub async fn seed(st: &AppState) -> Result<DemoCredentials, crate::store::StoreE
         created_ms: now,
     };
     st.store.create_device(&dev).await?;
-    st.audit("operator", Some(&tenant.id), "demo.seed", &tenant.id, serde_json::json!({"device_id": dev.id})).await?;
+    st.audit(
+        "operator",
+        Some(&tenant.id),
+        "demo.seed",
+        &tenant.id,
+        serde_json::json!({"device_id": dev.id}),
+    )
+    .await?;
     Ok(DemoCredentials {
         tenant_id: tenant.id,
         client_id: client.id,

@@ -17,7 +17,11 @@ pub struct ApiError {
 impl ApiError {
     /// An error with any status.
     pub fn new(status: StatusCode, code: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { status, code: code.into(), message: message.into() }
+        Self {
+            status,
+            code: code.into(),
+            message: message.into(),
+        }
     }
     /// 400.
     pub fn bad_request(code: &str, message: impl Into<String>) -> Self {
@@ -33,7 +37,11 @@ impl ApiError {
     }
     /// 404.
     pub fn not_found(what: &str) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", format!("{what} not found"))
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("{what} not found"),
+        )
     }
     /// 409.
     pub fn conflict(code: &str, message: impl Into<String>) -> Self {
@@ -46,7 +54,11 @@ impl ApiError {
     /// 500; the cause is logged, not returned.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "internal error");
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal error",
+        )
     }
     /// The JSON body.
     pub fn body(&self) -> serde_json::Value {
@@ -58,10 +70,14 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut r = (self.status, axum::Json(self.body())).into_response();
         if self.status == StatusCode::UNAUTHORIZED {
-            r.headers_mut().insert("www-authenticate", axum::http::HeaderValue::from_static("Bearer"));
+            r.headers_mut().insert(
+                "www-authenticate",
+                axum::http::HeaderValue::from_static("Bearer"),
+            );
         }
         if self.status == StatusCode::TOO_MANY_REQUESTS {
-            r.headers_mut().insert("retry-after", axum::http::HeaderValue::from_static("1"));
+            r.headers_mut()
+                .insert("retry-after", axum::http::HeaderValue::from_static("1"));
         }
         r
     }

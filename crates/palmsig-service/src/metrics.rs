@@ -5,7 +5,9 @@ use std::fmt::Write;
 use std::sync::Mutex;
 
 /// Histogram bucket bounds (seconds).
-const BUCKETS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0];
+const BUCKETS: [f64; 12] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+];
 
 #[derive(Debug, Default, Clone)]
 struct Hist {
@@ -26,7 +28,8 @@ impl Metrics {
     /// Count one request.
     pub fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {
         if let Ok(mut m) = self.requests.lock() {
-            *m.entry((method.to_string(), route.to_string(), status)).or_default() += 1;
+            *m.entry((method.to_string(), route.to_string(), status))
+                .or_default() += 1;
         }
         if let Ok(mut h) = self.latency.lock() {
             let h = h.entry(route.to_string()).or_default();
@@ -48,14 +51,18 @@ impl Metrics {
     /// The Prometheus text exposition.
     pub fn render(&self) -> String {
         let mut out = String::new();
-        out.push_str("# HELP palmsig_http_requests_total HTTP requests by method, route and status.\n");
+        out.push_str(
+            "# HELP palmsig_http_requests_total HTTP requests by method, route and status.\n",
+        );
         out.push_str("# TYPE palmsig_http_requests_total counter\n");
         if let Ok(m) = self.requests.lock() {
             for ((method, route, status), n) in m.iter() {
                 let _ = writeln!(out, "palmsig_http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {n}");
             }
         }
-        out.push_str("# HELP palmsig_http_request_duration_seconds Server-side request latency by route.\n");
+        out.push_str(
+            "# HELP palmsig_http_request_duration_seconds Server-side request latency by route.\n",
+        );
         out.push_str("# TYPE palmsig_http_request_duration_seconds histogram\n");
         if let Ok(h) = self.latency.lock() {
             for (route, h) in h.iter() {
@@ -63,8 +70,16 @@ impl Metrics {
                     let _ = writeln!(out, "palmsig_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{b}\"}} {}", h.counts[i]);
                 }
                 let _ = writeln!(out, "palmsig_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {}", h.n);
-                let _ = writeln!(out, "palmsig_http_request_duration_seconds_sum{{route=\"{route}\"}} {}", h.sum);
-                let _ = writeln!(out, "palmsig_http_request_duration_seconds_count{{route=\"{route}\"}} {}", h.n);
+                let _ = writeln!(
+                    out,
+                    "palmsig_http_request_duration_seconds_sum{{route=\"{route}\"}} {}",
+                    h.sum
+                );
+                let _ = writeln!(
+                    out,
+                    "palmsig_http_request_duration_seconds_count{{route=\"{route}\"}} {}",
+                    h.n
+                );
             }
         }
         if let Ok(g) = self.gauges.lock() {

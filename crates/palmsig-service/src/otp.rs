@@ -39,17 +39,26 @@ impl DevOutbox {
     /// The latest code sent to `phone`.
     pub fn latest(&self, phone: &str) -> Option<String> {
         let m = self.messages.lock().ok()?;
-        m.iter().rev().find(|x| x.phone == phone).map(|x| x.code.clone())
+        m.iter()
+            .rev()
+            .find(|x| x.phone == phone)
+            .map(|x| x.code.clone())
     }
 }
 
 impl OtpSender for DevOutbox {
     fn send(&self, phone: &str, code: &str) -> Result<(), String> {
-        let mut m = self.messages.lock().map_err(|_| "outbox poisoned".to_string())?;
+        let mut m = self
+            .messages
+            .lock()
+            .map_err(|_| "outbox poisoned".to_string())?;
         if m.len() >= OUTBOX_KEEP {
             m.remove(0);
         }
-        m.push(OutboxMessage { phone: phone.to_string(), code: code.to_string() });
+        m.push(OutboxMessage {
+            phone: phone.to_string(),
+            code: code.to_string(),
+        });
         Ok(())
     }
     fn outbox(&self) -> Option<Vec<OutboxMessage>> {
@@ -80,8 +89,14 @@ mod tests {
 
     #[test]
     fn e164() {
-        assert_eq!(normalize_e164("+41 79 123 45 67").as_deref(), Some("+41791234567"));
-        assert_eq!(normalize_e164("+1 (415) 555-0100").as_deref(), Some("+14155550100"));
+        assert_eq!(
+            normalize_e164("+41 79 123 45 67").as_deref(),
+            Some("+41791234567")
+        );
+        assert_eq!(
+            normalize_e164("+1 (415) 555-0100").as_deref(),
+            Some("+14155550100")
+        );
         assert!(normalize_e164("0791234567").is_none());
         assert!(normalize_e164("+0791234567").is_none());
         assert!(normalize_e164("+4179x").is_none());

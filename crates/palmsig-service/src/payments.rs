@@ -51,7 +51,9 @@ impl PaymentProcessor for SimulatedProcessor {
         };
         match reason {
             Some(r) => Authorization::Declined { reason: r.into() },
-            None => Authorization::Authorized { id: crate::crypto::random_token("auth")[..21].to_string() },
+            None => Authorization::Authorized {
+                id: crate::crypto::random_token("auth")[..21].to_string(),
+            },
         }
     }
 }

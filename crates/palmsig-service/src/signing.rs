@@ -20,8 +20,21 @@ pub const NONCE_HEADER: &str = "x-palmsig-nonce";
 pub const SIGNATURE_HEADER: &str = "x-palmsig-signature";
 
 /// The signed message.
-pub fn canonical(method: &str, path_and_query: &str, ts_ms: i64, nonce: &str, body: &[u8]) -> String {
-    format!("{}\n{}\n{}\n{}\n{}", method.to_ascii_uppercase(), path_and_query, ts_ms, nonce, crate::crypto::sha256_hex(body))
+pub fn canonical(
+    method: &str,
+    path_and_query: &str,
+    ts_ms: i64,
+    nonce: &str,
+    body: &[u8],
+) -> String {
+    format!(
+        "{}\n{}\n{}\n{}\n{}",
+        method.to_ascii_uppercase(),
+        path_and_query,
+        ts_ms,
+        nonce,
+        crate::crypto::sha256_hex(body)
+    )
 }
 
 /// The four headers of a signed request, as (name, value) pairs.
@@ -39,7 +52,10 @@ pub fn sign_request(
         (DEVICE_HEADER, device_id.to_string()),
         (TIMESTAMP_HEADER, ts_ms.to_string()),
         (NONCE_HEADER, nonce.to_string()),
-        (SIGNATURE_HEADER, base64::engine::general_purpose::STANDARD.encode(sig.to_bytes())),
+        (
+            SIGNATURE_HEADER,
+            base64::engine::general_purpose::STANDARD.encode(sig.to_bytes()),
+        ),
     ]
 }
 

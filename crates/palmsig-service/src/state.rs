@@ -171,7 +171,9 @@ impl AppState {
         config: Config,
     ) -> Self {
         let http = reqwest::Client::builder()
-            .timeout(std::time::Duration::from_millis(crate::params::WEBHOOK_TIMEOUT_MS))
+            .timeout(std::time::Duration::from_millis(
+                crate::params::WEBHOOK_TIMEOUT_MS,
+            ))
             .build()
             .unwrap_or_default();
         Self(Arc::new(Inner {
@@ -197,7 +199,14 @@ impl AppState {
     }
 
     /// Append to the audit log.
-    pub async fn audit(&self, actor: &str, tenant: Option<&str>, action: &str, subject: &str, detail: serde_json::Value) -> Result<(), StoreError> {
+    pub async fn audit(
+        &self,
+        actor: &str,
+        tenant: Option<&str>,
+        action: &str,
+        subject: &str,
+        detail: serde_json::Value,
+    ) -> Result<(), StoreError> {
         self.store
             .insert_audit(&AuditRow {
                 id: new_id("aud"),
@@ -213,7 +222,12 @@ impl AppState {
 
     /// Seal reference templates as a new palm of `person_id` and store them (replacing the same
     /// hand); returns (new palm id, replaced palm id).
-    pub async fn store_palm(&self, person_id: &str, hand: Hand, templates: &[Vec<u8>]) -> Result<(String, Option<String>), ServiceError> {
+    pub async fn store_palm(
+        &self,
+        person_id: &str,
+        hand: Hand,
+        templates: &[Vec<u8>],
+    ) -> Result<(String, Option<String>), ServiceError> {
         let id = new_id("palm");
         let sealed = self.keys.seal(&pack_templates(templates), &id);
         let now = self.now();
@@ -225,7 +239,11 @@ impl AppState {
             created_ms: now,
             last_used_ms: now,
         };
-        let key = DataKeyRow { id: id.clone(), kek_id: sealed.key.kek_id, wrapped: sealed.key.wrapped };
+        let key = DataKeyRow {
+            id: id.clone(),
+            kek_id: sealed.key.kek_id,
+            wrapped: sealed.key.wrapped,
+        };
         let replaced = self.store.put_palm(&row, &key).await?;
         Ok((id, replaced))
     }
@@ -237,8 +255,16 @@ impl AppState {
             .get_data_key(&p.id)
             .await?
             .ok_or_else(|| ServiceError::Corrupt(p.id.clone(), "data key missing".into()))?;
-        let plain = self.keys.open(&p.ciphertext, &WrappedKey { kek_id: k.kek_id, wrapped: k.wrapped }, &p.id)?;
-        unpack_templates(&plain).ok_or_else(|| ServiceError::Corrupt(p.id.clone(), "bad template pack".into()))
+        let plain = self.keys.open(
+            &p.ciphertext,
+            &WrappedKey {
+                kek_id: k.kek_id,
+                wrapped: k.wrapped,
+            },
+            &p.id,
+        )?;
+        unpack_templates(&plain)
+            .ok_or_else(|| ServiceError::Corrupt(p.id.clone(), "bad template pack".into()))
     }
 
     /// Load every palm from the database into the in-memory gallery (decrypting in memory).
@@ -249,7 +275,8 @@ impl AppState {
             let refs = self.open_palm(p).await?;
             self.bio.add(&p.id, &refs)?;
         }
-        self.metrics.set_gauge("palmsig_gallery_palms", self.bio.len() as f64);
+        self.metrics
+            .set_gauge("palmsig_gallery_palms", self.bio.len() as f64);
         Ok(palms.len())
     }
 
@@ -257,7 +284,8 @@ impl AppState {
     pub async fn delete_palm(&self, palm_id: &str) -> Result<bool, ServiceError> {
         self.bio.remove(palm_id);
         let deleted = self.store.delete_palm(palm_id).await?;
-        self.metrics.set_gauge("palmsig_gallery_palms", self.bio.len() as f64);
+        self.metrics
+            .set_gauge("palmsig_gallery_palms", self.bio.len() as f64);
         Ok(deleted)
     }
 
@@ -279,7 +307,14 @@ impl AppState {
         let ids = self.store.palms_unused_since(cutoff).await?;
         for id in &ids {
             self.delete_palm(id).await?;
-            self.audit("system", None, "retention.delete", id, serde_json::json!({"cutoff_ms": cutoff})).await?;
+            self.audit(
+                "system",
+                None,
+                "retention.delete",
+                id,
+                serde_json::json!({"cutoff_ms": cutoff}),
+            )
+            .await?;
         }
         Ok(ids)
     }
@@ -293,8 +328,24 @@ pub async fn rewrap_all(store: &DynStore, keys: &Keyring) -> Result<usize, Servi
         if k.kek_id == keys.active_id() {
             continue;
         }
-        let w = keys.rewrap(&WrappedKey { kek_id: k.kek_id.clone(), wrapped: k.wrapped.clone() }, &k.id)?;
-        if store.update_data_key(&DataKeyRow { id: k.id.clone(), kek_id: w.kek_id, wrapped: w.wrapped }, &k.kek_id).await? {
+        let w = keys.rewrap(
+            &WrappedKey {
+                kek_id: k.kek_id.clone(),
+                wrapped: k.wrapped.clone(),
+            },
+            &k.id,
+        )?;
+        if store
+            .update_data_key(
+                &DataKeyRow {
+                    id: k.id.clone(),
+                    kek_id: w.kek_id,
+                    wrapped: w.wrapped,
+                },
+                &k.kek_id,
+            )
+            .await?
+        {
             n += 1;
         }
     }

@@ -114,8 +114,14 @@ mod tests {
     #[test]
     fn luhn_and_brands() {
         assert_eq!(Pan::parse("4242 4242 4242 4242").unwrap().brand(), "visa");
-        assert_eq!(Pan::parse("5555-5555-5555-4444").unwrap().brand(), "mastercard");
-        assert_eq!(Pan::parse("2223003122003222").unwrap().brand(), "mastercard");
+        assert_eq!(
+            Pan::parse("5555-5555-5555-4444").unwrap().brand(),
+            "mastercard"
+        );
+        assert_eq!(
+            Pan::parse("2223003122003222").unwrap().brand(),
+            "mastercard"
+        );
         assert_eq!(Pan::parse("378282246310005").unwrap().brand(), "amex");
         assert_eq!(Pan::parse("6011111111111117").unwrap().brand(), "discover");
         assert_eq!(Pan::parse("4242424242424241"), Err(CardError::Luhn));

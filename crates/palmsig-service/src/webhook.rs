@@ -36,7 +36,13 @@ pub enum VerifyError {
 }
 
 /// Receiver side: check a header against one secret (what a tenant's endpoint does).
-pub fn verify(header: &str, secret: &str, body: &[u8], now_ms: i64, tolerance_ms: i64) -> Result<(), VerifyError> {
+pub fn verify(
+    header: &str,
+    secret: &str,
+    body: &[u8],
+    now_ms: i64,
+    tolerance_ms: i64,
+) -> Result<(), VerifyError> {
     let mut t = None;
     let mut sigs = Vec::new();
     for part in header.split(',') {
@@ -52,7 +58,10 @@ pub fn verify(header: &str, secret: &str, body: &[u8], now_ms: i64, tolerance_ms
     }
     let expected = sign(&[secret.to_string()], t, body);
     let expected = expected.rsplit_once("v1=").map(|x| x.1).unwrap_or_default();
-    if sigs.iter().any(|s| ct_eq(s.as_bytes(), expected.as_bytes())) {
+    if sigs
+        .iter()
+        .any(|s| ct_eq(s.as_bytes(), expected.as_bytes()))
+    {
         Ok(())
     } else {
         Err(VerifyError::NoMatch)
@@ -140,7 +149,11 @@ async fn deliver(state: AppState, hook: WebhookRow, event_id: String, body: Stri
 
 /// Wait for all webhook deliveries started so far (tests, graceful shutdown).
 pub async fn drain(state: &AppState) {
-    let handles: Vec<_> = state.webhook_tasks.lock().map(|mut t| std::mem::take(&mut *t)).unwrap_or_default();
+    let handles: Vec<_> = state
+        .webhook_tasks
+        .lock()
+        .map(|mut t| std::mem::take(&mut *t))
+        .unwrap_or_default();
     for h in handles {
         let _ = h.await;
     }
@@ -156,9 +169,21 @@ mod tests {
         let h = sign(&["old".into(), "new".into()], 1000, body);
         assert!(verify(&h, "old", body, 1000, 300_000).is_ok());
         assert!(verify(&h, "new", body, 1000, 300_000).is_ok());
-        assert_eq!(verify(&h, "other", body, 1000, 300_000), Err(VerifyError::NoMatch));
-        assert_eq!(verify(&h, "new", b"{}", 1000, 300_000), Err(VerifyError::NoMatch));
-        assert_eq!(verify(&h, "new", body, 1_000_000, 300_000), Err(VerifyError::Stale));
-        assert_eq!(verify("garbage", "new", body, 1000, 300_000), Err(VerifyError::Malformed));
+        assert_eq!(
+            verify(&h, "other", body, 1000, 300_000),
+            Err(VerifyError::NoMatch)
+        );
+        assert_eq!(
+            verify(&h, "new", b"{}", 1000, 300_000),
+            Err(VerifyError::NoMatch)
+        );
+        assert_eq!(
+            verify(&h, "new", body, 1_000_000, 300_000),
+            Err(VerifyError::Stale)
+        );
+        assert_eq!(
+            verify("garbage", "new", body, 1000, 300_000),
+            Err(VerifyError::Malformed)
+        );
     }
 }

@@ -9,7 +9,14 @@ use palmsig_service::crypto::{Kek, Keyring};
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
 
-backend_tests!(end_to_end_flow, refusals, concurrent_enrolments, retention_and_key_rotation, pagination_and_health, portal_self_service);
+backend_tests!(
+    end_to_end_flow,
+    refusals,
+    concurrent_enrolments,
+    retention_and_key_rotation,
+    pagination_and_health,
+    portal_self_service
+);
 
 /// A webhook receiver on 127.0.0.1:0 that fails the first delivery (to exercise retries).
 async fn webhook_receiver() -> (String, Arc<Mutex<Vec<(String, Vec<u8>)>>>) {
@@ -18,19 +25,24 @@ async fn webhook_receiver() -> (String, Arc<Mutex<Vec<(String, Vec<u8>)>>>) {
     let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let app = axum::Router::new().route(
         "/hook",
-        axum::routing::post(move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
-            let g = g.clone();
-            let calls = calls.clone();
-            async move {
-                let n = calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                if n == 0 {
-                    return StatusCode::INTERNAL_SERVER_ERROR;
+        axum::routing::post(
+            move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+                let g = g.clone();
+                let calls = calls.clone();
+                async move {
+                    let n = calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    if n == 0 {
+                        return StatusCode::INTERNAL_SERVER_ERROR;
+                    }
+                    let sig = headers
+                        .get("palmsig-signature")
+                        .map(|v| v.to_str().unwrap().to_string())
+                        .unwrap_or_default();
+                    g.lock().unwrap().push((sig, body.to_vec()));
+                    StatusCode::OK
                 }
-                let sig = headers.get("palmsig-signature").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
-                g.lock().unwrap().push((sig, body.to_vec()));
-                StatusCode::OK
-            }
-        }),
+            },
+        ),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -281,29 +293,54 @@ async fn concurrent_enrolments(kind: Kind) {
         let mut tasks = Vec::new();
         for i in 0..100 {
             let (app, t) = (app.clone(), t.clone());
-            tasks.push(tokio::spawn(async move { app.enrol(&t.device, &format!("+4179{i:07}"), &format!("person-{i}"), PAN).await }));
+            tasks.push(tokio::spawn(async move {
+                app.enrol(
+                    &t.device,
+                    &format!("+4179{i:07}"),
+                    &format!("person-{i}"),
+                    PAN,
+                )
+                .await
+            }));
         }
         for task in tasks {
             task.await.unwrap().expect("enrolment succeeds");
         }
-        assert_eq!(app.state.store.count_persons().await.unwrap(), 100, "none lost, none duplicated");
+        assert_eq!(
+            app.state.store.count_persons().await.unwrap(),
+            100,
+            "none lost, none duplicated"
+        );
         assert_eq!(app.state.bio.len(), 100);
         assert_eq!(app.state.store.list_palms().await.unwrap().len(), 100);
         // The same palm under another phone is refused, concurrently or not.
         let mut dup = Vec::new();
         for i in 0..4 {
             let (app, t) = (app.clone(), t.clone());
-            dup.push(tokio::spawn(async move { app.enrol(&t.device, &format!("+4178{i:07}"), "newcomer", PAN).await }));
+            dup.push(tokio::spawn(async move {
+                app.enrol(&t.device, &format!("+4178{i:07}"), "newcomer", PAN)
+                    .await
+            }));
         }
         let results: Vec<_> = futures_join(dup).await;
-        assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1, "exactly one of four enrolments of the same palm wins");
+        assert_eq!(
+            results.iter().filter(|r| r.is_ok()).count(),
+            1,
+            "exactly one of four enrolments of the same palm wins"
+        );
         for r in results.iter().filter_map(|r| r.as_ref().err()) {
             assert_eq!(r.0, StatusCode::CONFLICT);
             assert_eq!(r.1["error"]["code"], "duplicate_palm");
         }
         assert_eq!(app.state.bio.len(), 101);
         // A restart rebuilds the same gallery from the database.
-        let app2 = TestApp::with(&db, Arc::new(LabelBiometrics::new()), app.state.keys.clone(), test_config()).await;
+        let app2 = TestApp::with(
+            &db,
+            Arc::new(LabelBiometrics::new()),
+            app.state.keys.clone(),
+            test_config(),
+        )
+        .await;
         assert_eq!(app2.state.bio.len(), 101);
         drop(app2);
         drop(app);
@@ -384,7 +421,14 @@ async fn pagination_and_health(kind: Kind) {
         let t = app.tenant("Chain").await;
         for i in 0..6 {
             app.clock.advance(i % 2); // some equal timestamps, to test the id tie-break
-            let (s, _) = app.call(Method::POST, "/v1/sites", &t.auth(), Some(json!({"name": format!("S{i}")}))).await;
+            let (s, _) = app
+                .call(
+                    Method::POST,
+                    "/v1/sites",
+                    &t.auth(),
+                    Some(json!({"name": format!("S{i}")})),
+                )
+                .await;
             assert_eq!(s, StatusCode::CREATED);
         }
         let mut seen = Vec::new();
@@ -409,34 +453,81 @@ async fn pagination_and_health(kind: Kind) {
         dedup.sort();
         dedup.dedup();
         assert_eq!(dedup.len(), 7);
-        let (s, e) = app.call(Method::GET, "/v1/sites?cursor=%%%", &t.auth(), None).await;
+        let (s, e) = app
+            .call(Method::GET, "/v1/sites?cursor=%%%", &t.auth(), None)
+            .await;
         assert_eq!(s, StatusCode::BAD_REQUEST, "{e}");
-        let (s, _) = app.call(Method::GET, "/v1/sites?limit=0", &t.auth(), None).await;
+        let (s, _) = app
+            .call(Method::GET, "/v1/sites?limit=0", &t.auth(), None)
+            .await;
         assert_eq!(s, StatusCode::BAD_REQUEST);
 
         let (s, _) = app.call(Method::GET, "/healthz", &[], None).await;
         assert_eq!(s, StatusCode::OK);
         let (s, r) = app.call(Method::GET, "/readyz", &[], None).await;
         assert_eq!(s, StatusCode::OK);
-        assert_eq!(r["backend"], if kind == Kind::Sqlite { "sqlite" } else { "postgres" });
+        assert_eq!(
+            r["backend"],
+            if kind == Kind::Sqlite {
+                "sqlite"
+            } else {
+                "postgres"
+            }
+        );
         let (s, o) = app.call(Method::GET, "/openapi.json", &[], None).await;
         assert_eq!(s, StatusCode::OK);
         assert!(o["paths"]["/v1/device/identify"]["post"].is_object());
-        let resp = tower::ServiceExt::oneshot(app.router.clone(), Request::get("/metrics").body(Body::empty()).unwrap()).await.unwrap();
-        let text = String::from_utf8(axum::body::to_bytes(resp.into_body(), usize::MAX).await.unwrap().to_vec()).unwrap();
-        assert!(text.contains("palmsig_http_requests_total{method=\"POST\",route=\"/v1/sites\",status=\"201\"} 7"), "{text}");
-        assert!(text.contains("palmsig_http_request_duration_seconds_bucket{route=\"/v1/sites\",le=\"+Inf\"}"));
+        let resp = tower::ServiceExt::oneshot(
+            app.router.clone(),
+            Request::get("/metrics").body(Body::empty()).unwrap(),
+        )
+        .await
+        .unwrap();
+        let text = String::from_utf8(
+            axum::body::to_bytes(resp.into_body(), usize::MAX)
+                .await
+                .unwrap()
+                .to_vec(),
+        )
+        .unwrap();
+        assert!(
+            text.contains(
+                "palmsig_http_requests_total{method=\"POST\",route=\"/v1/sites\",status=\"201\"} 7"
+            ),
+            "{text}"
+        );
+        assert!(text.contains(
+            "palmsig_http_request_duration_seconds_bucket{route=\"/v1/sites\",le=\"+Inf\"}"
+        ));
 
         // Rate limit: a client past its bucket gets 429 with Retry-After.
         let mut cfg = test_config();
         cfg.rate_burst = 3.0;
         cfg.rate_per_s = 0.001;
-        let small = TestApp::with(&db, Arc::new(LabelBiometrics::new()), app.state.keys.clone(), cfg).await;
+        let small = TestApp::with(
+            &db,
+            Arc::new(LabelBiometrics::new()),
+            app.state.keys.clone(),
+            cfg,
+        )
+        .await;
         let mut statuses = Vec::new();
         for _ in 0..5 {
-            statuses.push(small.call(Method::GET, "/v1/sites", &t.auth(), None).await.0);
+            statuses.push(
+                small
+                    .call(Method::GET, "/v1/sites", &t.auth(), None)
+                    .await
+                    .0,
+            );
         }
-        assert_eq!(statuses.iter().filter(|s| **s == StatusCode::TOO_MANY_REQUESTS).count(), 2, "{statuses:?}");
+        assert_eq!(
+            statuses
+                .iter()
+                .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+                .count(),
+            2,
+            "{statuses:?}"
+        );
         drop(small);
         drop(app);
         db

@@ -16,20 +16,42 @@ struct NewTenant {
     name: String,
 }
 
-pub(crate) async fn create_tenant(State(st): State<AppState>, headers: HeaderMap, body: Bytes) -> ApiResult<Response> {
+pub(crate) async fn create_tenant(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
     operator(&st, &headers)?;
     let req: NewTenant = parse_json(&body)?;
     let name = req.name.trim();
     if name.is_empty() || name.len() > 200 {
-        return Err(ApiError::unprocessable("bad_name", "name must be 1-200 characters"));
+        return Err(ApiError::unprocessable(
+            "bad_name",
+            "name must be 1-200 characters",
+        ));
     }
-    let t = Tenant { id: new_id("ten"), name: name.to_string(), created_ms: st.now() };
+    let t = Tenant {
+        id: new_id("ten"),
+        name: name.to_string(),
+        created_ms: st.now(),
+    };
     st.store.create_tenant(&t).await?;
-    st.audit("operator", Some(&t.id), "tenant.create", &t.id, json!({"name": t.name})).await?;
+    st.audit(
+        "operator",
+        Some(&t.id),
+        "tenant.create",
+        &t.id,
+        json!({"name": t.name}),
+    )
+    .await?;
     Ok(super::json_status(StatusCode::CREATED, json!(t)))
 }
 
-pub(crate) async fn list_tenants(State(st): State<AppState>, headers: HeaderMap, Query(q): Query<PageQuery>) -> ApiResult<axum::Json<serde_json::Value>> {
+pub(crate) async fn list_tenants(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<PageQuery>,
+) -> ApiResult<axum::Json<serde_json::Value>> {
     operator(&st, &headers)?;
     let (cur, limit) = q.parse()?;
     let items = st.store.list_tenants(cur.as_ref(), limit + 1).await?;
@@ -41,13 +63,30 @@ struct NewClient {
     scopes: Option<Vec<String>>,
 }
 
-pub(crate) async fn create_client(State(st): State<AppState>, headers: HeaderMap, Path(tenant_id): Path<String>, body: Bytes) -> ApiResult<Response> {
+pub(crate) async fn create_client(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path(tenant_id): Path<String>,
+    body: Bytes,
+) -> ApiResult<Response> {
     operator(&st, &headers)?;
-    let req: NewClient = if body.is_empty() { NewClient { scopes: None } } else { parse_json(&body)? };
-    st.store.get_tenant(&tenant_id).await?.ok_or_else(|| ApiError::not_found("tenant"))?;
-    let scopes = req.scopes.unwrap_or_else(|| SCOPES.iter().map(|s| s.to_string()).collect());
+    let req: NewClient = if body.is_empty() {
+        NewClient { scopes: None }
+    } else {
+        parse_json(&body)?
+    };
+    st.store
+        .get_tenant(&tenant_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("tenant"))?;
+    let scopes = req
+        .scopes
+        .unwrap_or_else(|| SCOPES.iter().map(|s| s.to_string()).collect());
     if let Some(bad) = scopes.iter().find(|s| !SCOPES.contains(&s.as_str())) {
-        return Err(ApiError::unprocessable("bad_scope", format!("unknown scope `{bad}`; known: {}", SCOPES.join(" "))));
+        return Err(ApiError::unprocessable(
+            "bad_scope",
+            format!("unknown scope `{bad}`; known: {}", SCOPES.join(" ")),
+        ));
     }
     let (client_id, secret) = (new_id("cli"), random_token("cs"));
     st.store
@@ -59,21 +98,35 @@ pub(crate) async fn create_client(State(st): State<AppState>, headers: HeaderMap
             created_ms: st.now(),
         })
         .await?;
-    st.audit("operator", Some(&tenant_id), "client.create", &client_id, json!({"scopes": scopes})).await?;
+    st.audit(
+        "operator",
+        Some(&tenant_id),
+        "client.create",
+        &client_id,
+        json!({"scopes": scopes}),
+    )
+    .await?;
     Ok(super::json_status(
         StatusCode::CREATED,
         json!({"client_id": client_id, "client_secret": secret, "tenant_id": tenant_id, "scopes": scopes}),
     ))
 }
 
-pub(crate) async fn audit(State(st): State<AppState>, headers: HeaderMap, Query(q): Query<PageQuery>) -> ApiResult<axum::Json<serde_json::Value>> {
+pub(crate) async fn audit(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<PageQuery>,
+) -> ApiResult<axum::Json<serde_json::Value>> {
     operator(&st, &headers)?;
     let (cur, limit) = q.parse()?;
     let items = st.store.list_audit(None, cur.as_ref(), limit + 1).await?;
     Ok(page(items, limit, |a| (a.ts_ms, a.id.clone())))
 }
 
-pub(crate) async fn run_retention(State(st): State<AppState>, headers: HeaderMap) -> ApiResult<axum::Json<serde_json::Value>> {
+pub(crate) async fn run_retention(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+) -> ApiResult<axum::Json<serde_json::Value>> {
     operator(&st, &headers)?;
     let ids = st.run_retention().await?;
     Ok(axum::Json(json!({"deleted_palms": ids.len()})))

@@ -22,18 +22,33 @@ pub(crate) const SCOPES: [&str; 5] = ["sites", "devices", "webhooks", "events", 
 fn rate_limit(st: &AppState, client: &str) -> ApiResult<()> {
     st.limiter
         .check(client, st.now(), st.config.rate_burst, st.config.rate_per_s)
-        .map_err(|_| ApiError::new(axum::http::StatusCode::TOO_MANY_REQUESTS, "rate_limited", "too many requests; retry later"))
+        .map_err(|_| {
+            ApiError::new(
+                axum::http::StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "too many requests; retry later",
+            )
+        })
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {
-    headers.get(header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Bearer ").map(str::trim)
+    headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::trim)
 }
 
 /// The operator (admin token).
 pub(crate) fn operator(st: &AppState, headers: &HeaderMap) -> ApiResult<()> {
-    let t = bearer(headers).ok_or_else(|| ApiError::unauthorized("missing_token", "operator token required"))?;
+    let t = bearer(headers)
+        .ok_or_else(|| ApiError::unauthorized("missing_token", "operator token required"))?;
     if st.config.admin_token.is_empty() || !ct_eq(t.as_bytes(), st.config.admin_token.as_bytes()) {
-        return Err(ApiError::unauthorized("invalid_token", "not the operator token"));
+        return Err(ApiError::unauthorized(
+            "invalid_token",
+            "not the operator token",
+        ));
     }
     Ok(())
 }
@@ -51,7 +66,10 @@ impl TenantCtx {
         if self.scopes.iter().any(|s| s == scope) {
             Ok(())
         } else {
-            Err(ApiError::forbidden("insufficient_scope", format!("this token lacks the `{scope}` scope")))
+            Err(ApiError::forbidden(
+                "insufficient_scope",
+                format!("this token lacks the `{scope}` scope"),
+            ))
         }
     }
     pub(crate) fn actor(&self) -> String {
@@ -62,21 +80,28 @@ impl TenantCtx {
         if tenant_id == self.tenant_id {
             Ok(())
         } else {
-            Err(ApiError::forbidden("wrong_tenant", format!("this {what} belongs to another tenant")))
+            Err(ApiError::forbidden(
+                "wrong_tenant",
+                format!("this {what} belongs to another tenant"),
+            ))
         }
     }
 }
 
 /// A tenant client by its Bearer access token.
 pub(crate) async fn tenant(st: &AppState, headers: &HeaderMap) -> ApiResult<TenantCtx> {
-    let t = bearer(headers).ok_or_else(|| ApiError::unauthorized("missing_token", "Bearer access token required"))?;
+    let t = bearer(headers)
+        .ok_or_else(|| ApiError::unauthorized("missing_token", "Bearer access token required"))?;
     let row = st
         .store
         .get_token(&hash_secret(&[t]))
         .await?
         .ok_or_else(|| ApiError::unauthorized("invalid_token", "unknown access token"))?;
     if row.expires_ms <= st.now() {
-        return Err(ApiError::unauthorized("token_expired", "the access token has expired"));
+        return Err(ApiError::unauthorized(
+            "token_expired",
+            "the access token has expired",
+        ));
     }
     rate_limit(st, &row.client_id)?;
     Ok(TenantCtx {
@@ -96,7 +121,11 @@ struct TokenRequest {
 
 /// `POST /v1/oauth/token` — OAuth2 client-credentials grant (RFC 6749 §4.4). Accepts a form or
 /// JSON body; client credentials in the body or as HTTP Basic.
-pub(crate) async fn token(State(st): State<AppState>, headers: HeaderMap, body: Bytes) -> ApiResult<Json<serde_json::Value>> {
+pub(crate) async fn token(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Json<serde_json::Value>> {
     let is_json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -104,27 +133,47 @@ pub(crate) async fn token(State(st): State<AppState>, headers: HeaderMap, body: 
     let mut req: TokenRequest = if is_json {
         parse_json(&body)?
     } else {
-        serde_urlencoded::from_bytes(&body).map_err(|e| ApiError::bad_request("invalid_request", format!("bad form body: {e}")))?
+        serde_urlencoded::from_bytes(&body)
+            .map_err(|e| ApiError::bad_request("invalid_request", format!("bad form body: {e}")))?
     };
-    if let Some(basic) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Basic ")) {
+    if let Some(basic) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "))
+    {
         let raw = base64::engine::general_purpose::STANDARD
             .decode(basic.trim())
             .ok()
             .and_then(|b| String::from_utf8(b).ok())
-            .ok_or_else(|| ApiError::unauthorized("invalid_client", "malformed Basic credentials"))?;
-        let (id, secret) = raw.split_once(':').ok_or_else(|| ApiError::unauthorized("invalid_client", "malformed Basic credentials"))?;
+            .ok_or_else(|| {
+                ApiError::unauthorized("invalid_client", "malformed Basic credentials")
+            })?;
+        let (id, secret) = raw.split_once(':').ok_or_else(|| {
+            ApiError::unauthorized("invalid_client", "malformed Basic credentials")
+        })?;
         req.client_id = Some(id.to_string());
         req.client_secret = Some(secret.to_string());
     }
     if req.grant_type.as_deref() != Some("client_credentials") {
-        return Err(ApiError::bad_request("unsupported_grant_type", "grant_type must be client_credentials"));
+        return Err(ApiError::bad_request(
+            "unsupported_grant_type",
+            "grant_type must be client_credentials",
+        ));
     }
     let (Some(id), Some(secret)) = (req.client_id, req.client_secret) else {
-        return Err(ApiError::unauthorized("invalid_client", "client_id and client_secret are required"));
+        return Err(ApiError::unauthorized(
+            "invalid_client",
+            "client_id and client_secret are required",
+        ));
     };
     let client = st.store.get_client(&id).await?;
-    let Some(client) = client.filter(|c| ct_eq(c.secret_hash.as_bytes(), hash_secret(&[&secret]).as_bytes())) else {
-        return Err(ApiError::unauthorized("invalid_client", "unknown client or wrong secret"));
+    let Some(client) =
+        client.filter(|c| ct_eq(c.secret_hash.as_bytes(), hash_secret(&[&secret]).as_bytes()))
+    else {
+        return Err(ApiError::unauthorized(
+            "invalid_client",
+            "unknown client or wrong secret",
+        ));
     };
     rate_limit(&st, &client.id)?;
     let allowed: Vec<&str> = client.scopes.split_whitespace().collect();
@@ -133,7 +182,10 @@ pub(crate) async fn token(State(st): State<AppState>, headers: HeaderMap, body: 
         Some(s) => {
             let asked: Vec<&str> = s.split_whitespace().collect();
             if let Some(bad) = asked.iter().find(|a| !allowed.contains(a)) {
-                return Err(ApiError::bad_request("invalid_scope", format!("scope `{bad}` is not allowed for this client")));
+                return Err(ApiError::bad_request(
+                    "invalid_scope",
+                    format!("scope `{bad}` is not allowed for this client"),
+                ));
             }
             asked
         }
@@ -149,8 +201,14 @@ pub(crate) async fn token(State(st): State<AppState>, headers: HeaderMap, body: 
             expires_ms,
         })
         .await?;
-    st.audit(&format!("client:{}", client.id), Some(&client.tenant_id), "token.issue", &client.id, serde_json::json!({"scope": granted.join(" ")}))
-        .await?;
+    st.audit(
+        &format!("client:{}", client.id),
+        Some(&client.tenant_id),
+        "token.issue",
+        &client.id,
+        serde_json::json!({"scope": granted.join(" ")}),
+    )
+    .await?;
     Ok(Json(serde_json::json!({
         "access_token": token,
         "token_type": "Bearer",
@@ -161,19 +219,32 @@ pub(crate) async fn token(State(st): State<AppState>, headers: HeaderMap, body: 
 
 /// A device request: check device, timestamp, signature, then the nonce (after the signature so
 /// nobody can burn a device's nonces), and record the sighting.
-pub(crate) async fn device(st: &AppState, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> ApiResult<Device> {
+pub(crate) async fn device(
+    st: &AppState,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> ApiResult<Device> {
     let h = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let unauth = |code: &str, msg: &str| ApiError::unauthorized(code, msg.to_string());
-    let device_id = h(DEVICE_HEADER).ok_or_else(|| unauth("missing_signature", "signed device request required"))?;
+    let device_id = h(DEVICE_HEADER)
+        .ok_or_else(|| unauth("missing_signature", "signed device request required"))?;
     let ts: i64 = h(TIMESTAMP_HEADER)
         .and_then(|v| v.parse().ok())
         .ok_or_else(|| unauth("bad_timestamp", "missing or malformed timestamp"))?;
-    let nonce = h(NONCE_HEADER).filter(|n| !n.is_empty() && n.len() <= 64).ok_or_else(|| unauth("bad_nonce", "missing or malformed nonce"))?;
+    let nonce = h(NONCE_HEADER)
+        .filter(|n| !n.is_empty() && n.len() <= 64)
+        .ok_or_else(|| unauth("bad_nonce", "missing or malformed nonce"))?;
     let sig = h(SIGNATURE_HEADER)
         .and_then(|v| base64::engine::general_purpose::STANDARD.decode(v).ok())
         .and_then(|b| Signature::from_slice(&b).ok())
         .ok_or_else(|| unauth("bad_signature", "missing or malformed signature"))?;
-    let dev = st.store.get_device(device_id).await?.ok_or_else(|| unauth("unknown_device", "unknown device"))?;
+    let dev = st
+        .store
+        .get_device(device_id)
+        .await?
+        .ok_or_else(|| unauth("unknown_device", "unknown device"))?;
     let key = dev
         .public_key
         .as_deref()
@@ -182,11 +253,20 @@ pub(crate) async fn device(st: &AppState, method: &Method, uri: &Uri, headers: &
         .ok_or_else(|| unauth("device_not_activated", "device is not activated"))?;
     let now = st.now();
     if (now - ts).abs() > params::SIGNATURE_MAX_SKEW_MS {
-        return Err(unauth("stale_timestamp", "request timestamp is outside the allowed window"));
+        return Err(unauth(
+            "stale_timestamp",
+            "request timestamp is outside the allowed window",
+        ));
     }
-    let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or(uri.path());
-    key.verify(canonical(method.as_str(), path, ts, nonce, body).as_bytes(), &sig)
-        .map_err(|_| unauth("bad_signature", "signature does not verify"))?;
+    let path = uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or(uri.path());
+    key.verify(
+        canonical(method.as_str(), path, ts, nonce, body).as_bytes(),
+        &sig,
+    )
+    .map_err(|_| unauth("bad_signature", "signature does not verify"))?;
     if !st.store.insert_nonce(&dev.id, nonce, ts).await? {
         return Err(unauth("replayed_nonce", "this nonce was already used"));
     }
@@ -197,7 +277,8 @@ pub(crate) async fn device(st: &AppState, method: &Method, uri: &Uri, headers: &
 
 /// The person of a portal session cookie.
 pub(crate) async fn person(st: &AppState, headers: &HeaderMap) -> ApiResult<String> {
-    let token = session_token(headers).ok_or_else(|| ApiError::unauthorized("no_session", "log in first"))?;
+    let token = session_token(headers)
+        .ok_or_else(|| ApiError::unauthorized("no_session", "log in first"))?;
     let pid = st
         .store
         .session_person(&hash_secret(&[&token]), st.now())
@@ -208,8 +289,13 @@ pub(crate) async fn person(st: &AppState, headers: &HeaderMap) -> ApiResult<Stri
 }
 
 pub(crate) fn session_token(headers: &HeaderMap) -> Option<String> {
-    headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(|kv| {
-        let (k, v) = kv.trim().split_once('=')?;
-        (k == SESSION_COOKIE).then(|| v.to_string())
-    })
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|kv| {
+            let (k, v) = kv.trim().split_once('=')?;
+            (k == SESSION_COOKIE).then(|| v.to_string())
+        })
 }

@@ -38,19 +38,43 @@ pub(crate) async fn activate(State(st): State<AppState>, body: Bytes) -> ApiResu
         .ok()
         .and_then(|b| <[u8; 32]>::try_from(b).ok())
         .filter(|k| ed25519_dalek::VerifyingKey::from_bytes(k).is_ok())
-        .ok_or_else(|| ApiError::unprocessable("bad_public_key", "public_key must be a base64 Ed25519 public key (32 bytes)"))?;
-    let code: String = req.activation_code.chars().filter(|c| c.is_ascii_digit()).collect();
+        .ok_or_else(|| {
+            ApiError::unprocessable(
+                "bad_public_key",
+                "public_key must be a base64 Ed25519 public key (32 bytes)",
+            )
+        })?;
+    let code: String = req
+        .activation_code
+        .chars()
+        .filter(|c| c.is_ascii_digit())
+        .collect();
     let now = st.now();
     let dev = st
         .store
         .activate_device(&hash_secret(&["activation", &code]), &pk, now)
         .await?
-        .ok_or_else(|| ApiError::unauthorized("invalid_activation_code", "activation code unknown, used or expired"))?;
+        .ok_or_else(|| {
+            ApiError::unauthorized(
+                "invalid_activation_code",
+                "activation code unknown, used or expired",
+            )
+        })?;
     if let Some(v) = req.version.as_deref() {
         st.store.touch_device(&dev.id, Some(v), now).await?;
     }
-    st.audit(&format!("device:{}", dev.id), Some(&dev.tenant_id), "device.activate", &dev.id, json!({})).await?;
-    Ok(json_status(StatusCode::OK, json!({"device_id": dev.id, "tenant_id": dev.tenant_id, "site_id": dev.site_id})))
+    st.audit(
+        &format!("device:{}", dev.id),
+        Some(&dev.tenant_id),
+        "device.activate",
+        &dev.id,
+        json!({}),
+    )
+    .await?;
+    Ok(json_status(
+        StatusCode::OK,
+        json!({"device_id": dev.id, "tenant_id": dev.tenant_id, "site_id": dev.site_id}),
+    ))
 }
 
 #[derive(serde::Deserialize)]
@@ -59,16 +83,29 @@ struct Heartbeat {
 }
 
 /// `POST /v1/device/heartbeat`.
-pub(crate) async fn heartbeat(State(st): State<AppState>, method: Method, OriginalUri(uri): OriginalUri, headers: HeaderMap, body: Bytes) -> ApiResult<Json<Value>> {
+pub(crate) async fn heartbeat(
+    State(st): State<AppState>,
+    method: Method,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
     let dev = device(&st, &method, &uri, &headers, &body).await?;
     let req: Heartbeat = parse_json(&body)?;
     if let Some(v) = &req.version {
         if v.len() > 64 {
-            return Err(ApiError::unprocessable("bad_version", "version must be at most 64 characters"));
+            return Err(ApiError::unprocessable(
+                "bad_version",
+                "version must be at most 64 characters",
+            ));
         }
     }
-    st.store.touch_device(&dev.id, req.version.as_deref(), st.now()).await?;
-    Ok(Json(json!({"device_id": dev.id, "server_time_ms": st.now()})))
+    st.store
+        .touch_device(&dev.id, req.version.as_deref(), st.now())
+        .await?;
+    Ok(Json(
+        json!({"device_id": dev.id, "server_time_ms": st.now()}),
+    ))
 }
 
 // ---------------------------------------------------------------- enrolment
@@ -77,32 +114,52 @@ fn enrolment_of(st: &AppState, id: &str, dev: &Device) -> ApiResult<Enrolment> {
     let mut map = st.enrolments.lock().map_err(ApiError::internal)?;
     let now = st.now();
     map.retain(|_, e| e.expires_ms > now);
-    let e = map.get(id).ok_or_else(|| ApiError::not_found("enrolment"))?;
+    let e = map
+        .get(id)
+        .ok_or_else(|| ApiError::not_found("enrolment"))?;
     if e.tenant_id != dev.tenant_id {
-        return Err(ApiError::forbidden("wrong_tenant", "this enrolment belongs to another tenant"));
+        return Err(ApiError::forbidden(
+            "wrong_tenant",
+            "this enrolment belongs to another tenant",
+        ));
     }
     if e.device_id != dev.id {
-        return Err(ApiError::forbidden("wrong_device", "this enrolment was started on another device"));
+        return Err(ApiError::forbidden(
+            "wrong_device",
+            "this enrolment was started on another device",
+        ));
     }
     Ok(e.clone())
 }
 
 fn save_enrolment(st: &AppState, e: Enrolment) -> ApiResult<()> {
-    st.enrolments.lock().map_err(ApiError::internal)?.insert(e.id.clone(), e);
+    st.enrolments
+        .lock()
+        .map_err(ApiError::internal)?
+        .insert(e.id.clone(), e);
     Ok(())
 }
 
 fn verified(e: &Enrolment) -> ApiResult<String> {
-    e.person_id.clone().ok_or_else(|| ApiError::conflict("phone_not_verified", "confirm the phone code first"))
+    e.person_id
+        .clone()
+        .ok_or_else(|| ApiError::conflict("phone_not_verified", "confirm the phone code first"))
 }
 
 /// Send a fresh one-time code to `phone` (shared with the portal).
 pub(crate) async fn send_code(st: &AppState, phone: &str) -> ApiResult<()> {
     let code = random_digits(6);
     st.store
-        .put_otp(&Otp { phone: phone.to_string(), code_hash: hash_secret(&["otp", phone, &code]), expires_ms: st.now() + params::OTP_TTL_MS, attempts: 0 })
+        .put_otp(&Otp {
+            phone: phone.to_string(),
+            code_hash: hash_secret(&["otp", phone, &code]),
+            expires_ms: st.now() + params::OTP_TTL_MS,
+            attempts: 0,
+        })
         .await?;
-    st.sender.send(phone, &code).map_err(|e| ApiError::new(StatusCode::BAD_GATEWAY, "otp_send_failed", e))
+    st.sender
+        .send(phone, &code)
+        .map_err(|e| ApiError::new(StatusCode::BAD_GATEWAY, "otp_send_failed", e))
 }
 
 /// Check a one-time code (burnt on success, counted on failure).
@@ -113,7 +170,10 @@ pub(crate) async fn check_code(st: &AppState, phone: &str, code: &str) -> ApiRes
         st.store.delete_otp(phone).await?;
         return Err(bad());
     }
-    if !crate::crypto::ct_eq(otp.code_hash.as_bytes(), hash_secret(&["otp", phone, code.trim()]).as_bytes()) {
+    if !crate::crypto::ct_eq(
+        otp.code_hash.as_bytes(),
+        hash_secret(&["otp", phone, code.trim()]).as_bytes(),
+    ) {
         st.store.bump_otp(phone).await?;
         return Err(bad());
     }
@@ -127,10 +187,21 @@ struct StartEnrolment {
 }
 
 /// `POST /v1/device/enrolments {phone}` → a code is sent to the phone.
-pub(crate) async fn enrol_start(State(st): State<AppState>, method: Method, OriginalUri(uri): OriginalUri, headers: HeaderMap, body: Bytes) -> ApiResult<Response> {
+pub(crate) async fn enrol_start(
+    State(st): State<AppState>,
+    method: Method,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
     let dev = device(&st, &method, &uri, &headers, &body).await?;
     let req: StartEnrolment = parse_json(&body)?;
-    let phone = normalize_e164(&req.phone).ok_or_else(|| ApiError::unprocessable("bad_phone", "phone must be in E.164 form, e.g. +41791234567"))?;
+    let phone = normalize_e164(&req.phone).ok_or_else(|| {
+        ApiError::unprocessable(
+            "bad_phone",
+            "phone must be in E.164 form, e.g. +41791234567",
+        )
+    })?;
     send_code(&st, &phone).await?;
     let e = Enrolment {
         id: new_id("enr"),
@@ -141,7 +212,14 @@ pub(crate) async fn enrol_start(State(st): State<AppState>, method: Method, Orig
         templates: HashMap::new(),
         expires_ms: st.now() + params::ENROLMENT_TTL_MS,
     };
-    st.audit(&format!("device:{}", dev.id), Some(&dev.tenant_id), "enrol.start", &e.id, json!({})).await?;
+    st.audit(
+        &format!("device:{}", dev.id),
+        Some(&dev.tenant_id),
+        "enrol.start",
+        &e.id,
+        json!({}),
+    )
+    .await?;
     let out = json!({"enrolment_id": e.id, "expires_ms": e.expires_ms});
     save_enrolment(&st, e)?;
     Ok(json_status(StatusCode::CREATED, out))
@@ -165,10 +243,20 @@ pub(crate) async fn enrol_verify(
     let mut e = enrolment_of(&st, &id, &dev)?;
     let req: Code = parse_json(&body)?;
     check_code(&st, &e.phone, &req.code).await?;
-    let person = st.store.upsert_person(&new_id("per"), &e.phone, st.now()).await?;
+    let person = st
+        .store
+        .upsert_person(&new_id("per"), &e.phone, st.now())
+        .await?;
     e.person_id = Some(person.id.clone());
     save_enrolment(&st, e)?;
-    st.audit(&format!("device:{}", dev.id), Some(&dev.tenant_id), "enrol.verify", &id, json!({"person_id": person.id})).await?;
+    st.audit(
+        &format!("device:{}", dev.id),
+        Some(&dev.tenant_id),
+        "enrol.verify",
+        &id,
+        json!({"person_id": person.id}),
+    )
+    .await?;
     Ok(Json(json!({"enrolment_id": id, "verified": true})))
 }
 
@@ -196,8 +284,19 @@ pub(crate) async fn vault_card(st: &AppState, person_id: &str, card: &NewCard) -
         is_default: false,
         created_ms: st.now(),
     };
-    st.store.put_card(&row, &DataKeyRow { id: token.clone(), kek_id: sealed.key.kek_id, wrapped: sealed.key.wrapped }).await?;
-    Ok(json!({"token": token, "brand": row.brand, "last4": row.last4, "exp_month": row.exp_month, "exp_year": row.exp_year}))
+    st.store
+        .put_card(
+            &row,
+            &DataKeyRow {
+                id: token.clone(),
+                kek_id: sealed.key.kek_id,
+                wrapped: sealed.key.wrapped,
+            },
+        )
+        .await?;
+    Ok(
+        json!({"token": token, "brand": row.brand, "last4": row.last4, "exp_month": row.exp_month, "exp_year": row.exp_year}),
+    )
 }
 
 /// `POST /v1/device/enrolments/{id}/card {number, exp_month, exp_year}`.
@@ -214,8 +313,14 @@ pub(crate) async fn enrol_card(
     let pid = verified(&e)?;
     let req: NewCard = parse_json(&body)?;
     let card = vault_card(&st, &pid, &req).await?;
-    st.audit(&format!("device:{}", dev.id), Some(&dev.tenant_id), "card.add", card["token"].as_str().unwrap_or(""), json!({"person_id": pid}))
-        .await?;
+    st.audit(
+        &format!("device:{}", dev.id),
+        Some(&dev.tenant_id),
+        "card.add",
+        card["token"].as_str().unwrap_or(""),
+        json!({"person_id": pid}),
+    )
+    .await?;
     Ok(json_status(StatusCode::CREATED, card))
 }
 
@@ -223,7 +328,10 @@ pub(crate) async fn enrol_card(
 pub(crate) fn parse_consents(body: &[u8]) -> ApiResult<Vec<(String, bool)>> {
     let req: HashMap<String, bool> = parse_json(body)?;
     if let Some(bad) = req.keys().find(|k| !PURPOSES.contains(&k.as_str())) {
-        return Err(ApiError::unprocessable("bad_purpose", format!("unknown purpose `{bad}`; known: {}", PURPOSES.join(", "))));
+        return Err(ApiError::unprocessable(
+            "bad_purpose",
+            format!("unknown purpose `{bad}`; known: {}", PURPOSES.join(", ")),
+        ));
     }
     let mut v: Vec<(String, bool)> = req.into_iter().collect();
     v.sort();
@@ -246,8 +354,17 @@ pub(crate) async fn enrol_consents(
     for (p, g) in &consents {
         st.store.set_consent(&pid, p, *g, st.now()).await?;
     }
-    st.audit(&format!("device:{}", dev.id), Some(&dev.tenant_id), "consent.set", &pid, json!(consents)).await?;
-    Ok(Json(json!({"consents": st.store.consents_of(&pid).await?.into_iter().collect::<HashMap<_, _>>()})))
+    st.audit(
+        &format!("device:{}", dev.id),
+        Some(&dev.tenant_id),
+        "consent.set",
+        &pid,
+        json!(consents),
+    )
+    .await?;
+    Ok(Json(
+        json!({"consents": st.store.consents_of(&pid).await?.into_iter().collect::<HashMap<_, _>>()}),
+    ))
 }
 
 #[derive(serde::Deserialize)]
@@ -275,22 +392,35 @@ pub(crate) async fn enrol_attributes(
     let req: Attributes = parse_json(&body)?;
     let short = |s: &str| !s.trim().is_empty() && s.len() <= 64;
     if let Some(b) = &req.birth_date {
-        let d = chrono::NaiveDate::parse_from_str(b, "%Y-%m-%d").map_err(|_| ApiError::unprocessable("bad_birth_date", "birth_date must be YYYY-MM-DD"))?;
-        let today = chrono::DateTime::from_timestamp_millis(st.now()).map(|t| t.date_naive()).unwrap_or_default();
+        let d = chrono::NaiveDate::parse_from_str(b, "%Y-%m-%d").map_err(|_| {
+            ApiError::unprocessable("bad_birth_date", "birth_date must be YYYY-MM-DD")
+        })?;
+        let today = chrono::DateTime::from_timestamp_millis(st.now())
+            .map(|t| t.date_naive())
+            .unwrap_or_default();
         if d > today {
-            return Err(ApiError::unprocessable("bad_birth_date", "birth_date is in the future"));
+            return Err(ApiError::unprocessable(
+                "bad_birth_date",
+                "birth_date is in the future",
+            ));
         }
         st.store.set_birth_date(&pid, b).await?;
     }
     if let Some(n) = &req.badge_number {
         if !short(n) {
-            return Err(ApiError::unprocessable("bad_badge", "badge_number must be 1-64 characters"));
+            return Err(ApiError::unprocessable(
+                "bad_badge",
+                "badge_number must be 1-64 characters",
+            ));
         }
         st.store.set_badge(&pid, &dev.tenant_id, n).await?;
     }
     if let Some(l) = &req.loyalty_id {
         if !short(l) {
-            return Err(ApiError::unprocessable("bad_loyalty_id", "loyalty_id must be 1-64 characters"));
+            return Err(ApiError::unprocessable(
+                "bad_loyalty_id",
+                "loyalty_id must be 1-64 characters",
+            ));
         }
         st.store.set_loyalty(&pid, &dev.tenant_id, l).await?;
     }
@@ -315,12 +445,21 @@ pub(crate) struct CaptureBody {
 }
 
 /// Decode the images of a capture body and run the engine (on a blocking thread).
-pub(crate) async fn extract(st: &AppState, c: CaptureBody, default_hand: Option<Hand>) -> ApiResult<(Hand, Vec<u8>)> {
+pub(crate) async fn extract(
+    st: &AppState,
+    c: CaptureBody,
+    default_hand: Option<Hand>,
+) -> ApiResult<(Hand, Vec<u8>)> {
     let hand = match c.hand.as_deref() {
         Some("left") => Hand::Left,
         Some("right") => Hand::Right,
         None if default_hand.is_some() => default_hand.unwrap_or(Hand::Unknown),
-        _ => return Err(ApiError::unprocessable("bad_hand", "hand must be `left` or `right`")),
+        _ => {
+            return Err(ApiError::unprocessable(
+                "bad_hand",
+                "hand must be `left` or `right`",
+            ))
+        }
     };
     let b64 = |s: Option<String>, what: &str| -> ApiResult<Option<Vec<u8>>> {
         s.map(|s| {
@@ -333,12 +472,21 @@ pub(crate) async fn extract(st: &AppState, c: CaptureBody, default_hand: Option<
     let visible = b64(c.visible, "visible")?;
     let nir = b64(c.nir, "nir")?;
     if visible.is_none() && nir.is_none() {
-        return Err(ApiError::unprocessable("no_image", "a capture needs a visible and/or a nir image"));
+        return Err(ApiError::unprocessable(
+            "no_image",
+            "a capture needs a visible and/or a nir image",
+        ));
     }
     let bio = st.bio.clone();
-    let t = tokio::task::spawn_blocking(move || bio.extract(&CaptureInput { hand, visible: visible.as_deref(), nir: nir.as_deref() }))
-        .await
-        .map_err(ApiError::internal)??;
+    let t = tokio::task::spawn_blocking(move || {
+        bio.extract(&CaptureInput {
+            hand,
+            visible: visible.as_deref(),
+            nir: nir.as_deref(),
+        })
+    })
+    .await
+    .map_err(ApiError::internal)??;
     Ok((hand, t))
 }
 
@@ -359,13 +507,20 @@ pub(crate) async fn enrol_capture(
     drop(body);
     let (hand, template) = extract(&st, req, None).await?;
     let mut map = st.enrolments.lock().map_err(ApiError::internal)?;
-    let e = map.get_mut(&id).ok_or_else(|| ApiError::not_found("enrolment"))?;
+    let e = map
+        .get_mut(&id)
+        .ok_or_else(|| ApiError::not_found("enrolment"))?;
     let list = e.templates.entry(hand).or_default();
     if list.len() >= params::MAX_CAPTURES_PER_HAND {
-        return Err(ApiError::conflict("enough_captures", format!("already {} captures of this hand", list.len())));
+        return Err(ApiError::conflict(
+            "enough_captures",
+            format!("already {} captures of this hand", list.len()),
+        ));
     }
     list.push(template);
-    Ok(Json(json!({"hand": hand.as_str(), "captures": list.len(), "needed": params::MIN_CAPTURES_PER_HAND})))
+    Ok(Json(
+        json!({"hand": hand.as_str(), "captures": list.len(), "needed": params::MIN_CAPTURES_PER_HAND}),
+    ))
 }
 
 /// `POST /v1/device/enrolments/{id}/complete` — duplicate check, seal, store, add to the gallery.
@@ -386,10 +541,23 @@ pub(crate) async fn enrol_complete(
         v
     };
     if hands.is_empty() {
-        return Err(ApiError::conflict("no_captures", "capture at least one hand first"));
+        return Err(ApiError::conflict(
+            "no_captures",
+            "capture at least one hand first",
+        ));
     }
-    if let Some((h, t)) = hands.iter().find(|(_, t)| t.len() < params::MIN_CAPTURES_PER_HAND) {
-        return Err(ApiError::conflict("not_enough_captures", format!("{h} hand has {} captures, {} needed", t.len(), params::MIN_CAPTURES_PER_HAND)));
+    if let Some((h, t)) = hands
+        .iter()
+        .find(|(_, t)| t.len() < params::MIN_CAPTURES_PER_HAND)
+    {
+        return Err(ApiError::conflict(
+            "not_enough_captures",
+            format!(
+                "{h} hand has {} captures, {} needed",
+                t.len(),
+                params::MIN_CAPTURES_PER_HAND
+            ),
+        ));
     }
     let _guard = st.enrol_lock.lock().await;
     // Duplicate check: any capture matching a palm of someone else refuses the enrolment.
@@ -397,13 +565,28 @@ pub(crate) async fn enrol_complete(
         for t in templates {
             let bio = st.bio.clone();
             let probe = t.clone();
-            let hit = tokio::task::spawn_blocking(move || bio.search(&probe)).await.map_err(ApiError::internal)??;
+            let hit = tokio::task::spawn_blocking(move || bio.search(&probe))
+                .await
+                .map_err(ApiError::internal)??;
             if let Some(hit) = hit {
                 let owner = st.store.palm_owner(&hit.palm_id).await?;
                 if owner.as_deref() != Some(pid.as_str()) {
-                    st.audit(&format!("device:{}", dev.id), Some(&dev.tenant_id), "enrol.duplicate", &id, json!({})).await?;
-                    st.enrolments.lock().map_err(ApiError::internal)?.remove(&id);
-                    return Err(ApiError::conflict("duplicate_palm", "this palm is already enrolled under another phone number"));
+                    st.audit(
+                        &format!("device:{}", dev.id),
+                        Some(&dev.tenant_id),
+                        "enrol.duplicate",
+                        &id,
+                        json!({}),
+                    )
+                    .await?;
+                    st.enrolments
+                        .lock()
+                        .map_err(ApiError::internal)?
+                        .remove(&id);
+                    return Err(ApiError::conflict(
+                        "duplicate_palm",
+                        "this palm is already enrolled under another phone number",
+                    ));
                 }
             }
         }
@@ -418,8 +601,18 @@ pub(crate) async fn enrol_complete(
         out.push(json!({"hand": hand.as_str(), "captures": templates.len()}));
     }
     drop(_guard);
-    st.enrolments.lock().map_err(ApiError::internal)?.remove(&id);
-    st.audit(&format!("device:{}", dev.id), Some(&dev.tenant_id), "enrol.complete", &id, json!({"person_id": pid, "hands": hands.len()})).await?;
+    st.enrolments
+        .lock()
+        .map_err(ApiError::internal)?
+        .remove(&id);
+    st.audit(
+        &format!("device:{}", dev.id),
+        Some(&dev.tenant_id),
+        "enrol.complete",
+        &id,
+        json!({"person_id": pid, "hands": hands.len()}),
+    )
+    .await?;
     Ok(Json(json!({"enrolment_id": id, "enrolled": out})))
 }
 
@@ -438,38 +631,73 @@ struct IdentifyBody {
 /// `POST /v1/device/identify` with an optional `Idempotency-Key` (Stripe semantics: the first
 /// response is stored and replayed for the same key and body; another body → 422; still in
 /// flight → 409; requests refused before any effect do not keep the key).
-pub(crate) async fn identify(State(st): State<AppState>, method: Method, OriginalUri(uri): OriginalUri, headers: HeaderMap, body: Bytes) -> ApiResult<Response> {
+pub(crate) async fn identify(
+    State(st): State<AppState>,
+    method: Method,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
     let dev = device(&st, &method, &uri, &headers, &body).await?;
-    let key = headers.get("idempotency-key").map(|v| v.to_str().map(str::to_string));
+    let key = headers
+        .get("idempotency-key")
+        .map(|v| v.to_str().map(str::to_string));
     let key = match key {
         None => None,
         Some(Ok(k)) if !k.is_empty() && k.len() <= 255 => Some(k),
-        Some(_) => return Err(ApiError::bad_request("bad_idempotency_key", "Idempotency-Key must be 1-255 visible characters")),
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "bad_idempotency_key",
+                "Idempotency-Key must be 1-255 visible characters",
+            ))
+        }
     };
     let Some(key) = key else {
         let (status, v) = identify_inner(&st, &dev, &body).await?;
         return Ok(json_status(status, v));
     };
     let scope = format!("identify:{}", dev.tenant_id);
-    let req_hash = sha256_hex(&[method.as_str().as_bytes(), b"\n", uri.path().as_bytes(), b"\n", &body[..]].concat());
-    match st.store.idem_claim(&scope, &key, &req_hash, st.now()).await? {
+    let req_hash = sha256_hex(
+        &[
+            method.as_str().as_bytes(),
+            b"\n",
+            uri.path().as_bytes(),
+            b"\n",
+            &body[..],
+        ]
+        .concat(),
+    );
+    match st
+        .store
+        .idem_claim(&scope, &key, &req_hash, st.now())
+        .await?
+    {
         IdemClaim::Existing(row) => {
             if row.request_hash != req_hash {
-                return Err(ApiError::unprocessable("idempotency_key_reused", "this Idempotency-Key was used with a different request"));
+                return Err(ApiError::unprocessable(
+                    "idempotency_key_reused",
+                    "this Idempotency-Key was used with a different request",
+                ));
             }
             match (row.status, row.body) {
                 (Some(status), Some(b)) => {
                     let status = StatusCode::from_u16(status as u16).unwrap_or(StatusCode::OK);
                     let mut r = (status, [("content-type", "application/json")], b).into_response();
-                    r.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+                    r.headers_mut()
+                        .insert("idempotent-replayed", HeaderValue::from_static("true"));
                     Ok(r)
                 }
-                _ => Err(ApiError::conflict("idempotency_in_progress", "a request with this Idempotency-Key is still being processed")),
+                _ => Err(ApiError::conflict(
+                    "idempotency_in_progress",
+                    "a request with this Idempotency-Key is still being processed",
+                )),
             }
         }
         IdemClaim::Claimed => match identify_inner(&st, &dev, &body).await {
             Ok((status, v)) => {
-                st.store.idem_finish(&scope, &key, i64::from(status.as_u16()), &v.to_string()).await?;
+                st.store
+                    .idem_finish(&scope, &key, i64::from(status.as_u16()), &v.to_string())
+                    .await?;
                 Ok(json_status(status, v))
             }
             Err(e) if e.status.is_client_error() => {
@@ -478,34 +706,57 @@ pub(crate) async fn identify(State(st): State<AppState>, method: Method, Origina
                 Err(e)
             }
             Err(e) => {
-                st.store.idem_finish(&scope, &key, i64::from(e.status.as_u16()), &e.body().to_string()).await?;
+                st.store
+                    .idem_finish(
+                        &scope,
+                        &key,
+                        i64::from(e.status.as_u16()),
+                        &e.body().to_string(),
+                    )
+                    .await?;
                 Err(e)
             }
         },
     }
 }
 
-async fn identify_inner(st: &AppState, dev: &Device, body: &[u8]) -> ApiResult<(StatusCode, Value)> {
+async fn identify_inner(
+    st: &AppState,
+    dev: &Device,
+    body: &[u8],
+) -> ApiResult<(StatusCode, Value)> {
     let req: IdentifyBody = parse_json(body)?;
     let purpose = req.purpose.as_str();
     if !PURPOSES.contains(&purpose) {
-        return Err(ApiError::unprocessable("bad_purpose", format!("purpose must be one of {}", PURPOSES.join(", "))));
+        return Err(ApiError::unprocessable(
+            "bad_purpose",
+            format!("purpose must be one of {}", PURPOSES.join(", ")),
+        ));
     }
     let (amount, currency) = if purpose == "payment" {
-        let amount = req.amount.filter(|a| *a > 0).ok_or_else(|| ApiError::unprocessable("bad_amount", "payment needs a positive amount in minor units"))?;
+        let amount = req.amount.filter(|a| *a > 0).ok_or_else(|| {
+            ApiError::unprocessable(
+                "bad_amount",
+                "payment needs a positive amount in minor units",
+            )
+        })?;
         let currency = req
             .currency
             .as_deref()
             .filter(|c| c.len() == 3 && c.bytes().all(|b| b.is_ascii_alphabetic()))
             .map(|c| c.to_ascii_uppercase())
-            .ok_or_else(|| ApiError::unprocessable("bad_currency", "payment needs an ISO 4217 currency"))?;
+            .ok_or_else(|| {
+                ApiError::unprocessable("bad_currency", "payment needs an ISO 4217 currency")
+            })?;
         (amount, currency)
     } else {
         (0, String::new())
     };
     let (_, probe) = extract(st, req.capture, Some(Hand::Unknown)).await?;
     let bio = st.bio.clone();
-    let hit = tokio::task::spawn_blocking(move || bio.search(&probe)).await.map_err(ApiError::internal)??;
+    let hit = tokio::task::spawn_blocking(move || bio.search(&probe))
+        .await
+        .map_err(ApiError::internal)??;
     let now = st.now();
     let mut ev = EventRow {
         id: new_id("evt"),
@@ -532,24 +783,51 @@ async fn identify_inner(st: &AppState, dev: &Device, body: &[u8]) -> ApiResult<(
     if let (Some(h), Some(pid)) = (&hit, &person) {
         st.store.touch_palm(&h.palm_id, now).await?;
         ev.person_id = Some(pid.clone());
-        let consented = st.store.consents_of(pid).await?.into_iter().any(|(p, g)| p == purpose && g);
+        let consented = st
+            .store
+            .consents_of(pid)
+            .await?
+            .into_iter()
+            .any(|(p, g)| p == purpose && g);
         if !consented {
             ev.outcome = "no_consent".into();
         } else {
             match purpose {
                 "payment" => {
-                    let card = st.store.cards_of(pid).await?.into_iter().find(|c| c.is_default);
+                    let card = st
+                        .store
+                        .cards_of(pid)
+                        .await?
+                        .into_iter()
+                        .find(|c| c.is_default);
                     match card {
                         None => {
                             ev.outcome = "declined".into();
                             detail["reason"] = json!("no_card");
                         }
                         Some(c) => {
-                            let k = st.store.get_data_key(&c.token).await?.ok_or_else(|| ApiError::internal("card key missing"))?;
-                            let pan = st.keys.open(&c.ciphertext, &crate::crypto::WrappedKey { kek_id: k.kek_id, wrapped: k.wrapped }, &c.token)?;
+                            let k = st
+                                .store
+                                .get_data_key(&c.token)
+                                .await?
+                                .ok_or_else(|| ApiError::internal("card key missing"))?;
+                            let pan = st.keys.open(
+                                &c.ciphertext,
+                                &crate::crypto::WrappedKey {
+                                    kek_id: k.kek_id,
+                                    wrapped: k.wrapped,
+                                },
+                                &c.token,
+                            )?;
                             let pan = std::str::from_utf8(&pan).map_err(ApiError::internal)?;
-                            let res = st.processor.authorize(&PaymentRequest { pan, amount, currency: &currency, merchant: &dev.tenant_id });
-                            detail["card"] = json!({"token": c.token, "brand": c.brand, "last4": c.last4});
+                            let res = st.processor.authorize(&PaymentRequest {
+                                pan,
+                                amount,
+                                currency: &currency,
+                                merchant: &dev.tenant_id,
+                            });
+                            detail["card"] =
+                                json!({"token": c.token, "brand": c.brand, "last4": c.last4});
                             match res {
                                 Authorization::Authorized { id } => {
                                     ev.outcome = "authorized".into();
@@ -574,7 +852,12 @@ async fn identify_inner(st: &AppState, dev: &Device, body: &[u8]) -> ApiResult<(
                     }
                 },
                 "loyalty" => {
-                    let link = st.store.loyalty_of(pid).await?.into_iter().find(|(t, _)| t == &dev.tenant_id);
+                    let link = st
+                        .store
+                        .loyalty_of(pid)
+                        .await?
+                        .into_iter()
+                        .find(|(t, _)| t == &dev.tenant_id);
                     match link {
                         Some((_, l)) => {
                             ev.outcome = "linked".into();
@@ -586,12 +869,19 @@ async fn identify_inner(st: &AppState, dev: &Device, body: &[u8]) -> ApiResult<(
                 _ => {
                     // age: yes/no answers only, never the birth date.
                     let p = st.store.get_person(pid).await?;
-                    match p.and_then(|p| p.birth_date).and_then(|b| chrono::NaiveDate::parse_from_str(&b, "%Y-%m-%d").ok()) {
+                    match p
+                        .and_then(|p| p.birth_date)
+                        .and_then(|b| chrono::NaiveDate::parse_from_str(&b, "%Y-%m-%d").ok())
+                    {
                         Some(b) => {
                             ev.outcome = "verified".into();
-                            let today = chrono::DateTime::from_timestamp_millis(now).map(|t| t.date_naive()).unwrap_or_default();
+                            let today = chrono::DateTime::from_timestamp_millis(now)
+                                .map(|t| t.date_naive())
+                                .unwrap_or_default();
                             for years in params::AGE_THRESHOLDS {
-                                let over = b.checked_add_months(chrono::Months::new(12 * years)).is_some_and(|d| d <= today);
+                                let over = b
+                                    .checked_add_months(chrono::Months::new(12 * years))
+                                    .is_some_and(|d| d <= today);
                                 detail[format!("over_{years}")] = json!(over);
                             }
                         }
@@ -603,8 +893,14 @@ async fn identify_inner(st: &AppState, dev: &Device, body: &[u8]) -> ApiResult<(
     }
     ev.detail = detail.to_string();
     st.store.insert_event(&ev).await?;
-    st.audit(&format!("device:{}", dev.id), Some(&dev.tenant_id), "identify", &ev.id, json!({"purpose": purpose, "outcome": ev.outcome}))
-        .await?;
+    st.audit(
+        &format!("device:{}", dev.id),
+        Some(&dev.tenant_id),
+        "identify",
+        &ev.id,
+        json!({"purpose": purpose, "outcome": ev.outcome}),
+    )
+    .await?;
     crate::webhook::dispatch(st, &ev).await;
     let mut out = json!({"event_id": ev.id, "purpose": purpose, "outcome": ev.outcome, "matched": ev.person_id.is_some()});
     if let Value::Object(m) = detail {

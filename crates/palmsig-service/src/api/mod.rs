@@ -37,16 +37,28 @@ pub fn app(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi))
         // operator
-        .route("/v1/admin/tenants", post(admin::create_tenant).get(admin::list_tenants))
+        .route(
+            "/v1/admin/tenants",
+            post(admin::create_tenant).get(admin::list_tenants),
+        )
         .route("/v1/admin/tenants/{id}/clients", post(admin::create_client))
         .route("/v1/admin/audit", get(admin::audit))
         .route("/v1/admin/retention/run", post(admin::run_retention))
         // tenant
         .route("/v1/oauth/token", post(auth::token))
-        .route("/v1/sites", post(tenant::create_site).get(tenant::list_sites))
-        .route("/v1/devices", post(tenant::create_device).get(tenant::list_devices))
+        .route(
+            "/v1/sites",
+            post(tenant::create_site).get(tenant::list_sites),
+        )
+        .route(
+            "/v1/devices",
+            post(tenant::create_device).get(tenant::list_devices),
+        )
         .route("/v1/devices/{id}", get(tenant::get_device))
-        .route("/v1/webhooks", post(tenant::create_webhook).get(tenant::list_webhooks))
+        .route(
+            "/v1/webhooks",
+            post(tenant::create_webhook).get(tenant::list_webhooks),
+        )
         .route("/v1/webhooks/{id}/rotate", post(tenant::rotate_webhook))
         .route("/v1/webhooks/deliveries", get(tenant::deliveries))
         .route("/v1/events", get(tenant::events))
@@ -55,23 +67,44 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/devices/activate", post(device::activate))
         .route("/v1/device/heartbeat", post(device::heartbeat))
         .route("/v1/device/enrolments", post(device::enrol_start))
-        .route("/v1/device/enrolments/{id}/verify", post(device::enrol_verify))
+        .route(
+            "/v1/device/enrolments/{id}/verify",
+            post(device::enrol_verify),
+        )
         .route("/v1/device/enrolments/{id}/card", post(device::enrol_card))
-        .route("/v1/device/enrolments/{id}/consents", post(device::enrol_consents))
-        .route("/v1/device/enrolments/{id}/attributes", post(device::enrol_attributes))
-        .route("/v1/device/enrolments/{id}/captures", post(device::enrol_capture))
-        .route("/v1/device/enrolments/{id}/complete", post(device::enrol_complete))
+        .route(
+            "/v1/device/enrolments/{id}/consents",
+            post(device::enrol_consents),
+        )
+        .route(
+            "/v1/device/enrolments/{id}/attributes",
+            post(device::enrol_attributes),
+        )
+        .route(
+            "/v1/device/enrolments/{id}/captures",
+            post(device::enrol_capture),
+        )
+        .route(
+            "/v1/device/enrolments/{id}/complete",
+            post(device::enrol_complete),
+        )
         .route("/v1/device/identify", post(device::identify))
         // persons
         .route("/v1/portal/otp", post(portal::send_otp))
-        .route("/v1/portal/session", post(portal::login).delete(portal::logout))
+        .route(
+            "/v1/portal/session",
+            post(portal::login).delete(portal::logout),
+        )
         .route("/v1/me", get(portal::me).delete(portal::delete_account))
         .route("/v1/me/history", get(portal::history))
         .route("/v1/me/cards", post(portal::add_card))
         .route("/v1/me/cards/{token}", delete(portal::remove_card))
         .route("/v1/me/cards/{token}/default", post(portal::default_card))
         .route("/v1/me/consents", put(portal::set_consents))
-        .route("/v1/me/loyalty/{tenant_id}", put(portal::link_loyalty).delete(portal::unlink_loyalty))
+        .route(
+            "/v1/me/loyalty/{tenant_id}",
+            put(portal::link_loyalty).delete(portal::unlink_loyalty),
+        )
         .route("/v1/me/palms", delete(portal::delete_palms))
         .route("/v1/dev/outbox", get(portal::outbox))
         .fallback(|| async { ApiError::not_found("route") })
@@ -87,13 +120,23 @@ async fn healthz() -> Json<serde_json::Value> {
 }
 
 async fn readyz(State(st): State<AppState>) -> ApiResult<Json<serde_json::Value>> {
-    st.store.ping().await.map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", e.to_string()))?;
-    Ok(Json(serde_json::json!({"status": "ready", "backend": st.store.backend(), "gallery": st.bio.len()})))
+    st.store
+        .ping()
+        .await
+        .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", e.to_string()))?;
+    Ok(Json(
+        serde_json::json!({"status": "ready", "backend": st.store.backend(), "gallery": st.bio.len()}),
+    ))
 }
 
 async fn metrics(State(st): State<AppState>) -> Response {
-    st.metrics.set_gauge("palmsig_gallery_palms", st.bio.len() as f64);
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], st.metrics.render()).into_response()
+    st.metrics
+        .set_gauge("palmsig_gallery_palms", st.bio.len() as f64);
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        st.metrics.render(),
+    )
+        .into_response()
 }
 
 async fn openapi() -> Json<serde_json::Value> {
@@ -102,11 +145,20 @@ async fn openapi() -> Json<serde_json::Value> {
 
 /// Request metrics (server-side latency by route).
 async fn observe(State(st): State<AppState>, req: Request, next: Next) -> Response {
-    let route = req.extensions().get::<MatchedPath>().map(|m| m.as_str().to_string()).unwrap_or_else(|| "unmatched".into());
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
     let method = req.method().to_string();
     let t0 = std::time::Instant::now();
     let resp = next.run(req).await;
-    st.metrics.observe(&method, &route, resp.status().as_u16(), t0.elapsed().as_secs_f64());
+    st.metrics.observe(
+        &method,
+        &route,
+        resp.status().as_u16(),
+        t0.elapsed().as_secs_f64(),
+    );
     resp
 }
 
@@ -135,7 +187,11 @@ async fn normalize_errors(req: Request, next: Next) -> Response {
     let (parts, body) = resp.into_parts();
     let text = axum::body::to_bytes(body, 4096).await.unwrap_or_default();
     let msg = String::from_utf8_lossy(&text).trim().to_string();
-    let msg = if msg.is_empty() { status.canonical_reason().unwrap_or("error").to_string() } else { msg };
+    let msg = if msg.is_empty() {
+        status.canonical_reason().unwrap_or("error").to_string()
+    } else {
+        msg
+    };
     let mut out = ApiError::new(status, code, msg).into_response();
     for (k, v) in parts.headers.iter() {
         if k != header::CONTENT_TYPE && k != header::CONTENT_LENGTH {
@@ -147,7 +203,8 @@ async fn normalize_errors(req: Request, next: Next) -> Response {
 
 /// Parse a JSON body into `T` (400 `bad_json` with serde's reason).
 pub(crate) fn parse_json<T: DeserializeOwned>(body: &[u8]) -> ApiResult<T> {
-    serde_json::from_slice(body).map_err(|e| ApiError::bad_request("bad_json", format!("invalid JSON body: {e}")))
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request("bad_json", format!("invalid JSON body: {e}")))
 }
 
 /// `?limit=&cursor=` of list endpoints.
@@ -162,16 +219,25 @@ impl PageQuery {
     pub(crate) fn parse(&self) -> ApiResult<(Option<Cursor>, i64)> {
         let limit = self.limit.unwrap_or(crate::params::PAGE_DEFAULT);
         if !(1..=crate::params::PAGE_MAX).contains(&limit) {
-            return Err(ApiError::bad_request("bad_limit", format!("limit must be 1..={}", crate::params::PAGE_MAX)));
+            return Err(ApiError::bad_request(
+                "bad_limit",
+                format!("limit must be 1..={}", crate::params::PAGE_MAX),
+            ));
         }
         let cursor = match &self.cursor {
             None => None,
             Some(c) => {
-                let bad = || ApiError::bad_request("bad_cursor", "cursor is not one this API returned");
-                let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(c).map_err(|_| bad())?;
+                let bad =
+                    || ApiError::bad_request("bad_cursor", "cursor is not one this API returned");
+                let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(c)
+                    .map_err(|_| bad())?;
                 let s = String::from_utf8(raw).map_err(|_| bad())?;
                 let (ms, id) = s.split_once('|').ok_or_else(bad)?;
-                Some(Cursor { created_ms: ms.parse().map_err(|_| bad())?, id: id.to_string() })
+                Some(Cursor {
+                    created_ms: ms.parse().map_err(|_| bad())?,
+                    id: id.to_string(),
+                })
             }
         };
         Ok((cursor, limit))
@@ -179,7 +245,11 @@ impl PageQuery {
 }
 
 /// A page of items with the cursor of the next one.
-pub(crate) fn page<T: serde::Serialize>(mut items: Vec<T>, limit: i64, key: impl Fn(&T) -> (i64, String)) -> Json<serde_json::Value> {
+pub(crate) fn page<T: serde::Serialize>(
+    mut items: Vec<T>,
+    limit: i64,
+    key: impl Fn(&T) -> (i64, String),
+) -> Json<serde_json::Value> {
     let next = if items.len() as i64 > limit {
         items.truncate(limit as usize);
         items.last().map(|last| {
@@ -196,4 +266,3 @@ pub(crate) fn page<T: serde::Serialize>(mut items: Vec<T>, limit: i64, key: impl
 pub(crate) fn json_status(status: StatusCode, v: serde_json::Value) -> Response {
     (status, Json(v)).into_response()
 }
-

@@ -18,25 +18,51 @@ struct NewSite {
     name: String,
 }
 
-pub(crate) async fn create_site(State(st): State<AppState>, headers: HeaderMap, body: Bytes) -> ApiResult<Response> {
+pub(crate) async fn create_site(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
     let ctx = tenant(&st, &headers).await?;
     ctx.require("sites")?;
     let req: NewSite = parse_json(&body)?;
     let name = req.name.trim();
     if name.is_empty() || name.len() > 200 {
-        return Err(ApiError::unprocessable("bad_name", "name must be 1-200 characters"));
+        return Err(ApiError::unprocessable(
+            "bad_name",
+            "name must be 1-200 characters",
+        ));
     }
-    let s = Site { id: new_id("site"), tenant_id: ctx.tenant_id.clone(), name: name.to_string(), created_ms: st.now() };
+    let s = Site {
+        id: new_id("site"),
+        tenant_id: ctx.tenant_id.clone(),
+        name: name.to_string(),
+        created_ms: st.now(),
+    };
     st.store.create_site(&s).await?;
-    st.audit(&ctx.actor(), Some(&ctx.tenant_id), "site.create", &s.id, json!({"name": s.name})).await?;
+    st.audit(
+        &ctx.actor(),
+        Some(&ctx.tenant_id),
+        "site.create",
+        &s.id,
+        json!({"name": s.name}),
+    )
+    .await?;
     Ok(super::json_status(StatusCode::CREATED, json!(s)))
 }
 
-pub(crate) async fn list_sites(State(st): State<AppState>, headers: HeaderMap, Query(q): Query<PageQuery>) -> ApiResult<Json<Value>> {
+pub(crate) async fn list_sites(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<PageQuery>,
+) -> ApiResult<Json<Value>> {
     let ctx = tenant(&st, &headers).await?;
     ctx.require("sites")?;
     let (cur, limit) = q.parse()?;
-    let items = st.store.list_sites(&ctx.tenant_id, cur.as_ref(), limit + 1).await?;
+    let items = st
+        .store
+        .list_sites(&ctx.tenant_id, cur.as_ref(), limit + 1)
+        .await?;
     Ok(page(items, limit, |s| (s.created_ms, s.id.clone())))
 }
 
@@ -54,15 +80,26 @@ struct NewDevice {
     name: String,
 }
 
-pub(crate) async fn create_device(State(st): State<AppState>, headers: HeaderMap, body: Bytes) -> ApiResult<Response> {
+pub(crate) async fn create_device(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
     let ctx = tenant(&st, &headers).await?;
     ctx.require("devices")?;
     let req: NewDevice = parse_json(&body)?;
-    let site = st.store.get_site(&req.site_id).await?.ok_or_else(|| ApiError::not_found("site"))?;
+    let site = st
+        .store
+        .get_site(&req.site_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("site"))?;
     ctx.own(&site.tenant_id, "site")?;
     let name = req.name.trim();
     if name.is_empty() || name.len() > 200 {
-        return Err(ApiError::unprocessable("bad_name", "name must be 1-200 characters"));
+        return Err(ApiError::unprocessable(
+            "bad_name",
+            "name must be 1-200 characters",
+        ));
     }
     // 12 digits, grouped for typing on a kiosk; single use, expires.
     let code = random_digits(12);
@@ -81,31 +118,63 @@ pub(crate) async fn create_device(State(st): State<AppState>, headers: HeaderMap
         created_ms: now,
     };
     st.store.create_device(&d).await?;
-    st.audit(&ctx.actor(), Some(&ctx.tenant_id), "device.create", &d.id, json!({"site_id": d.site_id})).await?;
+    st.audit(
+        &ctx.actor(),
+        Some(&ctx.tenant_id),
+        "device.create",
+        &d.id,
+        json!({"site_id": d.site_id}),
+    )
+    .await?;
     let mut v = device_json(&d);
     v["activation_code"] = json!(code);
     v["activation_expires_ms"] = json!(d.activation_expires_ms);
     Ok(super::json_status(StatusCode::CREATED, v))
 }
 
-pub(crate) async fn list_devices(State(st): State<AppState>, headers: HeaderMap, Query(q): Query<PageQuery>) -> ApiResult<Json<Value>> {
+pub(crate) async fn list_devices(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<PageQuery>,
+) -> ApiResult<Json<Value>> {
     let ctx = tenant(&st, &headers).await?;
     ctx.require("devices")?;
     let (cur, limit) = q.parse()?;
-    let items: Vec<Value> = st.store.list_devices(&ctx.tenant_id, cur.as_ref(), limit + 1).await?.iter().map(device_json).collect();
-    Ok(page(items, limit, |d| (d["created_ms"].as_i64().unwrap_or(0), d["id"].as_str().unwrap_or("").to_string())))
+    let items: Vec<Value> = st
+        .store
+        .list_devices(&ctx.tenant_id, cur.as_ref(), limit + 1)
+        .await?
+        .iter()
+        .map(device_json)
+        .collect();
+    Ok(page(items, limit, |d| {
+        (
+            d["created_ms"].as_i64().unwrap_or(0),
+            d["id"].as_str().unwrap_or("").to_string(),
+        )
+    }))
 }
 
-pub(crate) async fn get_device(State(st): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+pub(crate) async fn get_device(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
     let ctx = tenant(&st, &headers).await?;
     ctx.require("devices")?;
-    let d = st.store.get_device(&id).await?.ok_or_else(|| ApiError::not_found("device"))?;
+    let d = st
+        .store
+        .get_device(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("device"))?;
     ctx.own(&d.tenant_id, "device")?;
     Ok(Json(device_json(&d)))
 }
 
 fn webhook_json(w: &WebhookRow) -> Value {
-    let n = serde_json::from_str::<Vec<String>>(&w.secrets).map(|s| s.len()).unwrap_or(0);
+    let n = serde_json::from_str::<Vec<String>>(&w.secrets)
+        .map(|s| s.len())
+        .unwrap_or(0);
     json!({"id": w.id, "url": w.url, "active_secrets": n, "created_ms": w.created_ms})
 }
 
@@ -114,12 +183,20 @@ struct NewWebhook {
     url: String,
 }
 
-pub(crate) async fn create_webhook(State(st): State<AppState>, headers: HeaderMap, body: Bytes) -> ApiResult<Response> {
+pub(crate) async fn create_webhook(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
     let ctx = tenant(&st, &headers).await?;
     ctx.require("webhooks")?;
     let req: NewWebhook = parse_json(&body)?;
-    if !(req.url.starts_with("http://") || req.url.starts_with("https://")) || req.url.len() > 2000 {
-        return Err(ApiError::unprocessable("bad_url", "url must be an http(s) URL"));
+    if !(req.url.starts_with("http://") || req.url.starts_with("https://")) || req.url.len() > 2000
+    {
+        return Err(ApiError::unprocessable(
+            "bad_url",
+            "url must be an http(s) URL",
+        ));
     }
     let secret = random_token("whsec");
     let w = WebhookRow {
@@ -130,16 +207,32 @@ pub(crate) async fn create_webhook(State(st): State<AppState>, headers: HeaderMa
         created_ms: st.now(),
     };
     st.store.create_webhook(&w).await?;
-    st.audit(&ctx.actor(), Some(&ctx.tenant_id), "webhook.create", &w.id, json!({"url": w.url})).await?;
+    st.audit(
+        &ctx.actor(),
+        Some(&ctx.tenant_id),
+        "webhook.create",
+        &w.id,
+        json!({"url": w.url}),
+    )
+    .await?;
     let mut v = webhook_json(&w);
     v["secret"] = json!(secret);
     Ok(super::json_status(StatusCode::CREATED, v))
 }
 
-pub(crate) async fn list_webhooks(State(st): State<AppState>, headers: HeaderMap) -> ApiResult<Json<Value>> {
+pub(crate) async fn list_webhooks(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+) -> ApiResult<Json<Value>> {
     let ctx = tenant(&st, &headers).await?;
     ctx.require("webhooks")?;
-    let items: Vec<Value> = st.store.webhooks_of(&ctx.tenant_id).await?.iter().map(webhook_json).collect();
+    let items: Vec<Value> = st
+        .store
+        .webhooks_of(&ctx.tenant_id)
+        .await?
+        .iter()
+        .map(webhook_json)
+        .collect();
     Ok(Json(json!({"data": items, "next_cursor": null})))
 }
 
@@ -152,11 +245,24 @@ struct Rotate {
 
 /// Add a new signing secret (both old and new sign during the rotation), or with
 /// `{"expire_old": true}` keep only the newest.
-pub(crate) async fn rotate_webhook(State(st): State<AppState>, headers: HeaderMap, Path(id): Path<String>, body: Bytes) -> ApiResult<Json<Value>> {
+pub(crate) async fn rotate_webhook(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
     let ctx = tenant(&st, &headers).await?;
     ctx.require("webhooks")?;
-    let req: Rotate = if body.is_empty() { Rotate::default() } else { parse_json(&body)? };
-    let w = st.store.get_webhook(&id).await?.ok_or_else(|| ApiError::not_found("webhook"))?;
+    let req: Rotate = if body.is_empty() {
+        Rotate::default()
+    } else {
+        parse_json(&body)?
+    };
+    let w = st
+        .store
+        .get_webhook(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("webhook"))?;
     ctx.own(&w.tenant_id, "webhook")?;
     let mut secrets: Vec<String> = serde_json::from_str(&w.secrets).unwrap_or_default();
     let new_secret = if req.expire_old {
@@ -171,33 +277,71 @@ pub(crate) async fn rotate_webhook(State(st): State<AppState>, headers: HeaderMa
         }
         Some(s)
     };
-    st.store.set_webhook_secrets(&id, &json!(secrets).to_string()).await?;
-    st.audit(&ctx.actor(), Some(&ctx.tenant_id), "webhook.rotate", &id, json!({"expire_old": req.expire_old})).await?;
-    Ok(Json(json!({"id": id, "secret": new_secret, "active_secrets": secrets.len()})))
+    st.store
+        .set_webhook_secrets(&id, &json!(secrets).to_string())
+        .await?;
+    st.audit(
+        &ctx.actor(),
+        Some(&ctx.tenant_id),
+        "webhook.rotate",
+        &id,
+        json!({"expire_old": req.expire_old}),
+    )
+    .await?;
+    Ok(Json(
+        json!({"id": id, "secret": new_secret, "active_secrets": secrets.len()}),
+    ))
 }
 
-pub(crate) async fn deliveries(State(st): State<AppState>, headers: HeaderMap, Query(q): Query<PageQuery>) -> ApiResult<Json<Value>> {
+pub(crate) async fn deliveries(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<PageQuery>,
+) -> ApiResult<Json<Value>> {
     let ctx = tenant(&st, &headers).await?;
     ctx.require("webhooks")?;
     let (cur, limit) = q.parse()?;
-    let items = st.store.deliveries_of(&ctx.tenant_id, cur.as_ref(), limit + 1).await?;
+    let items = st
+        .store
+        .deliveries_of(&ctx.tenant_id, cur.as_ref(), limit + 1)
+        .await?;
     Ok(page(items, limit, |d| (d.created_ms, d.id.clone())))
 }
 
-pub(crate) async fn events(State(st): State<AppState>, headers: HeaderMap, Query(q): Query<PageQuery>) -> ApiResult<Json<Value>> {
+pub(crate) async fn events(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<PageQuery>,
+) -> ApiResult<Json<Value>> {
     let ctx = tenant(&st, &headers).await?;
     ctx.require("events")?;
     let (cur, limit) = q.parse()?;
-    let items: Vec<Value> =
-        st.store.events_of_tenant(&ctx.tenant_id, cur.as_ref(), limit + 1).await?.iter().map(crate::webhook::payload).collect();
-    Ok(page(items, limit, |e| (e["created_ms"].as_i64().unwrap_or(0), e["id"].as_str().unwrap_or("").to_string())))
+    let items: Vec<Value> = st
+        .store
+        .events_of_tenant(&ctx.tenant_id, cur.as_ref(), limit + 1)
+        .await?
+        .iter()
+        .map(crate::webhook::payload)
+        .collect();
+    Ok(page(items, limit, |e| {
+        (
+            e["created_ms"].as_i64().unwrap_or(0),
+            e["id"].as_str().unwrap_or("").to_string(),
+        )
+    }))
 }
 
-pub(crate) async fn audit(State(st): State<AppState>, headers: HeaderMap, Query(q): Query<PageQuery>) -> ApiResult<Json<Value>> {
+pub(crate) async fn audit(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<PageQuery>,
+) -> ApiResult<Json<Value>> {
     let ctx = tenant(&st, &headers).await?;
     ctx.require("audit")?;
     let (cur, limit) = q.parse()?;
-    let items = st.store.list_audit(Some(&ctx.tenant_id), cur.as_ref(), limit + 1).await?;
+    let items = st
+        .store
+        .list_audit(Some(&ctx.tenant_id), cur.as_ref(), limit + 1)
+        .await?;
     Ok(page(items, limit, |a| (a.ts_ms, a.id.clone())))
 }
-

@@ -28,7 +28,10 @@ pub struct EngineBiometrics {
 
 impl std::fmt::Debug for EngineBiometrics {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EngineBiometrics").field("algorithm", &self.engine.algorithm()).field("search", &self.search).finish_non_exhaustive()
+        f.debug_struct("EngineBiometrics")
+            .field("algorithm", &self.engine.algorithm())
+            .field("search", &self.search)
+            .finish_non_exhaustive()
     }
 }
 
@@ -37,8 +40,15 @@ impl EngineBiometrics {
     /// its default FPIR).
     pub fn new(algorithm: Algorithm) -> Result<Self, BioError> {
         let engine = Engine::new(algorithm);
-        let index = Index::new(CodesScorer::new(engine.matcher().clone())).map_err(|e| BioError::Gallery(e.to_string()))?;
-        Ok(Self { engine, index, search: SearchParams::default(), ids: RwLock::default(), next: AtomicU64::new(1) })
+        let index = Index::new(CodesScorer::new(engine.matcher().clone()))
+            .map_err(|e| BioError::Gallery(e.to_string()))?;
+        Ok(Self {
+            engine,
+            index,
+            search: SearchParams::default(),
+            ids: RwLock::default(),
+            next: AtomicU64::new(1),
+        })
     }
 
     /// Override the search settings (shortlist, FPIR).
@@ -47,11 +57,16 @@ impl EngineBiometrics {
         self
     }
 
-    fn decode(bytes: Option<&[u8]>, what: &str) -> Result<Option<palmsig_core::GrayImage>, CaptureRejected> {
+    fn decode(
+        bytes: Option<&[u8]>,
+        what: &str,
+    ) -> Result<Option<palmsig_core::GrayImage>, CaptureRejected> {
         bytes
             .map(|b| {
-                palmsig_vision::decode(b)
-                    .map_err(|e| CaptureRejected { code: "bad_image".into(), message: format!("{what} image: {e}") })
+                palmsig_vision::decode(b).map_err(|e| CaptureRejected {
+                    code: "bad_image".into(),
+                    message: format!("{what} image: {e}"),
+                })
             })
             .transpose()
     }
@@ -65,8 +80,14 @@ impl Biometrics for EngineBiometrics {
         let t = self
             .engine
             .extract(&capture, &mut NoExplain)
-            .map_err(|e| CaptureRejected { code: e.code().to_string(), message: e.to_string() })?;
-        t.to_bytes().map_err(|e| CaptureRejected { code: "template_invalid".into(), message: e.to_string() })
+            .map_err(|e| CaptureRejected {
+                code: e.code().to_string(),
+                message: e.to_string(),
+            })?;
+        t.to_bytes().map_err(|e| CaptureRejected {
+            code: "template_invalid".into(),
+            message: e.to_string(),
+        })
     }
 
     fn search(&self, probe: &[u8]) -> Result<Option<Hit>, BioError> {
@@ -74,11 +95,20 @@ impl Biometrics for EngineBiometrics {
         if self.index.is_empty() {
             return Ok(None);
         }
-        let r = self.index.search(&t, &self.search).map_err(|e| BioError::Gallery(e.to_string()))?;
+        let r = self
+            .index
+            .search(&t, &self.search)
+            .map_err(|e| BioError::Gallery(e.to_string()))?;
         match r.decision {
             Decision::Match { id, score } => {
-                let ids = self.ids.read().map_err(|_| BioError::Gallery("poisoned".into()))?;
-                Ok(ids.palms.get(&id).map(|p| Hit { palm_id: p.clone(), score }))
+                let ids = self
+                    .ids
+                    .read()
+                    .map_err(|_| BioError::Gallery("poisoned".into()))?;
+                Ok(ids.palms.get(&id).map(|p| Hit {
+                    palm_id: p.clone(),
+                    score,
+                }))
             }
             Decision::NoMatch => Ok(None),
         }
@@ -93,7 +123,10 @@ impl Biometrics for EngineBiometrics {
             .map(|r| Template::from_bytes(r).map_err(|e| BioError::BadTemplate(e.to_string())))
             .collect::<Result<Vec<_>, _>>()?;
         self.remove(palm_id);
-        let mut ids = self.ids.write().map_err(|_| BioError::Gallery("poisoned".into()))?;
+        let mut ids = self
+            .ids
+            .write()
+            .map_err(|_| BioError::Gallery("poisoned".into()))?;
         let mut recs = Vec::with_capacity(templates.len());
         for t in &templates {
             let id = self.next.fetch_add(1, Ordering::Relaxed);
@@ -111,8 +144,12 @@ impl Biometrics for EngineBiometrics {
     }
 
     fn remove(&self, palm_id: &str) -> bool {
-        let Ok(mut ids) = self.ids.write() else { return false };
-        let Some(recs) = ids.records.remove(palm_id) else { return false };
+        let Ok(mut ids) = self.ids.write() else {
+            return false;
+        };
+        let Some(recs) = ids.records.remove(palm_id) else {
+            return false;
+        };
         for r in recs {
             ids.palms.remove(&r);
             let _ = self.index.remove(r);

@@ -315,7 +315,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// A tenant by id.
     async fn get_tenant(&self, id: &str) -> Result<Option<Tenant>, StoreError>;
     /// Tenants, newest first.
-    async fn list_tenants(&self, after: Option<&Cursor>, limit: i64) -> Result<Vec<Tenant>, StoreError>;
+    async fn list_tenants(
+        &self,
+        after: Option<&Cursor>,
+        limit: i64,
+    ) -> Result<Vec<Tenant>, StoreError>;
 
     /// Insert an API client.
     async fn create_client(&self, c: &ApiClient) -> Result<(), StoreError>;
@@ -331,26 +335,56 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// A site by id.
     async fn get_site(&self, id: &str) -> Result<Option<Site>, StoreError>;
     /// Sites of a tenant, newest first.
-    async fn list_sites(&self, tenant_id: &str, after: Option<&Cursor>, limit: i64) -> Result<Vec<Site>, StoreError>;
+    async fn list_sites(
+        &self,
+        tenant_id: &str,
+        after: Option<&Cursor>,
+        limit: i64,
+    ) -> Result<Vec<Site>, StoreError>;
 
     /// Insert a device.
     async fn create_device(&self, d: &Device) -> Result<(), StoreError>;
     /// A device by id.
     async fn get_device(&self, id: &str) -> Result<Option<Device>, StoreError>;
     /// Devices of a tenant, newest first.
-    async fn list_devices(&self, tenant_id: &str, after: Option<&Cursor>, limit: i64) -> Result<Vec<Device>, StoreError>;
+    async fn list_devices(
+        &self,
+        tenant_id: &str,
+        after: Option<&Cursor>,
+        limit: i64,
+    ) -> Result<Vec<Device>, StoreError>;
     /// Atomically consume an unexpired activation code and set the device key; the activated
     /// device, or `None` if the code is unknown, used or expired.
-    async fn activate_device(&self, activation_hash: &str, public_key: &[u8], now_ms: i64) -> Result<Option<Device>, StoreError>;
+    async fn activate_device(
+        &self,
+        activation_hash: &str,
+        public_key: &[u8],
+        now_ms: i64,
+    ) -> Result<Option<Device>, StoreError>;
     /// Record a heartbeat / sighting.
-    async fn touch_device(&self, id: &str, version: Option<&str>, now_ms: i64) -> Result<(), StoreError>;
+    async fn touch_device(
+        &self,
+        id: &str,
+        version: Option<&str>,
+        now_ms: i64,
+    ) -> Result<(), StoreError>;
     /// Remember a request nonce; `false` if it was already seen (replay).
-    async fn insert_nonce(&self, device_id: &str, nonce: &str, ts_ms: i64) -> Result<bool, StoreError>;
+    async fn insert_nonce(
+        &self,
+        device_id: &str,
+        nonce: &str,
+        ts_ms: i64,
+    ) -> Result<bool, StoreError>;
     /// Forget nonces older than `before_ms`.
     async fn purge_nonces(&self, before_ms: i64) -> Result<u64, StoreError>;
 
     /// The person with this phone, creating them if new (race-free on the unique phone).
-    async fn upsert_person(&self, id_if_new: &str, phone: &str, now_ms: i64) -> Result<Person, StoreError>;
+    async fn upsert_person(
+        &self,
+        id_if_new: &str,
+        phone: &str,
+        now_ms: i64,
+    ) -> Result<Person, StoreError>;
     /// A person by id.
     async fn get_person(&self, id: &str) -> Result<Option<Person>, StoreError>;
     /// A person by phone.
@@ -393,7 +427,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// All wrapped data keys (rotation).
     async fn list_data_keys(&self) -> Result<Vec<DataKeyRow>, StoreError>;
     /// Replace a wrapped data key (rotation); `expected_kek` guards against concurrent rotation.
-    async fn update_data_key(&self, k: &DataKeyRow, expected_kek: &str) -> Result<bool, StoreError>;
+    async fn update_data_key(&self, k: &DataKeyRow, expected_kek: &str)
+        -> Result<bool, StoreError>;
 
     /// Insert a card with its wrapped key; becomes default if the person has none.
     async fn put_card(&self, c: &CardRow, key: &DataKeyRow) -> Result<(), StoreError>;
@@ -405,33 +440,75 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn set_default_card(&self, person_id: &str, token: &str) -> Result<bool, StoreError>;
 
     /// Grant or withdraw consent for a purpose.
-    async fn set_consent(&self, person_id: &str, purpose: &str, granted: bool, now_ms: i64) -> Result<(), StoreError>;
+    async fn set_consent(
+        &self,
+        person_id: &str,
+        purpose: &str,
+        granted: bool,
+        now_ms: i64,
+    ) -> Result<(), StoreError>;
     /// Consents of a person: (purpose, granted).
     async fn consents_of(&self, person_id: &str) -> Result<Vec<(String, bool)>, StoreError>;
     /// Link (or relink) a loyalty id at a tenant.
-    async fn set_loyalty(&self, person_id: &str, tenant_id: &str, loyalty_id: &str) -> Result<(), StoreError>;
+    async fn set_loyalty(
+        &self,
+        person_id: &str,
+        tenant_id: &str,
+        loyalty_id: &str,
+    ) -> Result<(), StoreError>;
     /// Remove a loyalty link.
     async fn delete_loyalty(&self, person_id: &str, tenant_id: &str) -> Result<bool, StoreError>;
     /// Loyalty links of a person: (tenant, loyalty id).
     async fn loyalty_of(&self, person_id: &str) -> Result<Vec<(String, String)>, StoreError>;
     /// Set the badge credential number of a person at a tenant.
-    async fn set_badge(&self, person_id: &str, tenant_id: &str, number: &str) -> Result<(), StoreError>;
+    async fn set_badge(
+        &self,
+        person_id: &str,
+        tenant_id: &str,
+        number: &str,
+    ) -> Result<(), StoreError>;
     /// Badge number of a person at a tenant.
-    async fn get_badge(&self, person_id: &str, tenant_id: &str) -> Result<Option<String>, StoreError>;
+    async fn get_badge(
+        &self,
+        person_id: &str,
+        tenant_id: &str,
+    ) -> Result<Option<String>, StoreError>;
 
     /// Insert an event.
     async fn insert_event(&self, e: &EventRow) -> Result<(), StoreError>;
     /// An event by id.
     async fn get_event(&self, id: &str) -> Result<Option<EventRow>, StoreError>;
     /// Events of a tenant, newest first.
-    async fn events_of_tenant(&self, tenant_id: &str, after: Option<&Cursor>, limit: i64) -> Result<Vec<EventRow>, StoreError>;
+    async fn events_of_tenant(
+        &self,
+        tenant_id: &str,
+        after: Option<&Cursor>,
+        limit: i64,
+    ) -> Result<Vec<EventRow>, StoreError>;
     /// Events of a person, newest first.
-    async fn events_of_person(&self, person_id: &str, after: Option<&Cursor>, limit: i64) -> Result<Vec<EventRow>, StoreError>;
+    async fn events_of_person(
+        &self,
+        person_id: &str,
+        after: Option<&Cursor>,
+        limit: i64,
+    ) -> Result<Vec<EventRow>, StoreError>;
 
     /// Claim an idempotency key, or return the existing record.
-    async fn idem_claim(&self, scope: &str, key: &str, request_hash: &str, now_ms: i64) -> Result<IdemClaim, StoreError>;
+    async fn idem_claim(
+        &self,
+        scope: &str,
+        key: &str,
+        request_hash: &str,
+        now_ms: i64,
+    ) -> Result<IdemClaim, StoreError>;
     /// Store the response of a claimed key.
-    async fn idem_finish(&self, scope: &str, key: &str, status: i64, body: &str) -> Result<(), StoreError>;
+    async fn idem_finish(
+        &self,
+        scope: &str,
+        key: &str,
+        status: i64,
+        body: &str,
+    ) -> Result<(), StoreError>;
     /// Release a claimed key without a response (the request failed before any effect).
     async fn idem_release(&self, scope: &str, key: &str) -> Result<(), StoreError>;
 
@@ -446,17 +523,36 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Log a delivery attempt.
     async fn insert_delivery(&self, d: &DeliveryRow) -> Result<(), StoreError>;
     /// Delivery log of a tenant, newest first.
-    async fn deliveries_of(&self, tenant_id: &str, after: Option<&Cursor>, limit: i64) -> Result<Vec<DeliveryRow>, StoreError>;
+    async fn deliveries_of(
+        &self,
+        tenant_id: &str,
+        after: Option<&Cursor>,
+        limit: i64,
+    ) -> Result<Vec<DeliveryRow>, StoreError>;
 
     /// Append to the audit log.
     async fn insert_audit(&self, a: &AuditRow) -> Result<(), StoreError>;
     /// Audit log (of one tenant or all), newest first.
-    async fn list_audit(&self, tenant_id: Option<&str>, after: Option<&Cursor>, limit: i64) -> Result<Vec<AuditRow>, StoreError>;
+    async fn list_audit(
+        &self,
+        tenant_id: Option<&str>,
+        after: Option<&Cursor>,
+        limit: i64,
+    ) -> Result<Vec<AuditRow>, StoreError>;
 
     /// Create a portal session.
-    async fn insert_session(&self, token_hash: &str, person_id: &str, expires_ms: i64) -> Result<(), StoreError>;
+    async fn insert_session(
+        &self,
+        token_hash: &str,
+        person_id: &str,
+        expires_ms: i64,
+    ) -> Result<(), StoreError>;
     /// The person of an unexpired session.
-    async fn session_person(&self, token_hash: &str, now_ms: i64) -> Result<Option<String>, StoreError>;
+    async fn session_person(
+        &self,
+        token_hash: &str,
+        now_ms: i64,
+    ) -> Result<Option<String>, StoreError>;
     /// End a session.
     async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError>;
 }
@@ -466,8 +562,13 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 pub async fn connect(url: &str) -> Result<DynStore, StoreError> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         Ok(Arc::new(PgStore::connect(url).await?))
-    } else if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
-        Ok(Arc::new(SqliteStore::open(std::path::Path::new(path)).await?))
+    } else if let Some(path) = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+    {
+        Ok(Arc::new(
+            SqliteStore::open(std::path::Path::new(path)).await?,
+        ))
     } else {
         Err(StoreError::BadUrl(url.to_string()))
     }

@@ -29,7 +29,10 @@ impl SqliteStore {
             .foreign_keys(true)
             // Writers queue on the file lock rather than failing under concurrent enrolments.
             .busy_timeout(Duration::from_secs(30));
-        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(opts).await?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(opts)
+            .await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
         Ok(Self { pool })
     }
@@ -643,8 +646,10 @@ mod tests {
     fn migrations_are_in_lockstep() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
         let names = |d: &str| {
-            let mut v: Vec<String> =
-                std::fs::read_dir(dir.join(d)).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+            let mut v: Vec<String> = std::fs::read_dir(dir.join(d))
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
             v.sort();
             v
         };
@@ -652,7 +657,8 @@ mod tests {
         assert_eq!(pg, lite, "both backends must have the same migration files");
         for f in &pg {
             let strip = |s: String| s.lines().skip(3).collect::<Vec<_>>().join("\n");
-            let a = strip(std::fs::read_to_string(dir.join("postgres").join(f)).unwrap()).replace("BYTEA", "BLOB");
+            let a = strip(std::fs::read_to_string(dir.join("postgres").join(f)).unwrap())
+                .replace("BYTEA", "BLOB");
             let b = strip(std::fs::read_to_string(dir.join("sqlite").join(f)).unwrap());
             assert_eq!(a, b, "{f}: the schemas may differ only in BYTEA/BLOB");
         }

@@ -36,7 +36,8 @@ pub struct Db {
 }
 
 fn pg_admin_url() -> String {
-    std::env::var("PALMSIG_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+    std::env::var("PALMSIG_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
 }
 
 impl Db {
@@ -45,8 +46,16 @@ impl Db {
         let dir = tempfile::tempdir().unwrap();
         match kind {
             Kind::Sqlite => {
-                let url = format!("sqlite:{}", dir.path().join("data").join("palmsig.db").display());
-                Some(Db { kind, url, dir, pg_admin: None })
+                let url = format!(
+                    "sqlite:{}",
+                    dir.path().join("data").join("palmsig.db").display()
+                );
+                Some(Db {
+                    kind,
+                    url,
+                    dir,
+                    pg_admin: None,
+                })
             }
             Kind::Postgres => {
                 let admin = pg_admin_url();
@@ -61,11 +70,23 @@ impl Db {
                     }
                 };
                 let name = format!("palmsig_t_{}", uuid::Uuid::new_v4().simple());
-                sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.unwrap();
+                sqlx::query(&format!("CREATE DATABASE {name}"))
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
                 conn.close().await.ok();
-                let base = admin.rsplit_once('/').map(|x| x.0).unwrap_or(&admin).to_string();
+                let base = admin
+                    .rsplit_once('/')
+                    .map(|x| x.0)
+                    .unwrap_or(&admin)
+                    .to_string();
                 let url = format!("{base}/{name}");
-                Some(Db { kind, url, dir, pg_admin: Some((admin, name)) })
+                Some(Db {
+                    kind,
+                    url,
+                    dir,
+                    pg_admin: Some((admin, name)),
+                })
             }
         }
     }
@@ -78,7 +99,9 @@ impl Db {
     pub async fn cleanup(self) {
         if let Some((admin, name)) = &self.pg_admin {
             if let Ok(mut conn) = sqlx::PgConnection::connect(admin).await {
-                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut conn).await;
+                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut conn)
+                    .await;
             }
         }
     }
@@ -103,7 +126,11 @@ impl Db {
                 let mut out = Vec::new();
                 for (t,) in tables {
                     // Every row as text (bytea rendered as hex by row_to_json) plus raw bytea columns.
-                    let rows: Vec<(String,)> = sqlx::query_as(&format!("SELECT row_to_json(x)::text FROM \"{t}\" x")).fetch_all(&mut conn).await.unwrap();
+                    let rows: Vec<(String,)> =
+                        sqlx::query_as(&format!("SELECT row_to_json(x)::text FROM \"{t}\" x"))
+                            .fetch_all(&mut conn)
+                            .await
+                            .unwrap();
                     for (r,) in rows {
                         out.extend_from_slice(r.as_bytes());
                         out.push(b'\n');
@@ -117,7 +144,10 @@ impl Db {
                     .unwrap();
                     for (c,) in cols {
                         let vals: Vec<(Option<Vec<u8>>,)> =
-                            sqlx::query_as(&format!("SELECT \"{c}\" FROM \"{t}\"")).fetch_all(&mut conn).await.unwrap();
+                            sqlx::query_as(&format!("SELECT \"{c}\" FROM \"{t}\""))
+                                .fetch_all(&mut conn)
+                                .await
+                                .unwrap();
                         for (v,) in vals {
                             out.extend(v.unwrap_or_default());
                         }
@@ -152,7 +182,9 @@ where
     F: FnOnce(Db) -> Fut,
     Fut: std::future::Future<Output = Db>,
 {
-    let Some(db) = Db::new(kind).await else { return };
+    let Some(db) = Db::new(kind).await else {
+        return;
+    };
     let db = f(db).await;
     db.cleanup().await;
 }
@@ -200,28 +232,60 @@ pub fn test_config() -> Config {
 
 impl TestApp {
     pub async fn new(db: &Db) -> TestApp {
-        Self::with(db, Arc::new(LabelBiometrics::new()), Keyring::new(Kek::generate("k1")), test_config()).await
+        Self::with(
+            db,
+            Arc::new(LabelBiometrics::new()),
+            Keyring::new(Kek::generate("k1")),
+            test_config(),
+        )
+        .await
     }
 
     pub async fn with(db: &Db, bio: Arc<dyn Biometrics>, keys: Keyring, config: Config) -> TestApp {
         let clock = ManualClock::new(T0);
         let outbox = Arc::new(DevOutbox::new());
-        let state = AppState::new(db.store().await, keys, bio, Arc::new(clock.clone()), outbox.clone(), Arc::new(SimulatedProcessor), config);
+        let state = AppState::new(
+            db.store().await,
+            keys,
+            bio,
+            Arc::new(clock.clone()),
+            outbox.clone(),
+            Arc::new(SimulatedProcessor),
+            config,
+        );
         state.rebuild_index().await.unwrap();
         let router = palmsig_service::app(state.clone());
-        TestApp { state, router, clock, outbox }
+        TestApp {
+            state,
+            router,
+            clock,
+            outbox,
+        }
     }
 
     pub async fn raw(&self, req: Request<Body>) -> (StatusCode, HeaderMap, Value) {
         let resp = self.router.clone().oneshot(req).await.unwrap();
         let status = resp.status();
         let headers = resp.headers().clone();
-        let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX).await.unwrap();
-        let v = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or_else(|_| json!({"raw": String::from_utf8_lossy(&bytes)})) };
+        let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        let v = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| json!({"raw": String::from_utf8_lossy(&bytes)}))
+        };
         (status, headers, v)
     }
 
-    pub async fn call(&self, method: Method, path: &str, headers: &[(&str, String)], body: Option<Value>) -> (StatusCode, Value) {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, String)],
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         let mut b = Request::builder().method(method).uri(path);
         for (k, v) in headers {
             b = b.header(*k, v);
@@ -237,19 +301,46 @@ impl TestApp {
         (s, v)
     }
 
-    pub async fn admin(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-        self.call(method, path, &[("authorization", format!("Bearer {ADMIN}"))], body).await
+    pub async fn admin(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        self.call(
+            method,
+            path,
+            &[("authorization", format!("Bearer {ADMIN}"))],
+            body,
+        )
+        .await
     }
 
     /// A tenant with an API client, a token, a site and an activated device.
     pub async fn tenant(&self, name: &str) -> Tenant {
-        let (s, t) = self.admin(Method::POST, "/v1/admin/tenants", Some(json!({"name": name}))).await;
+        let (s, t) = self
+            .admin(
+                Method::POST,
+                "/v1/admin/tenants",
+                Some(json!({"name": name})),
+            )
+            .await;
         assert_eq!(s, StatusCode::CREATED, "{t}");
         let tenant_id = t["id"].as_str().unwrap().to_string();
-        let (s, c) = self.admin(Method::POST, &format!("/v1/admin/tenants/{tenant_id}/clients"), None).await;
+        let (s, c) = self
+            .admin(
+                Method::POST,
+                &format!("/v1/admin/tenants/{tenant_id}/clients"),
+                None,
+            )
+            .await;
         assert_eq!(s, StatusCode::CREATED, "{c}");
-        let (client_id, secret) = (c["client_id"].as_str().unwrap().to_string(), c["client_secret"].as_str().unwrap().to_string());
-        let form = format!("grant_type=client_credentials&client_id={client_id}&client_secret={secret}");
+        let (client_id, secret) = (
+            c["client_id"].as_str().unwrap().to_string(),
+            c["client_secret"].as_str().unwrap().to_string(),
+        );
+        let form =
+            format!("grant_type=client_credentials&client_id={client_id}&client_secret={secret}");
         let (s, _, tok) = self
             .raw(
                 Request::post("/v1/oauth/token")
@@ -261,32 +352,82 @@ impl TestApp {
         assert_eq!(s, StatusCode::OK, "{tok}");
         let token = tok["access_token"].as_str().unwrap().to_string();
         let auth = [("authorization", format!("Bearer {token}"))];
-        let (s, site) = self.call(Method::POST, "/v1/sites", &auth, Some(json!({"name": "Main"}))).await;
+        let (s, site) = self
+            .call(
+                Method::POST,
+                "/v1/sites",
+                &auth,
+                Some(json!({"name": "Main"})),
+            )
+            .await;
         assert_eq!(s, StatusCode::CREATED, "{site}");
         let site_id = site["id"].as_str().unwrap().to_string();
         let dev = self.new_device(&token, &site_id).await;
-        Tenant { id: tenant_id, client_id, secret, token, site_id, device: dev }
+        Tenant {
+            id: tenant_id,
+            client_id,
+            secret,
+            token,
+            site_id,
+            device: dev,
+        }
     }
 
     pub async fn new_device(&self, token: &str, site_id: &str) -> DeviceCreds {
         let auth = [("authorization", format!("Bearer {token}"))];
-        let (s, d) = self.call(Method::POST, "/v1/devices", &auth, Some(json!({"site_id": site_id, "name": "Kiosk"}))).await;
+        let (s, d) = self
+            .call(
+                Method::POST,
+                "/v1/devices",
+                &auth,
+                Some(json!({"site_id": site_id, "name": "Kiosk"})),
+            )
+            .await;
         assert_eq!(s, StatusCode::CREATED, "{d}");
         let code = d["activation_code"].as_str().unwrap().to_string();
         let key = palmsig_service::signing::generate_key();
         use base64::Engine as _;
         let pk = base64::engine::general_purpose::STANDARD.encode(key.verifying_key().to_bytes());
-        let (s, a) = self.call(Method::POST, "/v1/devices/activate", &[], Some(json!({"activation_code": code, "public_key": pk, "version": "1.0"}))).await;
+        let (s, a) = self
+            .call(
+                Method::POST,
+                "/v1/devices/activate",
+                &[],
+                Some(json!({"activation_code": code, "public_key": pk, "version": "1.0"})),
+            )
+            .await;
         assert_eq!(s, StatusCode::OK, "{a}");
-        DeviceCreds { id: a["device_id"].as_str().unwrap().to_string(), key, activation_code: code }
+        DeviceCreds {
+            id: a["device_id"].as_str().unwrap().to_string(),
+            key,
+            activation_code: code,
+        }
     }
 
     /// A signed device request.
-    pub async fn device(&self, dev: &DeviceCreds, method: Method, path: &str, body: Value, extra: &[(&str, String)]) -> (StatusCode, HeaderMap, Value) {
+    pub async fn device(
+        &self,
+        dev: &DeviceCreds,
+        method: Method,
+        path: &str,
+        body: Value,
+        extra: &[(&str, String)],
+    ) -> (StatusCode, HeaderMap, Value) {
         let body = body.to_string();
         let nonce = palmsig_service::signing::new_nonce();
-        let hdrs = palmsig_service::signing::sign_request(&dev.key, &dev.id, method.as_str(), path, self.clock_now(), &nonce, body.as_bytes());
-        let mut b = Request::builder().method(method).uri(path).header("content-type", "application/json");
+        let hdrs = palmsig_service::signing::sign_request(
+            &dev.key,
+            &dev.id,
+            method.as_str(),
+            path,
+            self.clock_now(),
+            &nonce,
+            body.as_bytes(),
+        );
+        let mut b = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("content-type", "application/json");
         for (k, v) in hdrs.iter() {
             b = b.header(*k, v);
         }
@@ -302,43 +443,122 @@ impl TestApp {
     }
 
     /// Full enrolment at a device with label captures (LabelBiometrics): returns the person id.
-    pub async fn enrol(&self, dev: &DeviceCreds, phone: &str, label: &str, card: &str) -> Result<String, (StatusCode, Value)> {
-        let caps: Vec<Value> = (0..2).map(|_| json!({"hand": "right", "visible": b64(format!("palm:{label}").as_bytes())})).collect();
+    pub async fn enrol(
+        &self,
+        dev: &DeviceCreds,
+        phone: &str,
+        label: &str,
+        card: &str,
+    ) -> Result<String, (StatusCode, Value)> {
+        let caps: Vec<Value> = (0..2)
+            .map(|_| json!({"hand": "right", "visible": b64(format!("palm:{label}").as_bytes())}))
+            .collect();
         self.enrol_with(dev, phone, &caps, card).await
     }
 
-    pub async fn enrol_with(&self, dev: &DeviceCreds, phone: &str, captures: &[Value], card: &str) -> Result<String, (StatusCode, Value)> {
+    pub async fn enrol_with(
+        &self,
+        dev: &DeviceCreds,
+        phone: &str,
+        captures: &[Value],
+        card: &str,
+    ) -> Result<String, (StatusCode, Value)> {
         let ok = |s: StatusCode, v: Value| if s.is_success() { Ok(v) } else { Err((s, v)) };
-        let (s, _, e) = self.device(dev, Method::POST, "/v1/device/enrolments", json!({"phone": phone}), &[]).await;
+        let (s, _, e) = self
+            .device(
+                dev,
+                Method::POST,
+                "/v1/device/enrolments",
+                json!({"phone": phone}),
+                &[],
+            )
+            .await;
         let e = ok(s, e)?;
         let id = e["enrolment_id"].as_str().unwrap().to_string();
         let code = self.outbox.latest(phone).expect("code sent");
-        let (s, _, v) = self.device(dev, Method::POST, &format!("/v1/device/enrolments/{id}/verify"), json!({"code": code}), &[]).await;
-        ok(s, v)?;
-        let (s, _, v) =
-            self.device(dev, Method::POST, &format!("/v1/device/enrolments/{id}/card"), json!({"number": card, "exp_month": 12, "exp_year": 2030}), &[]).await;
+        let (s, _, v) = self
+            .device(
+                dev,
+                Method::POST,
+                &format!("/v1/device/enrolments/{id}/verify"),
+                json!({"code": code}),
+                &[],
+            )
+            .await;
         ok(s, v)?;
         let (s, _, v) = self
-            .device(dev, Method::POST, &format!("/v1/device/enrolments/{id}/consents"), json!({"payment": true, "entry": true, "loyalty": true, "age": true}), &[])
+            .device(
+                dev,
+                Method::POST,
+                &format!("/v1/device/enrolments/{id}/card"),
+                json!({"number": card, "exp_month": 12, "exp_year": 2030}),
+                &[],
+            )
+            .await;
+        ok(s, v)?;
+        let (s, _, v) = self
+            .device(
+                dev,
+                Method::POST,
+                &format!("/v1/device/enrolments/{id}/consents"),
+                json!({"payment": true, "entry": true, "loyalty": true, "age": true}),
+                &[],
+            )
             .await;
         ok(s, v)?;
         for c in captures {
-            let (s, _, v) = self.device(dev, Method::POST, &format!("/v1/device/enrolments/{id}/captures"), c.clone(), &[]).await;
+            let (s, _, v) = self
+                .device(
+                    dev,
+                    Method::POST,
+                    &format!("/v1/device/enrolments/{id}/captures"),
+                    c.clone(),
+                    &[],
+                )
+                .await;
             ok(s, v)?;
         }
-        let (s, _, v) = self.device(dev, Method::POST, &format!("/v1/device/enrolments/{id}/complete"), json!({}), &[]).await;
+        let (s, _, v) = self
+            .device(
+                dev,
+                Method::POST,
+                &format!("/v1/device/enrolments/{id}/complete"),
+                json!({}),
+                &[],
+            )
+            .await;
         ok(s, v)?;
-        let person = self.state.store.get_person_by_phone(phone).await.unwrap().unwrap();
+        let person = self
+            .state
+            .store
+            .get_person_by_phone(phone)
+            .await
+            .unwrap()
+            .unwrap();
         Ok(person.id)
     }
 
     /// Log a person in to the portal; returns the cookie header value.
     pub async fn login(&self, phone: &str) -> String {
-        let (s, v) = self.call(Method::POST, "/v1/portal/otp", &[], Some(json!({"phone": phone}))).await;
+        let (s, v) = self
+            .call(
+                Method::POST,
+                "/v1/portal/otp",
+                &[],
+                Some(json!({"phone": phone})),
+            )
+            .await;
         assert_eq!(s, StatusCode::ACCEPTED, "{v}");
         let code = self.outbox.latest(phone).unwrap();
         let (s, h, v) = self
-            .raw(Request::post("/v1/portal/session").header("content-type", "application/json").body(Body::from(json!({"phone": phone, "code": code}).to_string())).unwrap())
+            .raw(
+                Request::post("/v1/portal/session")
+                    .header("content-type", "application/json")
+                    .body(Body::from(
+                        json!({"phone": phone, "code": code}).to_string(),
+                    ))
+                    .unwrap(),
+            )
             .await;
         assert_eq!(s, StatusCode::OK, "{v}");
         let c = h.get("set-cookie").unwrap().to_str().unwrap();

@@ -45,10 +45,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     match args.action {
         Action::Show(c) => {
             let ring = Keyring::load(&c.data.join("keys.json")).context("loading the key file")?;
-            println!("{}", serde_json::json!({"active": ring.active_id(), "keys": ring.ids()}));
+            println!(
+                "{}",
+                serde_json::json!({"active": ring.active_id(), "keys": ring.ids()})
+            );
             Ok(())
         }
-        Action::Rotate { common, keep_old } => tokio::runtime::Runtime::new()?.block_on(rotate(common, keep_old)),
+        Action::Rotate { common, keep_old } => {
+            tokio::runtime::Runtime::new()?.block_on(rotate(common, keep_old))
+        }
     }
 }
 
@@ -60,17 +65,25 @@ async fn rotate(c: Common, keep_old: bool) -> anyhow::Result<()> {
     // Save first (old keys kept), so an interruption leaves every data key readable.
     ring.save(&path)?;
     let url = super::serve::database_url(&c.data, c.database_url.as_deref());
-    let store = palmsig_service::store::connect(&url).await.context("opening the database")?;
+    let store = palmsig_service::store::connect(&url)
+        .await
+        .context("opening the database")?;
     let n = palmsig_service::state::rewrap_all(&store, &ring).await?;
     if !keep_old {
         ring.retire_inactive();
         ring.save(&path)?;
     }
-    println!("{}", serde_json::json!({"active": new_id, "rewrapped": n, "keys": ring.ids()}));
+    println!(
+        "{}",
+        serde_json::json!({"active": new_id, "rewrapped": n, "keys": ring.ids()})
+    );
     Ok(())
 }
 
 fn chrono_like_now() -> String {
-    let s = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let s = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     format!("{s}")
 }

@@ -40,7 +40,9 @@ pub struct Args {
 
 /// The database URL for `data` and an optional explicit URL.
 pub fn database_url(data: &Path, explicit: Option<&str>) -> String {
-    explicit.map(str::to_string).unwrap_or_else(|| format!("sqlite:{}", data.join("palmsig.db").display()))
+    explicit
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("sqlite:{}", data.join("palmsig.db").display()))
 }
 
 fn admin_token(data: &Path) -> anyhow::Result<String> {
@@ -57,34 +59,56 @@ fn admin_token(data: &Path) -> anyhow::Result<String> {
         opts.mode(0o600);
     }
     use std::io::Write;
-    opts.open(&p).and_then(|mut f| f.write_all(t.as_bytes())).with_context(|| format!("writing {}", p.display()))?;
+    opts.open(&p)
+        .and_then(|mut f| f.write_all(t.as_bytes()))
+        .with_context(|| format!("writing {}", p.display()))?;
     Ok(t)
 }
 
 /// Run `palmsig serve`.
 pub fn run(args: Args) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=warn".into()),
+        )
         .json()
         .init();
     tokio::runtime::Runtime::new()?.block_on(serve(args))
 }
 
 async fn serve(args: Args) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&args.data).with_context(|| format!("creating {}", args.data.display()))?;
-    let keys = Keyring::load_or_create(&args.data.join("keys.json")).context("loading the key file")?;
+    std::fs::create_dir_all(&args.data)
+        .with_context(|| format!("creating {}", args.data.display()))?;
+    let keys =
+        Keyring::load_or_create(&args.data.join("keys.json")).context("loading the key file")?;
     let token = admin_token(&args.data)?;
     let url = database_url(&args.data, args.database_url.as_deref());
-    let store = palmsig_service::store::connect(&url).await.context("opening the database")?;
-    let algorithm: palmsig_codes::Algorithm = args.algorithm.parse().map_err(|e| anyhow::anyhow!("--algorithm: {e}"))?;
+    let store = palmsig_service::store::connect(&url)
+        .await
+        .context("opening the database")?;
+    let algorithm: palmsig_codes::Algorithm = args
+        .algorithm
+        .parse()
+        .map_err(|e| anyhow::anyhow!("--algorithm: {e}"))?;
     let bio = Arc::new(EngineBiometrics::new(algorithm)?);
     let mut config = Config::new(token.clone());
     config.retention_ms = args.retention_days.max(1) * 24 * 3600 * 1000;
     config.secure_cookies = args.secure_cookies;
     config.dev_outbox = !args.no_dev_outbox;
-    let state = AppState::new(store, keys, bio, Arc::new(SystemClock), Arc::new(DevOutbox::new()), Arc::new(SimulatedProcessor), config);
+    let state = AppState::new(
+        store,
+        keys,
+        bio,
+        Arc::new(SystemClock),
+        Arc::new(DevOutbox::new()),
+        Arc::new(SimulatedProcessor),
+        config,
+    );
     let loaded = state.rebuild_index().await.context("loading the gallery")?;
-    let listener = tokio::net::TcpListener::bind(&args.listen).await.with_context(|| format!("binding {}", args.listen))?;
+    let listener = tokio::net::TcpListener::bind(&args.listen)
+        .await
+        .with_context(|| format!("binding {}", args.listen))?;
     let addr = listener.local_addr()?;
     println!("palmsig service on http://{addr}");
     println!("  data dir:   {}", args.data.display());
@@ -92,11 +116,16 @@ async fn serve(args: Args) -> anyhow::Result<()> {
     println!("  key id:     {}", state.keys.active_id());
     println!("  gallery:    {loaded} palms");
     println!("  API:        http://{addr}/v1   OpenAPI: http://{addr}/openapi.json");
-    println!("  health:     http://{addr}/healthz  http://{addr}/readyz  metrics: http://{addr}/metrics");
+    println!(
+        "  health:     http://{addr}/healthz  http://{addr}/readyz  metrics: http://{addr}/metrics"
+    );
     if !args.no_dev_outbox {
         println!("  dev outbox: http://{addr}/v1/dev/outbox");
     }
-    println!("  operator token: in {}", args.data.join("admin-token").display());
+    println!(
+        "  operator token: in {}",
+        args.data.join("admin-token").display()
+    );
     if args.demo {
         let d = palmsig_service::demo::seed(&state).await?;
         println!("demo credentials:\n{}", serde_json::to_string_pretty(&d)?);
@@ -110,7 +139,10 @@ async fn serve(args: Args) -> anyhow::Result<()> {
             if let Err(e) = st.run_retention().await {
                 tracing::error!(error = %e, "retention job failed");
             }
-            let _ = st.store.purge_nonces(st.now() - palmsig_service::params::NONCE_RETENTION_MS).await;
+            let _ = st
+                .store
+                .purge_nonces(st.now() - palmsig_service::params::NONCE_RETENTION_MS)
+                .await;
         }
     });
     axum::serve(listener, palmsig_service::app(state.clone()))
