@@ -97,6 +97,11 @@ pub const VALLEY_CORNER_RADII: f32 = 0.2;
 /// Outline points at least this fraction as deep (below the tips' chord) as the deepest one
 /// compete for the valley by corner sharpness.
 pub const VALLEY_DEEP_FRACTION: f32 = 0.75;
+/// A run along a ring up to this wide (palm radii) is taken as two touching fingers.
+pub const FINGER_PAIR_MAX_WIDTH_RADII: f32 = 1.3;
+/// Penalty of a finger hypothesis whose V2 is hidden between touching fingers (interpolated
+/// midway between V1 and V3; V2 does not enter the ROI).
+pub const HIDDEN_V2_PENALTY: f32 = 0.4;
 /// Typical gap between adjacent finger valleys, in palm radii (hand proportions: a finger base
 /// is about a quarter of the palm width, i.e. half a radius).
 pub const VALLEY_GAP_RADII: f32 = 0.5;

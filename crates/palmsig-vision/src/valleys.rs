@@ -474,29 +474,31 @@ fn ring_hypothesis(
         }
     }
     let step = std::f32::consts::TAU * rho / k as f32;
+    let width = |run: &(usize, usize, bool)| (run.1 - run.0 + 1) as f32 * step;
     let finger_like = |run: &(usize, usize, bool)| -> bool {
-        let width = (run.1 - run.0 + 1) as f32 * step;
         !run.2
-            && width >= params::FINGER_MIN_WIDTH_RADII * r
-            && width <= params::FINGER_MAX_WIDTH_RADII * r
+            && width(run) >= params::FINGER_MIN_WIDTH_RADII * r
+            && width(run) <= params::FINGER_MAX_WIDTH_RADII * r
     };
-    // Maximal sequences of adjacent finger-like runs separated by pure background.
+    // Two touching fingers: one run of about twice a finger's width.
+    let finger_pair = |run: &(usize, usize, bool)| -> bool {
+        !run.2
+            && width(run) > params::FINGER_MAX_WIDTH_RADII * r
+            && width(run) <= params::FINGER_PAIR_MAX_WIDTH_RADII * r
+    };
+    // Pieces: (first, last) angular sample positions (linear from `start`) of one finger, and
+    // whether it touches the previous piece (no gap, so no valley between them).
     let mut best: Option<Pick> = None;
-    let mut seq: Vec<usize> = Vec::new();
-    let flush = |seq: &Vec<usize>, best: &mut Option<Pick>| {
+    let mut seq: Vec<(f32, f32, bool)> = Vec::new();
+    let angle_of = |pos: f32| std::f32::consts::TAU * ((start as f32 + pos) % k as f32) / k as f32;
+    let flush = |seq: &Vec<(f32, f32, bool)>, best: &mut Option<Pick>| {
         if seq.len() < 4 {
             return;
         }
         let fingers: Vec<Point> = seq
             .iter()
-            .map(|&ri| {
-                let (a, b, _) = runs[ri];
-                let t = ang((start + (a + b) / 2) % k)
-                    + if (a + b) % 2 == 1 {
-                        0.5 * std::f32::consts::TAU / k as f32
-                    } else {
-                        0.0
-                    };
+            .map(|&(a, b, _)| {
+                let t = angle_of((a + b) / 2.0);
                 Point::new(c.x + rho * t.cos(), c.y + rho * t.sin())
             })
             .collect();
@@ -518,16 +520,11 @@ fn ring_hypothesis(
         let valleys: Vec<Option<Point>> = seq
             .windows(2)
             .map(|p| {
-                let (a, b) = (runs[p[0]].1, runs[p[1]].0);
-                let g = (start + (a + b) / 2) % k;
-                gap_bottom(
-                    fg,
-                    (w, h),
-                    c,
-                    rho,
-                    c.x + rho * ang(g).cos(),
-                    c.y + rho * ang(g).sin(),
-                )
+                if p[1].2 {
+                    return None; // touching fingers: their valley is not visible
+                }
+                let g = angle_of((p[0].1 + p[1].0) / 2.0);
+                gap_bottom(fg, (w, h), c, rho, c.x + rho * g.cos(), c.y + rho * g.sin())
             })
             .collect();
         if let Some(p) = choose_fingers(&fingers, &lengths, &valleys, c, r, hand) {
@@ -536,18 +533,25 @@ fn ring_hypothesis(
             }
         }
     };
-    for (ri, run) in runs.iter().enumerate() {
-        let gap_clean = seq.last().is_none_or(|&prev| {
-            (runs[prev].1 + 1..run.0).all(|j| samples[(start + j) % k] == Some(false))
-        });
-        if finger_like(run) && gap_clean {
-            seq.push(ri);
-        } else {
+    let mut prev_end: Option<usize> = None;
+    for run in &runs {
+        let gap_clean = prev_end
+            .is_none_or(|pe| (pe + 1..run.0).all(|j| samples[(start + j) % k] == Some(false)));
+        if !gap_clean || !(finger_like(run) || finger_pair(run)) {
             flush(&seq, &mut best);
             seq.clear();
-            if finger_like(run) {
-                seq.push(ri);
-            }
+        }
+        let (a, b) = (run.0 as f32, run.1 as f32);
+        if finger_like(run) {
+            seq.push((a, b, false));
+            prev_end = Some(run.1);
+        } else if finger_pair(run) {
+            let m = (a + b) / 2.0;
+            seq.push((a, m, false));
+            seq.push((m, b, true));
+            prev_end = Some(run.1);
+        } else {
+            prev_end = None;
         }
     }
     flush(&seq, &mut best);
@@ -657,11 +661,15 @@ fn choose_fingers(
             } else {
                 vec![s, s + 1, s + 2]
             };
-            let Some(vs) = vi
-                .iter()
-                .map(|&k| valleys[k])
-                .collect::<Option<Vec<Point>>>()
-            else {
+            // V2 hidden between touching middle and ring fingers: it does not enter the ROI, so
+            // take it midway between V1 and V3, at a penalty.
+            let mut vs3: Vec<Option<Point>> = vi.iter().map(|&k| valleys[k]).collect();
+            let mut interpolated = false;
+            if let (Some(a), None, Some(b)) = (vs3[0], vs3[1], vs3[2]) {
+                vs3[1] = Some(Point::new((a.x + b.x) / 2.0, (a.y + b.y) / 2.0));
+                interpolated = true;
+            }
+            let Some(vs) = vs3.into_iter().collect::<Option<Vec<Point>>>() else {
                 continue;
             };
             let (v3, v2, v1) = (vs[0], vs[1], vs[2]);
@@ -683,6 +691,9 @@ fn choose_fingers(
                 continue;
             }
             let mut score = (g1 / g2).ln().abs();
+            if interpolated {
+                score += params::HIDDEN_V2_PENALTY;
+            }
             let a1 = Point::new(v2.x - v3.x, v2.y - v3.y);
             let a2 = Point::new(v1.x - v2.x, v1.y - v2.y);
             let cosb = (a1.x * a2.x + a1.y * a2.y) / (g1 * g2);
