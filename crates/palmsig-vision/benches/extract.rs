@@ -24,7 +24,14 @@ fn bench(c: &mut Criterion) {
     c.bench_function("segment_hand 768x576", |b| {
         b.iter(|| segment_hand(std::hint::black_box(&img)).unwrap())
     });
-    let data: Vec<u8> = (0..600 * 600).map(|i| (90 + (i * 31 % 47)) as u8).collect();
+    // Palm-like structure at a few scales (pure pixel noise would average out to a flat ROI).
+    let data: Vec<u8> = (0..600 * 600)
+        .map(|i| {
+            let (x, y) = ((i % 600) as f32, (i / 600) as f32);
+            (110.0 + 20.0 * (x / 9.0).sin() * (y / 13.0).cos() + 8.0 * (x / 3.1 + y / 4.3).sin())
+                as u8
+        })
+        .collect();
     let roi = GrayImage::from_vec(600, 600, data).unwrap();
     let rcap = Capture::roi(Hand::Unknown, None, Some(roi));
     c.bench_function("extract_roi roi 600x600", |b| {
