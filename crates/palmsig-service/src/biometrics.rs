@@ -211,7 +211,7 @@ mod tests {
         assert_eq!(b.extract(&cap("\u{89}PNG")).unwrap_err().code, "bad_image");
         let t = b.extract(&cap("palm:alice")).unwrap();
         assert!(b.search(&t).unwrap().is_none());
-        b.add("p1", &[t.clone()]).unwrap();
+        b.add("p1", std::slice::from_ref(&t)).unwrap();
         assert_eq!(b.search(&t).unwrap().unwrap().palm_id, "p1");
         assert!(b.remove("p1"));
         assert!(b.search(&t).unwrap().is_none());

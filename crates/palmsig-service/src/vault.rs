@@ -92,7 +92,7 @@ pub fn luhn_ok(digits: &str) -> bool {
         }
         sum += v;
     }
-    sum % 10 == 0
+    matches!(sum % 10, 0)
 }
 
 /// Check an expiry (month, four-digit year) against `now_ms`: valid through the end of the month.

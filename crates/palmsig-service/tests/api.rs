@@ -18,9 +18,12 @@ backend_tests!(
     portal_self_service
 );
 
+/// (signature header, body) of the webhooks received.
+type Received = Arc<Mutex<Vec<(String, Vec<u8>)>>>;
+
 /// A webhook receiver on 127.0.0.1:0 that fails the first delivery (to exercise retries).
-async fn webhook_receiver() -> (String, Arc<Mutex<Vec<(String, Vec<u8>)>>>) {
-    let got: Arc<Mutex<Vec<(String, Vec<u8>)>>> = Arc::default();
+async fn webhook_receiver() -> (String, Received) {
+    let got: Received = Arc::default();
     let g = got.clone();
     let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let app = axum::Router::new().route(
