@@ -6,16 +6,17 @@ use crate::params;
 /// filter responses at a sample become bits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Algorithm {
-    /// Competitive code (Kong & Zhang 2004): the orientation of the strongest dark-line response
-    /// (winner-take-all over 6 orientations) in 3 bit-planes, so that the Hamming distance equals
-    /// the circular orientation distance. 3 planes.
+    /// Competitive code (Kong & Zhang 2004), phase-free: the orientation of maximum quadrature
+    /// Gabor energy (winner-take-all over 6 orientations) in 3 bit-planes, so that the Hamming
+    /// distance equals the circular orientation distance. 3 planes. (The classic dark-line even
+    /// response flipped with 2-px shifts: synthetic ROI EER 24% → 14% with energy.)
     #[default]
     CompCode,
-    /// Binary orientation co-occurrence vector (Guo et al. 2009): the sign of each of the 6
-    /// responses. 6 planes.
+    /// Binary orientation co-occurrence vector (Guo et al. 2009): the sign of each of the 6 even
+    /// (dark-line) responses. 6 planes.
     Bocv,
     /// Orthogonal ordinal code (Sun et al. 2005, OLOF style): for 3 orientation pairs 90° apart,
-    /// which of the two responses is darker. 3 planes.
+    /// which of the two even responses is darker. 3 planes.
     Ordinal,
 }
 

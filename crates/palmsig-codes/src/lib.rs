@@ -2,13 +2,15 @@
 //! fusion and calibration.
 //!
 //! * [`Algorithm`] — the coding scheme (`compcode` default, `bocv`, `ordinal`); all share one
-//!   bank of six even Gabor filters evaluated only at the 32x32 sample grid.
+//!   bank of six quadrature (even + odd) Gabor pairs evaluated only at the 32x32 sample grid,
+//!   and code the phase-free orientation energy (robust to sub-sample misregistration).
 //! * [`FeatureCode`] — one modality's bit-planes and validity mask (public row accessors: the
 //!   1:N index derives its coarse code from them).
 //! * [`Template`] — surface + vein codes; `to_bytes`/`from_bytes` (≤ 4 KiB, CRC-checked, every
 //!   malformed input a typed [`TemplateError`]).
-//! * [`Matcher`] — masked Hamming distance minimised over ±3-sample shifts (coarse-to-fine),
-//!   fused and calibrated into a [`Comparison`]; [`Threshold::for_fmr`] picks the operating
+//! * [`Matcher`] — masked Hamming distance minimised over ±4-sample shifts (coarse-to-fine),
+//!   then an elastic refinement (4x4 blocks, each ±1 sample), fused and calibrated into a
+//!   [`Comparison`]; [`Threshold::for_fmr`] picks the operating
 //!   point (see [`calibration`]).
 //! * [`Engine`] — ROI (and capture) → template.
 //! * [`ModalitySelection`] — `visible | nir | fused`, for evaluation.
