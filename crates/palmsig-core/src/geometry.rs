@@ -29,19 +29,26 @@ pub struct Affine {
 
 impl Affine {
     /// The identity map.
-    pub const IDENTITY: Affine = Affine { m: [1.0, 0.0, 0.0, 0.0, 1.0, 0.0] };
+    pub const IDENTITY: Affine = Affine {
+        m: [1.0, 0.0, 0.0, 0.0, 1.0, 0.0],
+    };
 
     /// Rotation by `angle` radians (counter-clockwise in a y-up frame, i.e. clockwise on screen),
     /// then scaling by `scale`, then translation.
     pub fn similarity(angle: f32, scale: f32, tx: f32, ty: f32) -> Self {
         let (s, c) = angle.sin_cos();
-        Affine { m: [scale * c, -scale * s, tx, scale * s, scale * c, ty] }
+        Affine {
+            m: [scale * c, -scale * s, tx, scale * s, scale * c, ty],
+        }
     }
 
     /// Apply to a point.
     pub fn apply(&self, p: Point) -> Point {
         let m = &self.m;
-        Point::new(m[0] * p.x + m[1] * p.y + m[2], m[3] * p.x + m[4] * p.y + m[5])
+        Point::new(
+            m[0] * p.x + m[1] * p.y + m[2],
+            m[3] * p.x + m[4] * p.y + m[5],
+        )
     }
 
     /// `self ∘ other` (apply `other` first).
@@ -68,7 +75,9 @@ impl Affine {
             return None;
         }
         let (a, b, c, d) = (m[4] / det, -m[1] / det, -m[3] / det, m[0] / det);
-        Some(Affine { m: [a, b, -(a * m[2] + b * m[5]), c, d, -(c * m[2] + d * m[5])] })
+        Some(Affine {
+            m: [a, b, -(a * m[2] + b * m[5]), c, d, -(c * m[2] + d * m[5])],
+        })
     }
 }
 

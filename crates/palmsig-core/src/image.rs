@@ -17,16 +17,29 @@ impl std::fmt::Debug for GrayImage {
 impl GrayImage {
     /// A black image.
     pub fn new(width: usize, height: usize) -> Self {
-        GrayImage { width, height, data: vec![0; width * height] }
+        GrayImage {
+            width,
+            height,
+            data: vec![0; width * height],
+        }
     }
 
     /// Wrap a buffer; its length must be `width * height`.
     pub fn from_vec(width: usize, height: usize, data: Vec<u8>) -> Result<Self, CoreError> {
         let expected = width * height;
         if data.len() != expected {
-            return Err(CoreError::BufferSize { width, height, len: data.len(), expected });
+            return Err(CoreError::BufferSize {
+                width,
+                height,
+                len: data.len(),
+                expected,
+            });
         }
-        Ok(GrayImage { width, height, data })
+        Ok(GrayImage {
+            width,
+            height,
+            data,
+        })
     }
 
     /// Width in pixels.
@@ -93,15 +106,28 @@ impl std::fmt::Debug for GrayF32 {
 impl GrayF32 {
     /// An all-zero image.
     pub fn new(width: usize, height: usize) -> Self {
-        GrayF32 { width, height, data: vec![0.0; width * height] }
+        GrayF32 {
+            width,
+            height,
+            data: vec![0.0; width * height],
+        }
     }
     /// Wrap a buffer; its length must be `width * height`.
     pub fn from_vec(width: usize, height: usize, data: Vec<f32>) -> Result<Self, CoreError> {
         let expected = width * height;
         if data.len() != expected {
-            return Err(CoreError::BufferSize { width, height, len: data.len(), expected });
+            return Err(CoreError::BufferSize {
+                width,
+                height,
+                len: data.len(),
+                expected,
+            });
         }
-        Ok(GrayF32 { width, height, data })
+        Ok(GrayF32 {
+            width,
+            height,
+            data,
+        })
     }
     /// Width in pixels.
     pub fn width(&self) -> usize {
@@ -131,8 +157,7 @@ impl GrayF32 {
     }
     /// Bilinear sample at real coordinates; `fill` outside the image.
     pub fn sample(&self, x: f32, y: f32, fill: f32) -> f32 {
-        if !(x >= 0.0 && y >= 0.0) || x > (self.width - 1) as f32 || y > (self.height - 1) as f32
-        {
+        if !(x >= 0.0 && y >= 0.0) || x > (self.width - 1) as f32 || y > (self.height - 1) as f32 {
             return fill;
         }
         let x0 = x.floor() as usize;
@@ -150,7 +175,11 @@ impl GrayF32 {
         GrayImage {
             width: self.width,
             height: self.height,
-            data: self.data.iter().map(|&v| v.round().clamp(0.0, 255.0) as u8).collect(),
+            data: self
+                .data
+                .iter()
+                .map(|&v| v.round().clamp(0.0, 255.0) as u8)
+                .collect(),
         }
     }
     /// Linearly stretch min..max to 0..255 (for viewing intermediate stages).
@@ -169,7 +198,13 @@ impl GrayF32 {
             data: self
                 .data
                 .iter()
-                .map(|&v| if v.is_finite() { ((v - lo) * scale).round() as u8 } else { 0 })
+                .map(|&v| {
+                    if v.is_finite() {
+                        ((v - lo) * scale).round() as u8
+                    } else {
+                        0
+                    }
+                })
                 .collect(),
         }
     }
