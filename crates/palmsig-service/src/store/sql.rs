@@ -21,6 +21,7 @@ impl SqliteStore {
                 std::fs::create_dir_all(dir).map_err(|e| StoreError::Db(sqlx::Error::Io(e)))?;
             }
         }
+        create_private(path).map_err(|e| StoreError::Db(sqlx::Error::Io(e)))?;
         let opts = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
@@ -637,11 +638,43 @@ macro_rules! store_impl {
     };
 }
 
+/// Create the database file readable by its owner only, before SQLite does (SQLite gives the
+/// `-wal` and `-shm` files the database file's permissions). It holds sealed templates and card
+/// data: ciphertext, but nobody else's business. An existing file is left as it is.
+fn create_private(path: &Path) -> std::io::Result<()> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    match opts.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 store_impl!(SqliteStore, "sqlite");
 store_impl!(PgStore, "postgres");
 
 #[cfg(test)]
 mod tests {
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn sqlite_files_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("data").join("palmsig.db");
+        let _store = super::SqliteStore::open(&path).await.unwrap();
+        for entry in std::fs::read_dir(path.parent().unwrap()).unwrap() {
+            let entry = entry.unwrap();
+            let mode = entry.metadata().unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{:?} is {mode:o}", entry.file_name());
+        }
+    }
+
     #[test]
     fn migrations_are_in_lockstep() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
