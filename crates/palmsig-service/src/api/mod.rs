@@ -244,6 +244,18 @@ impl PageQuery {
     }
 }
 
+/// One page of usage events (a person's history or a tenant's log) as webhook-shaped JSON,
+/// keyed for the cursor by `(created_ms, id)` like every other list.
+pub(crate) fn event_page(rows: &[crate::store::EventRow], limit: i64) -> Json<serde_json::Value> {
+    let items: Vec<serde_json::Value> = rows.iter().map(crate::webhook::payload).collect();
+    page(items, limit, |e| {
+        (
+            e["created_ms"].as_i64().unwrap_or(0),
+            e["id"].as_str().unwrap_or("").to_string(),
+        )
+    })
+}
+
 /// A page of items with the cursor of the next one.
 pub(crate) fn page<T: serde::Serialize>(
     mut items: Vec<T>,

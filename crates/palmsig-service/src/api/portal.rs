@@ -2,7 +2,7 @@
 //! loyalty links, deleting palm data, deleting the account; the dev outbox.
 use super::auth::{person, session_token, SESSION_COOKIE};
 use super::device::{check_code, parse_consents, send_code, vault_card, NewCard};
-use super::{json_status, page, parse_json, PageQuery};
+use super::{event_page, json_status, parse_json, PageQuery};
 use crate::crypto::{hash_secret, random_token};
 use crate::error::{ApiError, ApiResult};
 use crate::otp::normalize_e164;
@@ -159,19 +159,11 @@ pub(crate) async fn history(
 ) -> ApiResult<Json<Value>> {
     let pid = person(&st, &headers).await?;
     let (cur, limit) = q.parse()?;
-    let items: Vec<Value> = st
+    let rows = st
         .store
         .events_of_person(&pid, cur.as_ref(), limit + 1)
-        .await?
-        .iter()
-        .map(crate::webhook::payload)
-        .collect();
-    Ok(page(items, limit, |e| {
-        (
-            e["created_ms"].as_i64().unwrap_or(0),
-            e["id"].as_str().unwrap_or("").to_string(),
-        )
-    }))
+        .await?;
+    Ok(event_page(&rows, limit))
 }
 
 /// `POST /v1/me/cards`.

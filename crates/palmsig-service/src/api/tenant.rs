@@ -1,6 +1,6 @@
 //! Tenant API (Bearer access token): sites, devices, webhooks, events, deliveries, audit.
 use super::auth::tenant;
-use super::{page, parse_json, PageQuery};
+use super::{event_page, page, parse_json, PageQuery};
 use crate::crypto::{hash_secret, random_digits, random_token};
 use crate::error::{ApiError, ApiResult};
 use crate::params;
@@ -316,19 +316,11 @@ pub(crate) async fn events(
     let ctx = tenant(&st, &headers).await?;
     ctx.require("events")?;
     let (cur, limit) = q.parse()?;
-    let items: Vec<Value> = st
+    let rows = st
         .store
         .events_of_tenant(&ctx.tenant_id, cur.as_ref(), limit + 1)
-        .await?
-        .iter()
-        .map(crate::webhook::payload)
-        .collect();
-    Ok(page(items, limit, |e| {
-        (
-            e["created_ms"].as_i64().unwrap_or(0),
-            e["id"].as_str().unwrap_or("").to_string(),
-        )
-    }))
+        .await?;
+    Ok(event_page(&rows, limit))
 }
 
 pub(crate) async fn audit(
