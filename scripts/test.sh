@@ -10,4 +10,18 @@ if command -v pg_isready >/dev/null && ! pg_isready -h 127.0.0.1 -p 5432 -q; the
   for _ in $(seq 1 30); do pg_isready -h 127.0.0.1 -p 5432 -q && break; sleep 1; done
 fi
 
+# Browser test of the web pages (crates/palmsig-service/tests/browser.rs): Debian chromium and
+# playwright-core (web-tests/package-lock.json); skipped only with PALMSIG_SKIP_BROWSER=1.
+if [ "${PALMSIG_SKIP_BROWSER:-}" != "1" ]; then
+  sudo=""; [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null && sudo="sudo"
+  pkgs=""
+  command -v chromium >/dev/null || pkgs="chromium chromium-driver"
+  command -v node >/dev/null || pkgs="$pkgs nodejs npm"
+  if [ -n "$pkgs" ]; then
+    $sudo apt-get update -q
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q $pkgs
+  fi
+  [ -d web-tests/node_modules/playwright-core ] || npm ci --prefix web-tests --no-audit --no-fund
+fi
+
 cargo test --workspace --locked "$@"

@@ -291,6 +291,76 @@ impl Keyring {
         )?))
     }
 
+    /// Seal `plain` for `record_id` under the data key it already has (`key`, wrapped): a record
+    /// whose content changes (webhook secrets on rotation) keeps one data-key row, so ciphertext
+    /// and key never disagree.
+    pub fn seal_with(
+        &self,
+        plain: &[u8],
+        key: &WrappedKey,
+        record_id: &str,
+    ) -> Result<Vec<u8>, CryptoError> {
+        let dk = self.unwrap_key(key, record_id)?;
+        let cipher = Aes256Gcm::new_from_slice(&dk[..]).expect("32-byte key");
+        Ok(gcm_seal(&cipher, plain, record_id.as_bytes()))
+    }
+
+    /// A MAC key for `purpose`, derived from a KEK (HMAC-SHA256(KEK, "palmsig-mac/" ‖ purpose)):
+    /// low-entropy secrets (6-digit codes) are stored as MACs under it, so a stolen database
+    /// alone does not let anyone brute-force them as it would a plain hash.
+    fn mac_key(kek: &Kek, purpose: &str) -> Zeroizing<Vec<u8>> {
+        use hmac::{Hmac, Mac};
+        let mut m = <Hmac<Sha256> as Mac>::new_from_slice(&kek.key[..]).expect("any key length");
+        m.update(b"palmsig-mac/");
+        m.update(purpose.as_bytes());
+        Zeroizing::new(m.finalize().into_bytes().to_vec())
+    }
+
+    fn mac_with(kek: &Kek, purpose: &str, parts: &[&str]) -> String {
+        let mut msg = Vec::new();
+        for (i, p) in parts.iter().enumerate() {
+            if i > 0 {
+                msg.push(0);
+            }
+            msg.extend_from_slice(p.as_bytes());
+        }
+        format!(
+            "{}:{}",
+            kek.id,
+            hmac_sha256_hex(&Self::mac_key(kek, purpose), &msg)
+        )
+    }
+
+    /// `KEKID:hex(HMAC-SHA256(mac key of purpose, parts joined by 0 bytes))` under the active KEK:
+    /// how one-time codes are stored.
+    pub fn mac_secret(&self, purpose: &str, parts: &[&str]) -> String {
+        Self::mac_with(&self.active, purpose, parts)
+    }
+
+    /// The MAC of `parts` under every KEK held (active first): to look up a stored MAC that may
+    /// predate a rotation.
+    pub fn mac_candidates(&self, purpose: &str, parts: &[&str]) -> Vec<String> {
+        std::iter::once(&self.active)
+            .chain(&self.others)
+            .map(|k| Self::mac_with(k, purpose, parts))
+            .collect()
+    }
+
+    /// Whether `stored` (from [`Keyring::mac_secret`], under any KEK held) is the MAC of `parts`;
+    /// constant time in the MAC.
+    pub fn mac_verify(&self, purpose: &str, parts: &[&str], stored: &str) -> bool {
+        let Some((id, _)) = stored.split_once(':') else {
+            return false;
+        };
+        match self.find(id) {
+            Ok(k) => ct_eq(
+                Self::mac_with(k, purpose, parts).as_bytes(),
+                stored.as_bytes(),
+            ),
+            Err(_) => false,
+        }
+    }
+
     /// Load the key file `path`; create it (mode 0600) with a fresh key if missing. A KEK in
     /// [`KEK_ENV`] is used as the active key instead (the file's keys still unwrap).
     pub fn load_or_create(path: &Path) -> Result<Self, CryptoError> {
@@ -438,6 +508,40 @@ mod tests {
         assert!(Kek::parse(":AAAA").is_err());
         std::fs::write(&p, "{").unwrap();
         assert!(Keyring::load(&p).is_err());
+    }
+
+    #[test]
+    fn macs_are_keyed_and_survive_rotation() {
+        let mut ring = Keyring::new(Kek::generate("k1"));
+        let m = ring.mac_secret("otp", &["+41790000000", "123456"]);
+        assert!(m.starts_with("k1:"));
+        assert!(ring.mac_verify("otp", &["+41790000000", "123456"], &m));
+        assert!(!ring.mac_verify("otp", &["+41790000000", "123457"], &m));
+        assert!(!ring.mac_verify("activation", &["+41790000000", "123456"], &m));
+        // Not the plain SHA-256 a database thief could brute-force.
+        assert!(!m.contains(&hash_secret(&["otp", "+41790000000", "123456"])));
+        // Another KEK with the same id gives another MAC.
+        let other = Keyring::new(Kek::generate("k1"));
+        assert!(!other.mac_verify("otp", &["+41790000000", "123456"], &m));
+        // After a rotation the old MAC still verifies while the old KEK is held.
+        ring.rotate_to(Kek::generate("k2"));
+        assert!(ring.mac_verify("otp", &["+41790000000", "123456"], &m));
+        assert!(ring
+            .mac_candidates("otp", &["+41790000000", "123456"])
+            .contains(&m));
+        assert!(!ring.mac_verify("otp", &["x"], "garbage"));
+    }
+
+    #[test]
+    fn seal_with_keeps_the_data_key() {
+        let ring = Keyring::new(Kek::generate("k1"));
+        let s = ring.seal(b"v1", "wh_1");
+        let c2 = ring.seal_with(b"v2", &s.key, "wh_1").unwrap();
+        assert_eq!(&ring.open(&c2, &s.key, "wh_1").unwrap()[..], b"v2");
+        assert!(
+            ring.seal_with(b"v2", &s.key, "wh_2").is_err(),
+            "key bound to its record"
+        );
     }
 
     #[test]

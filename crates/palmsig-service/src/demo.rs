@@ -37,6 +37,7 @@ pub async fn seed(st: &AppState) -> Result<DemoCredentials, crate::store::StoreE
         secret_hash: hash_secret(&[&secret]),
         scopes: crate::api_scopes().join(" "),
         created_ms: now,
+        revoked_ms: None,
     };
     st.store.create_client(&client).await?;
     let site = Site {
@@ -59,6 +60,7 @@ pub async fn seed(st: &AppState) -> Result<DemoCredentials, crate::store::StoreE
         last_seen_ms: None,
         version: None,
         created_ms: now,
+        revoked_ms: None,
     };
     st.store.create_device(&dev).await?;
     st.audit(

@@ -41,6 +41,7 @@ pub mod signing;
 pub mod state;
 pub mod store;
 pub mod vault;
+mod web;
 pub mod webhook;
 
 pub use api::{app, SESSION_COOKIE};

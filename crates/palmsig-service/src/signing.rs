@@ -8,7 +8,9 @@
 //! [`SIGNATURE_HEADER`] (base64). The server rejects unknown devices, timestamps off by more than
 //! [`crate::params::SIGNATURE_MAX_SKEW_MS`], bad signatures, and nonces it has seen.
 use base64::Engine as _;
-use ed25519_dalek::{Signer, SigningKey};
+use ed25519_dalek::Signer;
+/// A device's Ed25519 private key (re-exported so clients need not depend on `ed25519-dalek`).
+pub use ed25519_dalek::SigningKey;
 
 /// Device id header.
 pub const DEVICE_HEADER: &str = "x-palmsig-device";

@@ -2,9 +2,10 @@
 //! header `Palmsig-Signature: t=<unix ms>,v1=<hex>[,v1=<hex>…]`, one `v1` per secret valid now
 //! (several during a rotation), where `hex = HMAC-SHA256(secret, "<t>.<body>")`. Failed deliveries
 //! (transport error or non-2xx) are retried with exponential back-off; every attempt is logged.
-use crate::crypto::{ct_eq, hmac_sha256_hex};
-use crate::state::{new_id, AppState};
-use crate::store::{DeliveryRow, EventRow, WebhookRow};
+use crate::crypto::{ct_eq, hmac_sha256_hex, WrappedKey};
+use crate::state::{new_id, AppState, ServiceError};
+use crate::store::{DataKeyRow, DeliveryRow, EventRow, WebhookRow};
+use base64::Engine as _;
 
 /// Name of the signature header.
 pub const SIGNATURE_HEADER: &str = "palmsig-signature";
@@ -68,6 +69,62 @@ pub fn verify(
     }
 }
 
+/// Seal a webhook's signing secrets for its `secrets` column: JSON, AES-256-GCM under the
+/// webhook's own data key (stored wrapped in `data_keys` under the webhook id, so key rotation
+/// re-wraps it like a template's), base64. The data key is created on first use and kept on
+/// secret rotation, so the row and its key never disagree.
+pub async fn seal_secrets(
+    st: &AppState,
+    webhook_id: &str,
+    secrets: &[String],
+) -> Result<String, ServiceError> {
+    let plain = serde_json::to_vec(secrets).unwrap_or_default();
+    let ct = match st.store.get_data_key(webhook_id).await? {
+        Some(k) => st.keys.seal_with(
+            &plain,
+            &WrappedKey {
+                kek_id: k.kek_id,
+                wrapped: k.wrapped,
+            },
+            webhook_id,
+        )?,
+        None => {
+            let s = st.keys.seal(&plain, webhook_id);
+            st.store
+                .put_data_key(&DataKeyRow {
+                    id: webhook_id.to_string(),
+                    kek_id: s.key.kek_id,
+                    wrapped: s.key.wrapped,
+                })
+                .await?;
+            s.ciphertext
+        }
+    };
+    Ok(base64::engine::general_purpose::STANDARD.encode(ct))
+}
+
+/// The signing secrets of a webhook (inverse of [`seal_secrets`]).
+pub async fn open_secrets(st: &AppState, w: &WebhookRow) -> Result<Vec<String>, ServiceError> {
+    let corrupt = |why: &str| ServiceError::Corrupt(w.id.clone(), why.to_string());
+    let k = st
+        .store
+        .get_data_key(&w.id)
+        .await?
+        .ok_or_else(|| corrupt("webhook data key missing"))?;
+    let ct = base64::engine::general_purpose::STANDARD
+        .decode(w.secrets.as_bytes())
+        .map_err(|_| corrupt("webhook secrets are not sealed"))?;
+    let plain = st.keys.open(
+        &ct,
+        &WrappedKey {
+            kek_id: k.kek_id,
+            wrapped: k.wrapped,
+        },
+        &w.id,
+    )?;
+    serde_json::from_slice(&plain).map_err(|_| corrupt("bad webhook secrets"))
+}
+
 /// The JSON payload of an event.
 pub fn payload(e: &EventRow) -> serde_json::Value {
     serde_json::json!({
@@ -107,7 +164,26 @@ pub async fn dispatch(state: &AppState, event: &EventRow) {
 }
 
 async fn deliver(state: AppState, hook: WebhookRow, event_id: String, body: String) {
-    let secrets: Vec<String> = serde_json::from_str(&hook.secrets).unwrap_or_default();
+    let secrets = match open_secrets(&state, &hook).await {
+        Ok(s) => s,
+        Err(e) => {
+            // Not deliverable unsigned: log the failure where the tenant can see it.
+            tracing::error!(webhook = %hook.id, error = %e, "cannot open webhook secrets");
+            let row = DeliveryRow {
+                id: new_id("dlv"),
+                webhook_id: hook.id.clone(),
+                tenant_id: hook.tenant_id.clone(),
+                event_id,
+                attempt: 1,
+                status_code: None,
+                ok: false,
+                error: Some("signing secrets unreadable".into()),
+                created_ms: state.now(),
+            };
+            let _ = state.store.insert_delivery(&row).await;
+            return;
+        }
+    };
     let mut delay = state.config.webhook_backoff_ms;
     for attempt in 1..=state.config.webhook_max_attempts {
         let t = state.now();

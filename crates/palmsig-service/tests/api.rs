@@ -15,7 +15,9 @@ backend_tests!(
     concurrent_enrolments,
     retention_and_key_rotation,
     pagination_and_health,
-    portal_self_service
+    portal_self_service,
+    revocation,
+    secrets_at_rest
 );
 
 /// (signature header, body) of the webhooks received.
@@ -170,6 +172,7 @@ async fn end_to_end_flow(kind: Kind) {
         assert!(!raw.is_empty());
         let find = |needle: &[u8]| raw.windows(needle.len()).any(|w| w == needle);
         assert!(!find(PAN.as_bytes()), "PAN in clear at rest");
+        assert!(!find(secret.as_bytes()), "webhook secret in clear at rest");
         assert!(!find(MARK.as_bytes()), "capture/template bytes in clear at rest");
         assert!(find(b"4242"), "sanity: last4 is stored");
         db
@@ -591,6 +594,250 @@ async fn portal_self_service(kind: Kind) {
         assert_eq!(tev["data"].as_array().unwrap().len(), 3, "pay, loyalty, refused pay");
         assert!(app.state.store.events_of_person(&pid, None, 10).await.unwrap().is_empty(), "history detached from the person");
         drop(app);
+        db
+    })
+    .await;
+}
+
+async fn beat(app: &TestApp, d: &DeviceCreds) -> (StatusCode, axum::http::HeaderMap, Value) {
+    app.device(d, Method::POST, "/v1/device/heartbeat", json!({}), &[])
+        .await
+}
+
+async fn token(app: &TestApp, id: &str, secret: &str) -> (StatusCode, Value) {
+    app.call(
+        Method::POST,
+        "/v1/oauth/token",
+        &[],
+        Some(json!({"grant_type": "client_credentials", "client_id": id, "client_secret": secret})),
+    )
+    .await
+}
+
+async fn revocation(kind: Kind) {
+    with_db(kind, |db| async move {
+        let app = TestApp::new(&db).await;
+        let t = app.tenant("Venue").await;
+        let t2 = app.tenant("Rival").await;
+        let spare = app.new_device(&t.token, &t.site_id).await;
+        assert_eq!(beat(&app, &t.device).await.0, StatusCode::OK);
+
+        // Devices: another tenant cannot revoke; the owner can; the revoked device is refused
+        // on every signed route, the others keep working.
+        let path = format!("/v1/devices/{}/revoke", t.device.id);
+        let (s, e) = app.call(Method::POST, &path, &t2.auth(), None).await;
+        assert_eq!((s, e["error"]["code"].as_str()), (StatusCode::FORBIDDEN, Some("wrong_tenant")));
+        let (s, d) = app.call(Method::POST, &path, &t.auth(), None).await;
+        assert_eq!(s, StatusCode::OK, "{d}");
+        assert_eq!((d["revoked"].as_bool(), d["revoked_ms"].as_i64()), (Some(true), Some(T0)));
+        let (s, _, e) = beat(&app, &t.device).await;
+        assert_eq!((s, e["error"]["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("device_revoked")));
+        let (s, _, e) = app
+            .device(&t.device, Method::POST, "/v1/device/identify", json!({"purpose": "entry", "visible": b64(b"palm:x")}), &[])
+            .await;
+        assert_eq!((s, e["error"]["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("device_revoked")));
+        let (s, _, e) = app.device(&t.device, Method::POST, "/v1/device/enrolments", json!({"phone": "+41790000099"}), &[]).await;
+        assert_eq!((s, e["error"]["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("device_revoked")));
+        assert!(app.outbox.latest("+41790000099").is_none(), "no code sent for a revoked device");
+        assert_eq!(beat(&app, &spare).await.0, StatusCode::OK);
+        assert_eq!(beat(&app, &t2.device).await.0, StatusCode::OK);
+        // Revoking again keeps the first time; the listing shows it.
+        app.clock.advance(1000);
+        let (_, d) = app.call(Method::POST, &path, &t.auth(), None).await;
+        assert_eq!(d["revoked_ms"].as_i64(), Some(T0));
+        let (_, list) = app.call(Method::GET, "/v1/devices", &t.auth(), None).await;
+        let revoked: Vec<&Value> = list["data"].as_array().unwrap().iter().filter(|d| d["revoked"] == true).collect();
+        assert_eq!(revoked.len(), 1);
+        let (s, _) = app.call(Method::POST, "/v1/devices/dev_nope/revoke", &t.auth(), None).await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+
+        // API clients: a second client of the tenant revokes the first; the first one's tokens
+        // stop working at once and it gets no new ones; the second keeps working.
+        let (s, c2) = app.admin(Method::POST, &format!("/v1/admin/tenants/{}/clients", t.id), None).await;
+        assert_eq!(s, StatusCode::CREATED);
+        let (s, tok) = token(&app, c2["client_id"].as_str().unwrap(), c2["client_secret"].as_str().unwrap()).await;
+        assert_eq!(s, StatusCode::OK);
+        let auth2 = [("authorization", format!("Bearer {}", tok["access_token"].as_str().unwrap()))];
+        // A token without the `clients` scope may not revoke.
+        let (_, narrow) = app
+            .call(Method::POST, "/v1/oauth/token", &[], Some(json!({"grant_type": "client_credentials", "client_id": t.client_id, "client_secret": t.secret, "scope": "events"})))
+            .await;
+        let narrow = [("authorization", format!("Bearer {}", narrow["access_token"].as_str().unwrap()))];
+        let cpath = format!("/v1/clients/{}/revoke", c2["client_id"].as_str().unwrap());
+        let (s, e) = app.call(Method::POST, &cpath, &narrow, None).await;
+        assert_eq!((s, e["error"]["code"].as_str()), (StatusCode::FORBIDDEN, Some("insufficient_scope")));
+        let (s, e) = app.call(Method::POST, &cpath, &t2.auth(), None).await;
+        assert_eq!((s, e["error"]["code"].as_str()), (StatusCode::FORBIDDEN, Some("wrong_tenant")));
+        assert_eq!(app.call(Method::GET, "/v1/sites", &t.auth(), None).await.0, StatusCode::OK);
+        let (s, r) = app.call(Method::POST, &format!("/v1/clients/{}/revoke", t.client_id), &auth2, None).await;
+        assert_eq!(s, StatusCode::OK, "{r}");
+        assert_eq!(r["revoked"], true);
+        for auth in [t.auth(), narrow.clone()] {
+            let (s, _) = app.call(Method::GET, "/v1/sites", &auth, None).await;
+            assert_eq!(s, StatusCode::UNAUTHORIZED, "every token of the revoked client");
+        }
+        let (s, e) = token(&app, &t.client_id, &t.secret).await;
+        assert_eq!((s, e["error"]["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_client")));
+        assert_eq!(app.call(Method::GET, "/v1/sites", &auth2, None).await.0, StatusCode::OK);
+        // A token that slipped in for a revoked client (issued concurrently) is refused too.
+        let late = "at_late_token_for_test";
+        app.state
+            .store
+            .insert_token(&palmsig_service::store::AccessToken {
+                token_hash: palmsig_service::crypto::hash_secret(&[late]),
+                client_id: t.client_id.clone(),
+                tenant_id: t.id.clone(),
+                scopes: "sites".into(),
+                expires_ms: T0 + 3_600_000,
+            })
+            .await
+            .unwrap();
+        let (s, e) = app.call(Method::GET, "/v1/sites", &[("authorization", format!("Bearer {late}"))], None).await;
+        assert_eq!((s, e["error"]["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("token_revoked")));
+        // The operator can revoke too.
+        let (s, _) = app.admin(Method::POST, &format!("/v1/admin/clients/{}/revoke", c2["client_id"].as_str().unwrap()), None).await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(app.call(Method::GET, "/v1/sites", &auth2, None).await.0, StatusCode::UNAUTHORIZED);
+        let (s, _) = app.admin(Method::POST, "/v1/admin/clients/cli_nope/revoke", None).await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        // Other tenants are untouched; the audit log has both kinds of revocation.
+        assert_eq!(app.call(Method::GET, "/v1/sites", &t2.auth(), None).await.0, StatusCode::OK);
+        let (_, audit) = app.admin(Method::GET, "/v1/admin/audit?limit=500", None).await;
+        let actions: Vec<&str> = audit["data"].as_array().unwrap().iter().map(|a| a["action"].as_str().unwrap()).collect();
+        assert!(actions.contains(&"device.revoke") && actions.contains(&"client.revoke"), "{actions:?}");
+        drop(app);
+        db
+    })
+    .await;
+}
+
+/// Webhook secrets are sealed with the keyring (and follow key rotation); one-time codes are
+/// stored as keyed MACs, not plain hashes.
+async fn secrets_at_rest(kind: Kind) {
+    with_db(kind, |db| async move {
+        let app = TestApp::new(&db).await;
+        let t = app.tenant("Hooks").await;
+        let (s, wh) = app
+            .call(
+                Method::POST,
+                "/v1/webhooks",
+                &t.auth(),
+                Some(json!({"url": "http://127.0.0.1:9/hook"})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{wh}");
+        let (id, first) = (
+            wh["id"].as_str().unwrap().to_string(),
+            wh["secret"].as_str().unwrap().to_string(),
+        );
+        let (s, r) = app
+            .call(
+                Method::POST,
+                &format!("/v1/webhooks/{id}/rotate"),
+                &t.auth(),
+                None,
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{r}");
+        let second = r["secret"].as_str().unwrap().to_string();
+        assert_eq!(r["active_secrets"], 2);
+        let (_, list) = app.call(Method::GET, "/v1/webhooks", &t.auth(), None).await;
+        assert_eq!(list["data"][0]["active_secrets"], 2);
+        let row = app.state.store.get_webhook(&id).await.unwrap().unwrap();
+        assert_eq!(
+            palmsig_service::webhook::open_secrets(&app.state, &row)
+                .await
+                .unwrap(),
+            vec![first.clone(), second.clone()]
+        );
+        assert!(
+            app.state.store.get_data_key(&id).await.unwrap().is_some(),
+            "envelope: own data key"
+        );
+
+        // A pending enrolment code: stored as HMAC under the KEK, verifiable only with it.
+        let phone = "+41790000077";
+        let (s, _, _) = app
+            .device(
+                &t.device,
+                Method::POST,
+                "/v1/device/enrolments",
+                json!({"phone": phone}),
+                &[],
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED);
+        let code = app.outbox.latest(phone).unwrap();
+        let otp = app.state.store.get_otp(phone).await.unwrap().unwrap();
+        assert!(otp.code_hash.starts_with("k1:"), "{}", otp.code_hash);
+        assert!(app
+            .state
+            .keys
+            .mac_verify("otp", &[phone, &code], &otp.code_hash));
+        let plain_hash = palmsig_service::crypto::hash_secret(&["otp", phone, &code]);
+
+        let raw = db.raw_dump().await;
+        let find = |needle: &[u8]| raw.windows(needle.len()).any(|w| w == needle);
+        assert!(
+            find(id.as_bytes()),
+            "sanity: the webhook row is in the dump"
+        );
+        assert!(
+            !find(first.as_bytes()) && !find(second.as_bytes()),
+            "webhook secret in clear at rest"
+        );
+        assert!(
+            !find(plain_hash.as_bytes()),
+            "OTP stored as a plain SHA-256"
+        );
+
+        // Key rotation re-wraps the webhook's data key too; secrets still open under the new KEK.
+        let mut ring = app.state.keys.clone();
+        ring.rotate_to(Kek::generate("k2"));
+        let n = palmsig_service::state::rewrap_all(&app.state.store, &ring)
+            .await
+            .unwrap();
+        assert_eq!(n, 1, "the webhook's data key");
+        ring.retire_inactive();
+        drop(app);
+        let app2 = TestApp::with(&db, Arc::new(LabelBiometrics::new()), ring, test_config()).await;
+        let (s, r) = app2
+            .call(
+                Method::POST,
+                &format!("/v1/webhooks/{id}/rotate"),
+                &t.auth(),
+                Some(json!({"expire_old": true})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{r}");
+        assert_eq!(r["active_secrets"], 1);
+        let row = app2.state.store.get_webhook(&id).await.unwrap().unwrap();
+        assert_eq!(
+            palmsig_service::webhook::open_secrets(&app2.state, &row)
+                .await
+                .unwrap(),
+            vec![second]
+        );
+        // New codes are MACed under the new KEK.
+        let (s, _, e) = app2
+            .device(
+                &t.device,
+                Method::POST,
+                "/v1/device/enrolments",
+                json!({"phone": "+41790000078"}),
+                &[],
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{e}");
+        let otp = app2
+            .state
+            .store
+            .get_otp("+41790000078")
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(otp.code_hash.starts_with("k2:"));
+        drop(app2);
         db
     })
     .await;

@@ -96,6 +96,7 @@ pub(crate) async fn create_client(
             secret_hash: hash_secret(&[&secret]),
             scopes: scopes.join(" "),
             created_ms: st.now(),
+            revoked_ms: None,
         })
         .await?;
     st.audit(
@@ -110,6 +111,36 @@ pub(crate) async fn create_client(
         StatusCode::CREATED,
         json!({"client_id": client_id, "client_secret": secret, "tenant_id": tenant_id, "scopes": scopes}),
     ))
+}
+
+/// Revoke `c` (its tokens are deleted in the same transaction) and audit it as `actor`.
+pub(crate) async fn revoke(
+    st: &AppState,
+    actor: &str,
+    c: &ApiClient,
+) -> ApiResult<axum::Json<serde_json::Value>> {
+    st.store.revoke_client(&c.id, st.now()).await?;
+    st.audit(actor, Some(&c.tenant_id), "client.revoke", &c.id, json!({}))
+        .await?;
+    let revoked_ms = st.store.get_client(&c.id).await?.and_then(|c| c.revoked_ms);
+    Ok(axum::Json(
+        json!({"client_id": c.id, "tenant_id": c.tenant_id, "revoked": true, "revoked_ms": revoked_ms}),
+    ))
+}
+
+/// `POST /v1/admin/clients/{id}/revoke`: the operator revokes a tenant's API client.
+pub(crate) async fn revoke_client(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<axum::Json<serde_json::Value>> {
+    operator(&st, &headers)?;
+    let c = st
+        .store
+        .get_client(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("client"))?;
+    revoke(&st, "operator", &c).await
 }
 
 pub(crate) async fn audit(

@@ -16,8 +16,8 @@ use ed25519_dalek::{Signature, Verifier, VerifyingKey};
 /// Name of the portal session cookie.
 pub const SESSION_COOKIE: &str = "palmsig_session";
 
-/// All scopes a tenant client can hold.
-pub(crate) const SCOPES: [&str; 5] = ["sites", "devices", "webhooks", "events", "audit"];
+/// All scopes a tenant client can hold (`clients`: revoke the tenant's API clients).
+pub(crate) const SCOPES: [&str; 6] = ["sites", "devices", "webhooks", "events", "audit", "clients"];
 
 fn rate_limit(st: &AppState, client: &str) -> ApiResult<()> {
     st.limiter
@@ -103,6 +103,14 @@ pub(crate) async fn tenant(st: &AppState, headers: &HeaderMap) -> ApiResult<Tena
             "the access token has expired",
         ));
     }
+    // Revocation deletes a client's tokens; this also catches one issued while it was revoked.
+    let client = st.store.get_client(&row.client_id).await?;
+    if client.is_none_or(|c| c.revoked_ms.is_some()) {
+        return Err(ApiError::unauthorized(
+            "token_revoked",
+            "the API client of this token was revoked",
+        ));
+    }
     rate_limit(st, &row.client_id)?;
     Ok(TenantCtx {
         tenant_id: row.tenant_id,
@@ -175,6 +183,12 @@ pub(crate) async fn token(
             "unknown client or wrong secret",
         ));
     };
+    if client.revoked_ms.is_some() {
+        return Err(ApiError::unauthorized(
+            "invalid_client",
+            "this client was revoked",
+        ));
+    }
     rate_limit(&st, &client.id)?;
     let allowed: Vec<&str> = client.scopes.split_whitespace().collect();
     let granted: Vec<&str> = match req.scope.as_deref() {
@@ -215,6 +229,53 @@ pub(crate) async fn token(
         "expires_in": params::ACCESS_TOKEN_TTL_S,
         "scope": granted.join(" "),
     })))
+}
+
+/// A request signed by an activated, unrevoked device (see [`device`]), with the raw body it
+/// signed. Extract it last in a handler (it consumes the body); refusals are 401 in the one error
+/// shape, an over-long body 413.
+#[derive(Debug)]
+pub(crate) struct SignedDevice {
+    /// The device.
+    pub dev: Device,
+    /// The body as signed.
+    pub body: Bytes,
+    /// The request headers (e.g. `Idempotency-Key`).
+    pub headers: HeaderMap,
+    /// Method.
+    pub method: Method,
+    /// The URI as sent (before any nesting rewrote it).
+    pub uri: Uri,
+}
+
+impl axum::extract::FromRequest<AppState> for SignedDevice {
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, st: &AppState) -> ApiResult<Self> {
+        let uri = req
+            .extensions()
+            .get::<axum::extract::OriginalUri>()
+            .map(|u| u.0.clone())
+            .unwrap_or_else(|| req.uri().clone());
+        let (method, headers) = (req.method().clone(), req.headers().clone());
+        let body = Bytes::from_request(req, st).await.map_err(|r| {
+            let status = r.status();
+            let code = if status == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                "payload_too_large"
+            } else {
+                "bad_body"
+            };
+            ApiError::new(status, code, r.body_text())
+        })?;
+        let dev = device(st, &method, &uri, &headers, &body).await?;
+        Ok(SignedDevice {
+            dev,
+            body,
+            headers,
+            method,
+            uri,
+        })
+    }
 }
 
 /// A device request: check device, timestamp, signature, then the nonce (after the signature so
@@ -267,6 +328,12 @@ pub(crate) async fn device(
         &sig,
     )
     .map_err(|_| unauth("bad_signature", "signature does not verify"))?;
+    if dev.revoked_ms.is_some() {
+        return Err(unauth(
+            "device_revoked",
+            "this device was revoked by its tenant",
+        ));
+    }
     if !st.store.insert_nonce(&dev.id, nonce, ts).await? {
         return Err(unauth("replayed_nonce", "this nonce was already used"));
     }

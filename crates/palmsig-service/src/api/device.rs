@@ -1,8 +1,8 @@
 //! Device API: activation, heartbeats, enrolment at a kiosk, identification for a purpose.
-use super::auth::device;
+use super::auth::SignedDevice;
 use super::{json_status, parse_json};
 use crate::biometrics::CaptureInput;
-use crate::crypto::{hash_secret, random_digits, sha256_hex};
+use crate::crypto::{random_digits, sha256_hex};
 use crate::error::{ApiError, ApiResult};
 use crate::otp::normalize_e164;
 use crate::params;
@@ -11,8 +11,8 @@ use crate::state::{new_id, AppState, Enrolment};
 use crate::store::{CardRow, DataKeyRow, Device, EventRow, IdemClaim, Otp};
 use crate::vault::{check_expiry, Pan};
 use axum::body::Bytes;
-use axum::extract::{OriginalUri, Path, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use base64::Engine as _;
@@ -50,16 +50,20 @@ pub(crate) async fn activate(State(st): State<AppState>, body: Bytes) -> ApiResu
         .filter(|c| c.is_ascii_digit())
         .collect();
     let now = st.now();
-    let dev = st
-        .store
-        .activate_device(&hash_secret(&["activation", &code]), &pk, now)
-        .await?
-        .ok_or_else(|| {
-            ApiError::unauthorized(
-                "invalid_activation_code",
-                "activation code unknown, used or expired",
-            )
-        })?;
+    // The code was stored as a MAC under the KEK active then: try each KEK held.
+    let mut activated = None;
+    for mac in st.keys.mac_candidates("activation", &[&code]) {
+        activated = st.store.activate_device(&mac, &pk, now).await?;
+        if activated.is_some() {
+            break;
+        }
+    }
+    let dev = activated.ok_or_else(|| {
+        ApiError::unauthorized(
+            "invalid_activation_code",
+            "activation code unknown, used or expired",
+        )
+    })?;
     if let Some(v) = req.version.as_deref() {
         st.store.touch_device(&dev.id, Some(v), now).await?;
     }
@@ -85,12 +89,8 @@ struct Heartbeat {
 /// `POST /v1/device/heartbeat`.
 pub(crate) async fn heartbeat(
     State(st): State<AppState>,
-    method: Method,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
-    body: Bytes,
+    SignedDevice { dev, body, .. }: SignedDevice,
 ) -> ApiResult<Json<Value>> {
-    let dev = device(&st, &method, &uri, &headers, &body).await?;
     let req: Heartbeat = parse_json(&body)?;
     if let Some(v) = &req.version {
         if v.len() > 64 {
@@ -152,7 +152,7 @@ pub(crate) async fn send_code(st: &AppState, phone: &str) -> ApiResult<()> {
     st.store
         .put_otp(&Otp {
             phone: phone.to_string(),
-            code_hash: hash_secret(&["otp", phone, &code]),
+            code_hash: st.keys.mac_secret("otp", &[phone, &code]),
             expires_ms: st.now() + params::OTP_TTL_MS,
             attempts: 0,
         })
@@ -170,10 +170,10 @@ pub(crate) async fn check_code(st: &AppState, phone: &str, code: &str) -> ApiRes
         st.store.delete_otp(phone).await?;
         return Err(bad());
     }
-    if !crate::crypto::ct_eq(
-        otp.code_hash.as_bytes(),
-        hash_secret(&["otp", phone, code.trim()]).as_bytes(),
-    ) {
+    if !st
+        .keys
+        .mac_verify("otp", &[phone, code.trim()], &otp.code_hash)
+    {
         st.store.bump_otp(phone).await?;
         return Err(bad());
     }
@@ -189,12 +189,8 @@ struct StartEnrolment {
 /// `POST /v1/device/enrolments {phone}` → a code is sent to the phone.
 pub(crate) async fn enrol_start(
     State(st): State<AppState>,
-    method: Method,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
-    body: Bytes,
+    SignedDevice { dev, body, .. }: SignedDevice,
 ) -> ApiResult<Response> {
-    let dev = device(&st, &method, &uri, &headers, &body).await?;
     let req: StartEnrolment = parse_json(&body)?;
     let phone = normalize_e164(&req.phone).ok_or_else(|| {
         ApiError::unprocessable(
@@ -233,13 +229,9 @@ struct Code {
 /// `POST /v1/device/enrolments/{id}/verify {code}`.
 pub(crate) async fn enrol_verify(
     State(st): State<AppState>,
-    method: Method,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    body: Bytes,
+    SignedDevice { dev, body, .. }: SignedDevice,
 ) -> ApiResult<Json<Value>> {
-    let dev = device(&st, &method, &uri, &headers, &body).await?;
     let mut e = enrolment_of(&st, &id, &dev)?;
     let req: Code = parse_json(&body)?;
     check_code(&st, &e.phone, &req.code).await?;
@@ -302,13 +294,9 @@ pub(crate) async fn vault_card(st: &AppState, person_id: &str, card: &NewCard) -
 /// `POST /v1/device/enrolments/{id}/card {number, exp_month, exp_year}`.
 pub(crate) async fn enrol_card(
     State(st): State<AppState>,
-    method: Method,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    body: Bytes,
+    SignedDevice { dev, body, .. }: SignedDevice,
 ) -> ApiResult<Response> {
-    let dev = device(&st, &method, &uri, &headers, &body).await?;
     let e = enrolment_of(&st, &id, &dev)?;
     let pid = verified(&e)?;
     let req: NewCard = parse_json(&body)?;
@@ -341,13 +329,9 @@ pub(crate) fn parse_consents(body: &[u8]) -> ApiResult<Vec<(String, bool)>> {
 /// `POST /v1/device/enrolments/{id}/consents {"payment": true, "entry": false, …}`.
 pub(crate) async fn enrol_consents(
     State(st): State<AppState>,
-    method: Method,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    body: Bytes,
+    SignedDevice { dev, body, .. }: SignedDevice,
 ) -> ApiResult<Json<Value>> {
-    let dev = device(&st, &method, &uri, &headers, &body).await?;
     let e = enrolment_of(&st, &id, &dev)?;
     let pid = verified(&e)?;
     let consents = parse_consents(&body)?;
@@ -380,13 +364,9 @@ struct Attributes {
 /// `POST /v1/device/enrolments/{id}/attributes {birth_date?, badge_number?, loyalty_id?}`.
 pub(crate) async fn enrol_attributes(
     State(st): State<AppState>,
-    method: Method,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    body: Bytes,
+    SignedDevice { dev, body, .. }: SignedDevice,
 ) -> ApiResult<Json<Value>> {
-    let dev = device(&st, &method, &uri, &headers, &body).await?;
     let e = enrolment_of(&st, &id, &dev)?;
     let pid = verified(&e)?;
     let req: Attributes = parse_json(&body)?;
@@ -494,13 +474,9 @@ pub(crate) async fn extract(
 /// quality gate; refused captures give 422 with the reason.
 pub(crate) async fn enrol_capture(
     State(st): State<AppState>,
-    method: Method,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    body: Bytes,
+    SignedDevice { dev, body, .. }: SignedDevice,
 ) -> ApiResult<Json<Value>> {
-    let dev = device(&st, &method, &uri, &headers, &body).await?;
     let e = enrolment_of(&st, &id, &dev)?;
     verified(&e)?;
     let req: CaptureBody = parse_json(&body)?;
@@ -526,13 +502,9 @@ pub(crate) async fn enrol_capture(
 /// `POST /v1/device/enrolments/{id}/complete` — duplicate check, seal, store, add to the gallery.
 pub(crate) async fn enrol_complete(
     State(st): State<AppState>,
-    method: Method,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    body: Bytes,
+    SignedDevice { dev, .. }: SignedDevice,
 ) -> ApiResult<Json<Value>> {
-    let dev = device(&st, &method, &uri, &headers, &body).await?;
     let e = enrolment_of(&st, &id, &dev)?;
     let pid = verified(&e)?;
     let hands: Vec<(Hand, Vec<Vec<u8>>)> = {
@@ -633,12 +605,14 @@ struct IdentifyBody {
 /// flight → 409; requests refused before any effect do not keep the key).
 pub(crate) async fn identify(
     State(st): State<AppState>,
-    method: Method,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
-    body: Bytes,
+    SignedDevice {
+        dev,
+        body,
+        headers,
+        method,
+        uri,
+    }: SignedDevice,
 ) -> ApiResult<Response> {
-    let dev = device(&st, &method, &uri, &headers, &body).await?;
     let key = headers
         .get("idempotency-key")
         .map(|v| v.to_str().map(str::to_string));

@@ -42,6 +42,7 @@ pub fn app(state: AppState) -> Router {
             post(admin::create_tenant).get(admin::list_tenants),
         )
         .route("/v1/admin/tenants/{id}/clients", post(admin::create_client))
+        .route("/v1/admin/clients/{id}/revoke", post(admin::revoke_client))
         .route("/v1/admin/audit", get(admin::audit))
         .route("/v1/admin/retention/run", post(admin::run_retention))
         // tenant
@@ -55,6 +56,8 @@ pub fn app(state: AppState) -> Router {
             post(tenant::create_device).get(tenant::list_devices),
         )
         .route("/v1/devices/{id}", get(tenant::get_device))
+        .route("/v1/devices/{id}/revoke", post(tenant::revoke_device))
+        .route("/v1/clients/{id}/revoke", post(tenant::revoke_client))
         .route(
             "/v1/webhooks",
             post(tenant::create_webhook).get(tenant::list_webhooks),

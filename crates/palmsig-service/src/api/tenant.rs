@@ -1,7 +1,7 @@
 //! Tenant API (Bearer access token): sites, devices, webhooks, events, deliveries, audit.
 use super::auth::tenant;
 use super::{event_page, page, parse_json, PageQuery};
-use crate::crypto::{hash_secret, random_digits, random_token};
+use crate::crypto::{random_digits, random_token};
 use crate::error::{ApiError, ApiResult};
 use crate::params;
 use crate::state::{new_id, AppState};
@@ -71,6 +71,7 @@ fn device_json(d: &Device) -> Value {
         "id": d.id, "tenant_id": d.tenant_id, "site_id": d.site_id, "name": d.name,
         "activated": d.activated_ms.is_some(), "activated_ms": d.activated_ms,
         "last_seen_ms": d.last_seen_ms, "version": d.version, "created_ms": d.created_ms,
+        "revoked": d.revoked_ms.is_some(), "revoked_ms": d.revoked_ms,
     })
 }
 
@@ -109,13 +110,14 @@ pub(crate) async fn create_device(
         tenant_id: ctx.tenant_id.clone(),
         site_id: site.id.clone(),
         name: name.to_string(),
-        activation_hash: Some(hash_secret(&["activation", &code])),
+        activation_hash: Some(st.keys.mac_secret("activation", &[&code])),
         activation_expires_ms: now + params::ACTIVATION_CODE_TTL_MS,
         public_key: None,
         activated_ms: None,
         last_seen_ms: None,
         version: None,
         created_ms: now,
+        revoked_ms: None,
     };
     st.store.create_device(&d).await?;
     st.audit(
@@ -171,11 +173,58 @@ pub(crate) async fn get_device(
     Ok(Json(device_json(&d)))
 }
 
-fn webhook_json(w: &WebhookRow) -> Value {
-    let n = serde_json::from_str::<Vec<String>>(&w.secrets)
-        .map(|s| s.len())
-        .unwrap_or(0);
-    json!({"id": w.id, "url": w.url, "active_secrets": n, "created_ms": w.created_ms})
+/// `POST /v1/devices/{id}/revoke`: the device's signed requests are refused from now on (401
+/// `device_revoked`); idempotent. A replacement scanner is a new device with a new code.
+pub(crate) async fn revoke_device(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let ctx = tenant(&st, &headers).await?;
+    ctx.require("devices")?;
+    let d = st
+        .store
+        .get_device(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("device"))?;
+    ctx.own(&d.tenant_id, "device")?;
+    st.store.revoke_device(&id, st.now()).await?;
+    st.audit(
+        &ctx.actor(),
+        Some(&ctx.tenant_id),
+        "device.revoke",
+        &id,
+        json!({}),
+    )
+    .await?;
+    let d = st
+        .store
+        .get_device(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("device"))?;
+    Ok(Json(device_json(&d)))
+}
+
+/// `POST /v1/clients/{id}/revoke` (scope `clients`): a tenant revokes one of its API clients
+/// (a leaked secret); its tokens stop working at once, and it gets no new ones.
+pub(crate) async fn revoke_client(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let ctx = tenant(&st, &headers).await?;
+    ctx.require("clients")?;
+    let c = st
+        .store
+        .get_client(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("client"))?;
+    ctx.own(&c.tenant_id, "client")?;
+    super::admin::revoke(&st, &ctx.actor(), &c).await
+}
+
+fn webhook_json(w: &WebhookRow, secrets: usize) -> Value {
+    json!({"id": w.id, "url": w.url, "active_secrets": secrets, "created_ms": w.created_ms})
 }
 
 #[derive(serde::Deserialize)]
@@ -199,11 +248,12 @@ pub(crate) async fn create_webhook(
         ));
     }
     let secret = random_token("whsec");
+    let id = new_id("wh");
     let w = WebhookRow {
-        id: new_id("wh"),
+        secrets: crate::webhook::seal_secrets(&st, &id, std::slice::from_ref(&secret)).await?,
+        id,
         tenant_id: ctx.tenant_id.clone(),
         url: req.url,
-        secrets: json!([secret]).to_string(),
         created_ms: st.now(),
     };
     st.store.create_webhook(&w).await?;
@@ -215,7 +265,7 @@ pub(crate) async fn create_webhook(
         json!({"url": w.url}),
     )
     .await?;
-    let mut v = webhook_json(&w);
+    let mut v = webhook_json(&w, 1);
     v["secret"] = json!(secret);
     Ok(super::json_status(StatusCode::CREATED, v))
 }
@@ -226,13 +276,11 @@ pub(crate) async fn list_webhooks(
 ) -> ApiResult<Json<Value>> {
     let ctx = tenant(&st, &headers).await?;
     ctx.require("webhooks")?;
-    let items: Vec<Value> = st
-        .store
-        .webhooks_of(&ctx.tenant_id)
-        .await?
-        .iter()
-        .map(webhook_json)
-        .collect();
+    let mut items = Vec::new();
+    for w in st.store.webhooks_of(&ctx.tenant_id).await? {
+        let n = crate::webhook::open_secrets(&st, &w).await?.len();
+        items.push(webhook_json(&w, n));
+    }
     Ok(Json(json!({"data": items, "next_cursor": null})))
 }
 
@@ -264,7 +312,7 @@ pub(crate) async fn rotate_webhook(
         .await?
         .ok_or_else(|| ApiError::not_found("webhook"))?;
     ctx.own(&w.tenant_id, "webhook")?;
-    let mut secrets: Vec<String> = serde_json::from_str(&w.secrets).unwrap_or_default();
+    let mut secrets = crate::webhook::open_secrets(&st, &w).await?;
     let new_secret = if req.expire_old {
         secrets = secrets.split_off(secrets.len().saturating_sub(1));
         None
@@ -277,9 +325,8 @@ pub(crate) async fn rotate_webhook(
         }
         Some(s)
     };
-    st.store
-        .set_webhook_secrets(&id, &json!(secrets).to_string())
-        .await?;
+    let sealed = crate::webhook::seal_secrets(&st, &id, &secrets).await?;
+    st.store.set_webhook_secrets(&id, &sealed).await?;
     st.audit(
         &ctx.actor(),
         Some(&ctx.tenant_id),

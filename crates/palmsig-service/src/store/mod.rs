@@ -62,6 +62,8 @@ pub struct ApiClient {
     pub scopes: String,
     /// Creation time (ms).
     pub created_ms: i64,
+    /// When the client was revoked (its tokens were deleted then); `None` while active.
+    pub revoked_ms: Option<i64>,
 }
 
 /// An issued access token (stored hashed).
@@ -117,6 +119,8 @@ pub struct Device {
     pub version: Option<String>,
     /// Creation time (ms).
     pub created_ms: i64,
+    /// When the tenant revoked the device (its signed requests are refused); `None` while active.
+    pub revoked_ms: Option<i64>,
 }
 
 /// A person, known by phone number only.
@@ -245,7 +249,9 @@ pub struct WebhookRow {
     pub tenant_id: String,
     /// Target URL.
     pub url: String,
-    /// JSON array of the signing secrets valid now (several during rotation).
+    /// The signing secrets valid now (several during rotation): a JSON array sealed under the
+    /// webhook's own data key (id = webhook id), base64. Open with
+    /// [`crate::webhook::open_secrets`].
     pub secrets: String,
     /// Creation time (ms).
     pub created_ms: i64,
@@ -325,6 +331,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn create_client(&self, c: &ApiClient) -> Result<(), StoreError>;
     /// An API client by id.
     async fn get_client(&self, id: &str) -> Result<Option<ApiClient>, StoreError>;
+    /// Revoke an API client and delete its access tokens, in one transaction (idempotent: the
+    /// first revocation time is kept); `false` if unknown.
+    async fn revoke_client(&self, id: &str, now_ms: i64) -> Result<bool, StoreError>;
     /// Store an access token (hashed).
     async fn insert_token(&self, t: &AccessToken) -> Result<(), StoreError>;
     /// An access token by hash.
@@ -375,6 +384,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         nonce: &str,
         ts_ms: i64,
     ) -> Result<bool, StoreError>;
+    /// Revoke a device (idempotent: the first revocation time is kept); `false` if unknown.
+    async fn revoke_device(&self, id: &str, now_ms: i64) -> Result<bool, StoreError>;
     /// Forget nonces older than `before_ms`.
     async fn purge_nonces(&self, before_ms: i64) -> Result<u64, StoreError>;
 
@@ -422,6 +433,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Delete a palm and shred its data key, in one transaction.
     async fn delete_palm(&self, id: &str) -> Result<bool, StoreError>;
 
+    /// Insert or replace a wrapped data key (records sealed outside `put_palm`/`put_card`,
+    /// e.g. webhook secrets).
+    async fn put_data_key(&self, k: &DataKeyRow) -> Result<(), StoreError>;
     /// A wrapped data key by record id.
     async fn get_data_key(&self, id: &str) -> Result<Option<DataKeyRow>, StoreError>;
     /// All wrapped data keys (rotation).

@@ -117,6 +117,18 @@ macro_rules! store_impl {
             async fn get_client(&self, id: &str) -> Result<Option<ApiClient>, StoreError> {
                 Ok(sqlx::query_as("SELECT * FROM api_clients WHERE id = $1").bind(id).fetch_optional(&self.pool).await?)
             }
+            async fn revoke_client(&self, id: &str, now_ms: i64) -> Result<bool, StoreError> {
+                let mut tx = self.pool.begin().await?;
+                let n = sqlx::query("UPDATE api_clients SET revoked_ms = COALESCE(revoked_ms, $2) WHERE id = $1")
+                    .bind(id)
+                    .bind(now_ms)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                sqlx::query("DELETE FROM access_tokens WHERE client_id = $1").bind(id).execute(&mut *tx).await?;
+                tx.commit().await?;
+                Ok(n == 1)
+            }
             async fn insert_token(&self, t: &AccessToken) -> Result<(), StoreError> {
                 sqlx::query("INSERT INTO access_tokens (token_hash, client_id, tenant_id, scopes, expires_ms) VALUES ($1, $2, $3, $4, $5)")
                     .bind(&t.token_hash)
@@ -207,6 +219,15 @@ macro_rules! store_impl {
                     .execute(&self.pool)
                     .await?;
                 Ok(r.rows_affected() == 1)
+            }
+            async fn revoke_device(&self, id: &str, now_ms: i64) -> Result<bool, StoreError> {
+                let n = sqlx::query("UPDATE devices SET revoked_ms = COALESCE(revoked_ms, $2) WHERE id = $1")
+                    .bind(id)
+                    .bind(now_ms)
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected();
+                Ok(n == 1)
             }
             async fn purge_nonces(&self, before_ms: i64) -> Result<u64, StoreError> {
                 Ok(sqlx::query("DELETE FROM nonces WHERE ts_ms < $1").bind(before_ms).execute(&self.pool).await?.rows_affected())
@@ -329,6 +350,18 @@ macro_rules! store_impl {
                 Ok(n == 1)
             }
 
+            async fn put_data_key(&self, k: &DataKeyRow) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO data_keys (id, kek_id, wrapped) VALUES ($1, $2, $3) \
+                     ON CONFLICT (id) DO UPDATE SET kek_id = excluded.kek_id, wrapped = excluded.wrapped",
+                )
+                .bind(&k.id)
+                .bind(&k.kek_id)
+                .bind(&k.wrapped)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
             async fn get_data_key(&self, id: &str) -> Result<Option<DataKeyRow>, StoreError> {
                 Ok(sqlx::query_as("SELECT * FROM data_keys WHERE id = $1").bind(id).fetch_optional(&self.pool).await?)
             }
