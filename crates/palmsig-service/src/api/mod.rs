@@ -115,6 +115,8 @@ pub fn app(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(state.clone(), observe))
         .layer(DefaultBodyLimit::max(crate::params::MAX_BODY_BYTES))
         .layer(tower_http::trace::TraceLayer::new_for_http())
+        // The web pages (HTML, outside the JSON error shaping above).
+        .merge(crate::web::router(state.clone()))
         .with_state(state)
 }
 
