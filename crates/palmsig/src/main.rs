@@ -29,9 +29,9 @@ enum Command {
     Eval(cmd::eval::Args),
     /// Benchmarks of the hot paths (printing JSON).
     Bench(cmd::bench::Args),
-    /// Enrol a person's palm against a running service.
+    /// Enrol a person's palm into a local encrypted gallery (several captures, duplicate check).
     Enroll(cmd::enroll::Args),
-    /// Identify a palm (1:N) against a running service.
+    /// Identify a palm (1:N) against a local gallery made by `enroll`; prints JSON.
     Identify(cmd::identify::Args),
     /// Key management: create, show and rotate the key-encryption keys.
     Keys(cmd::keys::Args),

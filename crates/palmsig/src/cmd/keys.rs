@@ -18,7 +18,9 @@ pub enum Action {
     /// Print the key ids (never the keys) and which one is active.
     Show(Common),
     /// Create a new KEK, make it active, re-wrap every data key under it, then drop the old KEKs
-    /// from the key file (unless `--keep-old`). Restart `palmsig serve` afterwards.
+    /// from the key file (unless `--keep-old`). Restart `palmsig serve` afterwards. Pending
+    /// one-time codes (10 min) and device activation codes (24 h) are MACs under the KEK of
+    /// their time: with `--keep-old` they stay valid until they expire; without, reissue them.
     Rotate {
         /// Data dir and database.
         #[command(flatten)]

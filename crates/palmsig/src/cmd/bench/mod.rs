@@ -1,6 +1,7 @@
 //! `palmsig bench …`: benchmarks that print JSON. One module per benchmark.
 pub mod extract;
 pub mod identify;
+pub mod service;
 pub mod synth;
 
 use clap::Subcommand;
@@ -20,6 +21,8 @@ enum Which {
     Extract(extract::Args),
     /// Synthetic capture generation speed.
     Synth(synth::Args),
+    /// Service latency (enrol, identify) at a gallery size, through the HTTP router.
+    Service(service::Args),
 }
 
 /// Run `palmsig bench`.
@@ -28,5 +31,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Which::Identify(a) => identify::run(a),
         Which::Extract(a) => extract::run(a),
         Which::Synth(a) => synth::run(a),
+        Which::Service(a) => service::run(a),
     }
 }
