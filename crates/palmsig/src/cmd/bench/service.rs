@@ -1,9 +1,10 @@
 //! `palmsig bench service`: server-side latency (p50/p99) of enrolment and identification at a
 //! given gallery size, through the real axum router, engine, SQLite store and crypto.
 //!
-//! The gallery is filled with `--gallery` distinct synthetic palms (palm-centre renders of
-//! `palmsig_synth` identities coded by the real engine), each sealed and stored like an
-//! enrolment and added through the `Biometrics` trait. Then `--enrolments` people enrol at a
+//! The gallery is filled with `--gallery` distinct synthetic templates coded by the real engine
+//! (`--filler texture`: random smooth textures, fast; `--filler palm`: palm-centre renders of
+//! `palmsig_synth` identities, slow), each sealed and stored like an enrolment and added through
+//! the `Biometrics` trait. Then `--enrolments` people enrol at a
 //! signed demo device (phone code, card, consent, 2 full-hand captures, complete: duplicate check
 //! against the whole gallery) and `--identifies` payments identify them from captures of another
 //! session. Each request is timed from the router's entry to its response (no network).
@@ -44,6 +45,11 @@ pub struct Args {
     /// Synthetic data seed.
     #[arg(long, default_value_t = 5)]
     seed: u64,
+    /// Filler templates: `texture` (the real engine coding random smooth textures: distinct,
+    /// impostor-like, the same size and matching cost as palms; ~1 ms each) or `palm` (rendered
+    /// synthetic palms; realistic but ~0.3 s of CPU each, for galleries of a few thousand).
+    #[arg(long, default_value = "texture")]
+    filler: String,
     /// Threads used to code the filler gallery (default: all cores).
     #[arg(long)]
     threads: Option<usize>,
@@ -111,6 +117,38 @@ impl Bench {
 fn chrono_now_ms() -> i64 {
     use palmsig_service::clock::Clock;
     SystemClock.now_ms()
+}
+
+/// A 128x128 smooth random texture (uniform noise, three 3x3 box blurs, stretched to 40..220):
+/// coded by the engine it gives a distinct template with a palm's size and matching cost.
+fn texture(seed: u64) -> anyhow::Result<palmsig_core::GrayImage> {
+    const S: usize = 128;
+    let mut rng = palmsig_core::Rng::new(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ 0x51);
+    let mut v: Vec<f32> = (0..S * S).map(|_| (rng.next_u64() >> 56) as f32).collect();
+    let mut tmp = vec![0f32; S * S];
+    for _ in 0..3 {
+        for y in 0..S {
+            for x in 0..S {
+                let (mut acc, mut c) = (0.0, 0.0);
+                for yy in y.saturating_sub(1)..=(y + 1).min(S - 1) {
+                    for xx in x.saturating_sub(1)..=(x + 1).min(S - 1) {
+                        acc += v[yy * S + xx];
+                        c += 1.0;
+                    }
+                }
+                tmp[y * S + x] = acc / c;
+            }
+        }
+        std::mem::swap(&mut v, &mut tmp);
+    }
+    let (lo, hi) = v
+        .iter()
+        .fold((f32::MAX, f32::MIN), |(a, b), &x| (a.min(x), b.max(x)));
+    let px = v
+        .iter()
+        .map(|x| (40.0 + 180.0 * (x - lo) / (hi - lo).max(1.0)) as u8)
+        .collect();
+    Ok(palmsig_core::GrayImage::from_vec(S, S, px)?)
 }
 
 /// A full-hand capture of `subject` as a capture request body.
@@ -182,6 +220,11 @@ async fn measure(args: &Args, dir: &std::path::Path, w: usize, h: usize) -> anyh
         .max(1);
     let n = args.gallery;
     let seed = args.seed;
+    let palm_filler = match args.filler.as_str() {
+        "palm" => true,
+        "texture" => false,
+        other => anyhow::bail!("--filler {other:?}: expected texture or palm"),
+    };
     let coded: Vec<anyhow::Result<Vec<u8>>> = std::thread::scope(|sc| {
         let hs: Vec<_> = (0..threads)
             .map(|t| {
@@ -190,12 +233,16 @@ async fn measure(args: &Args, dir: &std::path::Path, w: usize, h: usize) -> anyh
                     (t..n)
                         .step_by(threads)
                         .map(|i| -> anyhow::Result<Vec<u8>> {
-                            let id = Identity::new(seed, 1_000_000 + i as u32, Hand::Right)?;
-                            let spec = CaptureSpec::sample(&id, Difficulty::Easy, 1, 0);
-                            let r = render_roi(&id, &spec, 128)?;
-                            Ok(engine
-                                .encode_roi(Some(&r.visible), Some(&r.nir))?
-                                .to_bytes()?)
+                            let (v, n) = if palm_filler {
+                                let id = Identity::new(seed, 1_000_000 + i as u32, Hand::Right)?;
+                                let spec = CaptureSpec::sample(&id, Difficulty::Easy, 1, 0);
+                                let r = render_roi(&id, &spec, 128)?;
+                                (r.visible, r.nir)
+                            } else {
+                                let k = (seed << 40) ^ (2 * i as u64);
+                                (texture(k)?, texture(k + 1)?)
+                            };
+                            Ok(engine.encode_roi(Some(&v), Some(&n))?.to_bytes()?)
                         })
                         .collect::<Vec<_>>()
                 })
@@ -324,6 +371,7 @@ async fn measure(args: &Args, dir: &std::path::Path, w: usize, h: usize) -> anyh
         "build": if cfg!(debug_assertions) { "debug" } else { "release" },
         "backend": state.store.backend(),
         "gallery_palms_before": n,
+        "filler": args.filler,
         "gallery_palms_after": bio.len(),
         "capture_size": format!("{w}x{h}"),
         "fill_seconds": {"code": fill_code_s, "seal_and_store": fill_store_s},
