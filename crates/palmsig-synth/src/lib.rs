@@ -54,7 +54,7 @@
 //! | motion blur (px, probability) | none | 1–3, 15% | 2–6, 35% |
 //! | read noise sigma (gray levels, plus photon noise) | 0.5–1.0 | 1.0–2.0 | 1.5–3.5 |
 //! | JPEG-like quality | 92–98 | 88–97 | 40–70 |
-//! | background clutter objects | 0 | 0–2 | 0–8 |
+//! | background clutter objects (realistic: straddling a border, as real devices show them) | 0 | 0–2 | 0–8 |
 //! | device parts at borders / glare (probability) | 20% / 10% | 85% / 75% | 90% / 90% |
 //! | occlusion / fingertips out of frame | 0 / 0 | 3% / 3% | 15% / 12% |
 //! | ROI crop misalignment (shift px @128, rot deg, scale) | ±1, ±1, ±2% | ±3, ±3, ±5% | ±6, ±6, ±8% |

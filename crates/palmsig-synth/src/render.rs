@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::capture::CaptureSpec;
 use crate::hand::HandShape;
 use crate::identity::Identity;
-use crate::params::{self, levels};
+use crate::params::{self, levels, Difficulty};
 use crate::raster::{fast_normal, gaussian_blur, jpeg_like, motion_blur, value_noise};
 use crate::SynthError;
 
@@ -501,10 +501,26 @@ pub fn render_capture(
     }
     let mut shapes: Vec<(f32, f32, f32, f32, f32, f32, bool)> = Vec::new();
     for _ in 0..spec.clutter {
-        let ex = rng.range(0.0, w as f64) as f32;
-        let ey = rng.range(0.0, h as f64) as f32;
-        let rx = rng.range(0.05, 0.25) as f32 * frame;
-        let ry = rng.range(0.03, 0.2) as f32 * frame;
+        let (mut ex, mut ey) = (
+            rng.range(0.0, w as f64) as f32,
+            rng.range(0.0, h as f64) as f32,
+        );
+        let (mut rx, mut ry) = (
+            rng.range(0.05, 0.25) as f32 * frame,
+            rng.range(0.03, 0.2) as f32 * frame,
+        );
+        if spec.difficulty != Difficulty::Hard {
+            // Real dark-box scanners show their clutter (device frame parts, cables, glare) at
+            // the frame's borders, not floating over the hand: straddle one border and reach at
+            // most ~8% of the frame inwards. The hard preset keeps free-floating objects.
+            let depth = rng.range(0.02, 0.08) as f32 * frame;
+            match rng.below(4) {
+                0 => (ey, ry) = (0.0, depth),
+                1 => (ey, ry) = (h as f32, depth),
+                2 => (ex, rx) = (0.0, depth),
+                _ => (ex, rx) = (w as f32, depth),
+            }
+        }
         let lv = rng.range(30.0, 200.0) as f32;
         let ln = rng.range(20.0, 150.0) as f32;
         shapes.push((ex, ey, rx, ry, lv, ln, rng.chance(0.5)));

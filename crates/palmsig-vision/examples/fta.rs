@@ -75,6 +75,7 @@ fn main() {
                                 let name = format!("s{subject:04}_{}_c{}", &hand.as_str()[..1], k + 1);
                                 let label = if unknown { Hand::Unknown } else { hand };
                                 let cap = Capture::hand(label, Some(r.visible), Some(r.nir));
+                                if std::env::var_os("DBGV").is_some() { eprintln!("CAP {name}"); }
                                 let t0 = Instant::now();
                                 let res = extract_roi(&cap, &mut NoExplain);
                                 acc.secs += t0.elapsed().as_secs_f64();
@@ -131,6 +132,14 @@ fn main() {
                                             .map(|(a, b)| a.dist(*b))
                                             .fold(0.0f32, f32::max);
                                         acc.corner_err.push(ce);
+                                        if std::env::var_os("FTA_DUMP").is_some() {
+                                            let ps = |v: &[palmsig_core::Point]| v.iter().map(|p| format!("[{:.2},{:.2}]", p.x, p.y)).collect::<Vec<_>>().join(",");
+                                            println!(
+                                                "DUMP {{\"name\":\"{name}\",\"v\":[{}],\"tips\":[{}],\"pc\":[{:.2},{:.2},{:.2}],\"det\":[{}],\"truth\":[{}],\"rot\":{},\"t\":[{},{}],\"ppm\":{}}}",
+                                                ps(&[kp.valleys.v1, kp.valleys.v2, kp.valleys.v3]), ps(&kp.valleys.tips), kp.valleys.palm_centre.x, kp.valleys.palm_centre.y, kp.valleys.palm_radius, ps(&kp.corners), ps(&r.truth.roi_corners), r.truth.pose.rotation_deg,
+                                                r.truth.pose.translation[0], r.truth.pose.translation[1], r.truth.pose.px_per_mm
+                                            );
+                                        }
                                         acc.scores.push(kp.valleys.pattern_score);
                                         acc.gap_radii.push(
                                             (kp.valleys.v1.dist(kp.valleys.v3) / 2.0) / kp.valleys.palm_radius,

@@ -105,6 +105,15 @@ pub const HIDDEN_V2_PENALTY: f32 = 0.4;
 /// Typical gap between adjacent finger valleys, in palm radii (hand proportions: a finger base
 /// is about a quarter of the palm width, i.e. half a radius).
 pub const VALLEY_GAP_RADII: f32 = 0.5;
+/// The axes (valley → tip) of two adjacent fingers may differ this much without penalty: spread
+/// fingers fan out by up to ~30–35° between neighbours (the little finger most). The thumb leaves
+/// the palm at 45–90° to the index, so a hypothesis that took it for a finger is penalised.
+pub const FINGER_AXIS_FREE_DEG: f32 = 35.0;
+/// Penalty per radian of adjacent-axis difference beyond [`FINGER_AXIS_FREE_DEG`] (measured on
+/// synthetic captures where clutter hid a finger: the thumb-as-index hypothesis then differs by
+/// 50–70°, and this weight lifts it past [`MAX_FINGER_PATTERN_SCORE`] together with its other
+/// terms).
+pub const FINGER_AXIS_WEIGHT: f32 = 4.0;
 /// Largest plausibility penalty of the chosen finger hypothesis (sum of log gap ratio, bend at
 /// V2 in radians, log gap/palm ratio and finger-length order terms; a clean hand scores < 0.8).
 pub const MAX_FINGER_PATTERN_SCORE: f32 = 2.0;

@@ -527,7 +527,16 @@ fn ring_hypothesis(
                 gap_bottom(fg, (w, h), c, rho, c.x + rho * g.cos(), c.y + rho * g.sin())
             })
             .collect();
-        if let Some(p) = choose_fingers(&fingers, &lengths, &valleys, c, r, hand) {
+        // Tips at the end of each finger's march: the finger axes then point along the fingers.
+        let tips: Vec<Point> = fingers
+            .iter()
+            .zip(&lengths)
+            .map(|(f, &l)| {
+                let d = unit(Point::new(f.x - c.x, f.y - c.y));
+                Point::new(c.x + l * d.x, c.y + l * d.y)
+            })
+            .collect();
+        if let Some(p) = choose_fingers(&tips, &lengths, &valleys, c, r, hand) {
             if best.as_ref().is_none_or(|b| p.score < b.score) {
                 *best = Some(p);
             }
@@ -712,6 +721,25 @@ fn choose_fingers(
             let d: Vec<f32> = ti.iter().map(|&k| tip_d[k]).collect();
             let pen = |a: f32, b: f32| (a - b).max(0.0) / r; // want a ≤ b
             score += pen(d[0], d[1]) + pen(d[0], d[3]) + pen(d[1], d[2]) + pen(d[3], d[2]);
+            // Adjacent fingers' axes (valley → tip) differ little; the thumb leaves the palm at
+            // 45–90° to the index. A hypothesis that took the thumb for a finger (a real finger
+            // lost against clutter or the frame border) shows it here.
+            let base = [
+                v3,
+                Point::new((v3.x + v2.x) / 2.0, (v3.y + v2.y) / 2.0),
+                Point::new((v2.x + v1.x) / 2.0, (v2.y + v1.y) / 2.0),
+                v1,
+            ];
+            let axes: Vec<Point> = ti
+                .iter()
+                .zip(base)
+                .map(|(&k, b)| unit(Point::new(tip_pts[k].x - b.x, tip_pts[k].y - b.y)))
+                .collect();
+            for w in axes.windows(2) {
+                let dev = (w[0].x * w[1].x + w[0].y * w[1].y).clamp(-1.0, 1.0).acos();
+                score += params::FINGER_AXIS_WEIGHT
+                    * (dev - params::FINGER_AXIS_FREE_DEG.to_radians()).max(0.0);
+            }
             // Fingers point away from the palm centre.
             let dir = Point::new(mid.x - centre.x, mid.y - centre.y);
             if dir.x * f.x + dir.y * f.y < 0.0 {
