@@ -164,13 +164,18 @@ pub(crate) async fn get_device(
 ) -> ApiResult<Json<Value>> {
     let ctx = tenant(&st, &headers).await?;
     ctx.require("devices")?;
+    Ok(Json(device_json(&owned_device(&st, &ctx, &id).await?)))
+}
+
+/// The device `id` when it belongs to the caller's tenant (404 when unknown, 403 when another's).
+async fn owned_device(st: &AppState, ctx: &super::auth::TenantCtx, id: &str) -> ApiResult<Device> {
     let d = st
         .store
-        .get_device(&id)
+        .get_device(id)
         .await?
         .ok_or_else(|| ApiError::not_found("device"))?;
     ctx.own(&d.tenant_id, "device")?;
-    Ok(Json(device_json(&d)))
+    Ok(d)
 }
 
 /// `POST /v1/devices/{id}/revoke`: the device's signed requests are refused from now on (401
@@ -182,12 +187,7 @@ pub(crate) async fn revoke_device(
 ) -> ApiResult<Json<Value>> {
     let ctx = tenant(&st, &headers).await?;
     ctx.require("devices")?;
-    let d = st
-        .store
-        .get_device(&id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("device"))?;
-    ctx.own(&d.tenant_id, "device")?;
+    owned_device(&st, &ctx, &id).await?;
     st.store.revoke_device(&id, st.now()).await?;
     st.audit(
         &ctx.actor(),
@@ -197,12 +197,7 @@ pub(crate) async fn revoke_device(
         json!({}),
     )
     .await?;
-    let d = st
-        .store
-        .get_device(&id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("device"))?;
-    Ok(Json(device_json(&d)))
+    Ok(Json(device_json(&owned_device(&st, &ctx, &id).await?)))
 }
 
 /// `POST /v1/clients/{id}/revoke` (scope `clients`): a tenant revokes one of its API clients
