@@ -9,6 +9,8 @@
 //! --difficulty D --kind hand` (via `palmsig_synth::render_for`), runs `extract_roi` on each
 //! visible + NIR pair, and prints FTA with a breakdown by error code, valley error against truth
 //! (V1–V3, px and % of frame width), ROI corner error, hand-side accuracy and time per capture.
+//! `FTA_DUMP=1` also prints one `DUMP {json}` line per accepted capture (found valleys, tips, palm
+//! centre, ROI corners, truth corners and pose) for registration-consistency analysis.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -75,7 +77,6 @@ fn main() {
                                 let name = format!("s{subject:04}_{}_c{}", &hand.as_str()[..1], k + 1);
                                 let label = if unknown { Hand::Unknown } else { hand };
                                 let cap = Capture::hand(label, Some(r.visible), Some(r.nir));
-                                if std::env::var_os("DBGV").is_some() { eprintln!("CAP {name}"); }
                                 let t0 = Instant::now();
                                 let res = extract_roi(&cap, &mut NoExplain);
                                 acc.secs += t0.elapsed().as_secs_f64();
