@@ -59,7 +59,7 @@ impl Algorithm {
     /// filter parameters, grid): templates with a different hash are never compared.
     pub fn param_hash(self) -> u64 {
         let desc = format!(
-            "psig-v1;{};ws={};grid={};o={};sr={};sl={};ssa={};ssl={};vs={};vr={};vl={};vsa={};vsl={};nr={};nms={};dark={};bright={};sup={};lstd={};sst={};vst={}",
+            "psig-v1;{};ws={};grid={};o={};sr={};sl={};ssa={};ssl={};vs={};vr={};vl={};vsa={};vsl={};nr={};nms={};dark={};bright={};sup={};lstd={};sst={};vst={};occ={},{},{},{}",
             self.name(),
             params::WORK_SIZE,
             params::GRID,
@@ -81,6 +81,10 @@ impl Algorithm {
             params::MIN_LOCAL_STD,
             params::SURFACE_MIN_STRENGTH,
             params::VEIN_MIN_STRENGTH,
+            params::OCCLUDER_MEAN_FRACTION,
+            params::OCCLUDER_STD_FRACTION,
+            params::OCCLUDER_RADIUS,
+            params::OCCLUDER_GROW,
         );
         fnv1a64(desc.as_bytes())
     }

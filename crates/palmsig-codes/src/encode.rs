@@ -167,7 +167,8 @@ impl Coder {
             CodeKind::Surface => (params::WORK_SIZE, &self.surface, params::NORM_RADIUS),
             CodeKind::Vein => (params::VEIN_SIZE, &self.vein, params::NORM_RADIUS / 2),
         };
-        let (vals, valid) = preprocess::resample(roi, size);
+        let (vals, mut valid) = preprocess::resample(roi, size);
+        preprocess::mask_occluders(&vals, &mut valid, size);
         let prep = preprocess::normalise(&vals, &valid, size, nr);
         if sink.enabled() {
             sink.emit(

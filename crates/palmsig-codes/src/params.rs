@@ -32,6 +32,21 @@ pub const MIN_VALID_SUPPORT: f32 = 0.6;
 /// the whole ROI, so this is kept well below that.
 pub const MIN_LOCAL_STD: f32 = 0.6;
 
+/// Occluders: radius (px at `WORK_SIZE`) of the box whose mean and std find an occluder's core:
+/// small, because a box that reaches the occluder's edge sees the step and a large std.
+pub const OCCLUDER_RADIUS: usize = 6;
+/// Occluders: a pixel whose local mean (box of [`OCCLUDER_RADIUS`]) is below this fraction of the
+/// ROI's median local mean *and* whose local std is below [`OCCLUDER_STD_FRACTION`] of the
+/// median local std is covered by something (a strap, a sleeve) and is not coded. Shadows and
+/// vignetting of a palm-centre ROI stay well above half the median level and keep their texture.
+pub const OCCLUDER_MEAN_FRACTION: f32 = 0.6;
+/// Occluders: see [`OCCLUDER_MEAN_FRACTION`]; inside an occluder only sensor noise remains.
+pub const OCCLUDER_STD_FRACTION: f32 = 0.5;
+/// Occluders: the core is grown by this many pixels (at `WORK_SIZE`): the core stops
+/// `OCCLUDER_RADIUS` short of the edge, and the blurred edge itself, a strong step, must not be
+/// coded as a palm line.
+pub const OCCLUDER_GROW: usize = 10;
+
 /// Surface filters: number of orientations (competitive code family standard: 6, 30° apart).
 pub const ORIENTATIONS: usize = 6;
 /// Surface filters: kernel radius (px at 128 px working resolution).

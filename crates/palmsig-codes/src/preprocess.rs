@@ -86,9 +86,9 @@ pub(crate) fn resample(img: &GrayImage, size: usize) -> (Vec<f32>, Vec<bool>) {
     (vals, valid)
 }
 
-/// Local mean removal over a `(2r+1)²` box restricted to valid pixels, and one contrast gain
-/// for the ROI; also the raw local standard deviation.
-pub(crate) fn normalise(vals: &[f32], valid: &[bool], size: usize, r: usize) -> Prepared {
+/// Local mean and standard deviation over a `(2r+1)²` box restricted to valid pixels (0 at
+/// invalid pixels).
+fn box_stats(vals: &[f32], valid: &[bool], size: usize, r: usize) -> (Vec<f32>, Vec<f32>) {
     let s1 = size + 1;
     let mut s = vec![0f64; s1 * s1];
     let mut s2 = vec![0f64; s1 * s1];
@@ -108,9 +108,8 @@ pub(crate) fn normalise(vals: &[f32], valid: &[bool], size: usize, r: usize) -> 
             c[i] = c[i - s1] + n;
         }
     }
-    let mut norm = vec![0f32; size * size];
+    let mut mean = vec![0f32; size * size];
     let mut std = vec![0f32; size * size];
-    let (mut acc, mut cnt) = (0f64, 0usize);
     for y in 0..size {
         let (y0, y1) = (y.saturating_sub(r), (y + r + 1).min(size));
         for x in 0..size {
@@ -121,14 +120,100 @@ pub(crate) fn normalise(vals: &[f32], valid: &[bool], size: usize, r: usize) -> 
             let bx =
                 |t: &[f64]| t[y1 * s1 + x1] + t[y0 * s1 + x0] - t[y0 * s1 + x1] - t[y1 * s1 + x0];
             let n = (c[y1 * s1 + x1] + c[y0 * s1 + x0] - c[y0 * s1 + x1] - c[y1 * s1 + x0]) as f64;
-            let mean = bx(&s) / n;
-            let var = (bx(&s2) / n - mean * mean).max(0.0);
-            std[y * size + x] = var.sqrt() as f32;
-            let d = vals[y * size + x] - mean as f32;
-            norm[y * size + x] = d;
-            acc += (d * d) as f64;
-            cnt += 1;
+            let m = bx(&s) / n;
+            mean[y * size + x] = m as f32;
+            std[y * size + x] = (bx(&s2) / n - m * m).max(0.0).sqrt() as f32;
         }
+    }
+    (mean, std)
+}
+
+fn median_of(v: impl Iterator<Item = f32>) -> Option<f32> {
+    let mut v: Vec<f32> = v.collect();
+    if v.is_empty() {
+        return None;
+    }
+    let mid = v.len() / 2;
+    let (_, m, _) = v.select_nth_unstable_by(mid, f32::total_cmp);
+    Some(*m)
+}
+
+/// Marks occluders invalid: pixels whose neighbourhood is both much darker than the ROI's
+/// median level and nearly texture-free (a strap, a sleeve, an object between hand and camera),
+/// grown by [`params::OCCLUDER_GROW`] so their edge is not coded as a palm line. Skin, even in
+/// a shadow, keeps its lines and creases; a dark but textured region stays valid.
+pub(crate) fn mask_occluders(vals: &[f32], valid: &mut [bool], size: usize) {
+    let (fm, fs, rad, grow) = occluder_params();
+    let r = (rad * size).div_ceil(params::WORK_SIZE).max(1);
+    let (mean, std) = box_stats(vals, valid, size, r);
+    let on = |i: &usize| valid[*i];
+    let (Some(mm), Some(ms)) = (
+        median_of((0..size * size).filter(on).map(|i| mean[i])),
+        median_of((0..size * size).filter(on).map(|i| std[i])),
+    ) else {
+        return;
+    };
+    let occ: Vec<bool> = (0..size * size)
+        .map(|i| valid[i] && mean[i] < fm * mm && std[i] < fs * ms)
+        .collect();
+    if !occ.iter().any(|&o| o) {
+        return;
+    }
+    // Grow by a square of radius g (scaled to this resolution from the 128-px working size).
+    let g = (grow * size).div_ceil(params::WORK_SIZE) as isize;
+    for y in 0..size as isize {
+        for x in 0..size as isize {
+            if !occ[y as usize * size + x as usize] {
+                continue;
+            }
+            for yy in (y - g).max(0)..=(y + g).min(size as isize - 1) {
+                for xx in (x - g).max(0)..=(x + g).min(size as isize - 1) {
+                    valid[yy as usize * size + xx as usize] = false;
+                }
+            }
+        }
+    }
+}
+
+fn occluder_params() -> (f32, f32, usize, usize) {
+    #[cfg(feature = "tuning")]
+    {
+        let g = |k: &str, d: f32| {
+            std::env::var(k)
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(d)
+        };
+        return (
+            g("PSIG_OM", params::OCCLUDER_MEAN_FRACTION),
+            g("PSIG_OS", params::OCCLUDER_STD_FRACTION),
+            g("PSIG_OR", params::OCCLUDER_RADIUS as f32) as usize,
+            g("PSIG_OG", params::OCCLUDER_GROW as f32) as usize,
+        );
+    }
+    #[allow(unreachable_code)]
+    (
+        params::OCCLUDER_MEAN_FRACTION,
+        params::OCCLUDER_STD_FRACTION,
+        params::OCCLUDER_RADIUS,
+        params::OCCLUDER_GROW,
+    )
+}
+
+/// Local mean removal over a `(2r+1)²` box restricted to valid pixels, and one contrast gain
+/// for the ROI; also the raw local standard deviation.
+pub(crate) fn normalise(vals: &[f32], valid: &[bool], size: usize, r: usize) -> Prepared {
+    let (mean, std) = box_stats(vals, valid, size, r);
+    let mut norm = vec![0f32; size * size];
+    let (mut acc, mut cnt) = (0f64, 0usize);
+    for i in 0..size * size {
+        if !valid[i] {
+            continue;
+        }
+        let d = vals[i] - mean[i];
+        norm[i] = d;
+        acc += (d * d) as f64;
+        cnt += 1;
     }
     // One gain for the whole ROI (its high-pass RMS): contrast is equalised between captures
     // and sensors, while flat skin stays flat relative to the lines of the same ROI (a local
@@ -184,6 +269,43 @@ mod tests {
         assert!((v[10 * 128 + 100] - 100.0).abs() < 1e-3);
         let (v2, ok2) = resample(&GrayImage::from_vec(2, 2, vec![50, 50, 50, 50]).unwrap(), 8);
         assert!(ok2.iter().all(|&b| b) && v2.iter().all(|&x| (x - 50.0).abs() < 1e-3));
+    }
+
+    #[test]
+    fn flat_dark_occluder_is_masked_but_dark_texture_is_not() {
+        let size = 128;
+        // Skin at 150 with lines every 12 px; a flat disc at 50 (radius 30) at (40, 64); a dark
+        // but textured patch (lines at 70 ± 20) around (100, 64).
+        let mut vals = vec![0f32; size * size];
+        for y in 0..size {
+            for x in 0..size {
+                let line = if (x + 2 * y) % 12 < 3 { -25.0 } else { 0.0 };
+                let (dx, dy) = (x as f32 - 40.0, y as f32 - 64.0);
+                vals[y * size + x] = if dx * dx + dy * dy < 900.0 {
+                    50.0 + ((x * 7 + y * 13) % 3) as f32 // sensor noise only
+                } else if (x as f32 - 100.0).abs() < 15.0 && (y as f32 - 64.0).abs() < 15.0 {
+                    70.0 + 0.8 * line
+                } else {
+                    150.0 + line
+                };
+            }
+        }
+        let mut valid = vec![true; size * size];
+        mask_occluders(&vals, &mut valid, size);
+        let at = |x: usize, y: usize| valid[y * size + x];
+        assert!(
+            !at(40, 64) && !at(40 + 25, 64),
+            "disc centre and rim masked"
+        );
+        assert!(
+            !at(40 + 33, 64),
+            "the edge just outside the disc is masked too"
+        );
+        assert!(at(100, 64), "dark textured skin stays");
+        assert!(at(100, 20) && at(10, 120), "skin stays");
+        let masked = valid.iter().filter(|v| !**v).count() as f32;
+        let disc = std::f32::consts::PI * 900.0;
+        assert!(masked > disc && masked < 2.2 * disc, "masked {masked} px");
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! --difficulty D --kind hand` (via `palmsig_synth::render_for`), runs `extract_roi` on each
 //! visible + NIR pair, and prints FTA with a breakdown by error code, valley error against truth
 //! (V1–V3, px and % of frame width), ROI corner error, hand-side accuracy and time per capture.
+//! `FTA_EXPLAIN_ONLY=s0003_l_c1,…` also writes the `--explain` images of the listed captures.
 //! `FTA_DUMP=1` also prints one `DUMP {json}` line per accepted capture (found valleys, tips, palm
 //! centre, ROI corners, truth corners and pose) for registration-consistency analysis.
 
@@ -113,7 +114,9 @@ fn main() {
                                                 kp.valleys.pattern_score
                                             );
                                         }
-                                        if worst > 0.04 * cfg.width as f32 {
+                                        let listed = std::env::var("FTA_EXPLAIN_ONLY")
+                                            .is_ok_and(|v| v.split(',').any(|n| n == name));
+                                        if worst > 0.04 * cfg.width as f32 || listed {
                                             acc.bad.push(format!(
                                                 "{name}: worst valley error {worst:.0} px; found {:?} truth {:?} score {:.2}",
                                                 found.map(|p| (p.x.round(), p.y.round())),

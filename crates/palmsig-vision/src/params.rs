@@ -155,3 +155,14 @@ pub const MIN_ROI_STD: f32 = 1.5;
 /// 0.7–1.4; a palm turned strongly out of plane foreshortens one side. Outside [1/x, x] →
 /// tilted. Kept wide: tilts within ±10° barely move it, and V2 does not enter the ROI.
 pub const MAX_VALLEY_GAP_RATIO: f32 = 3.0;
+
+/// Palm frame: typical `|V1−V3| / r` (valley span over the palm's inscribed radius; 0.94 on the
+/// synthetic hands, ~1.0–1.2 in adult hands). It only sets where the frame's size is blended
+/// ([`crate::PalmFrame::steadied`]); a hand whose ratio differs gets the same (slightly other)
+/// ROI size in every capture, which is what matching needs.
+pub const PALM_RADIUS_TO_SPAN: f32 = 0.94;
+/// Palm frame: the inscribed-circle cues are ignored when the direction to the palm centre
+/// differs from the valley line's normal by more than this (one of the two is wrong).
+pub const MAX_FRAME_CUE_ANGLE_DEG: f32 = 25.0;
+/// Palm frame: … or when `ln(|V1−V3| / (PALM_RADIUS_TO_SPAN·r))` exceeds this in magnitude.
+pub const MAX_FRAME_CUE_SCALE_LOG: f32 = 0.4;
