@@ -1,7 +1,7 @@
 //! Oriented filter bank and the quantisation of its responses into bit-planes.
 
 use crate::code::{CodeKind, FeatureCode};
-use crate::preprocess::{self, Prepared};
+use crate::preprocess::{self, Occlusion, Prepared};
 use crate::{params, Algorithm};
 use palmsig_core::{GrayImage, Modality};
 use palmsig_vision::ExplainSink;
@@ -155,20 +155,44 @@ impl Coder {
         }
     }
 
-    /// Code one ROI image. `sink` receives the normalised ROI and the code planes.
+    /// Resample one ROI image to the working size of `kind` (values, validity) and find its
+    /// occluders.
+    pub(crate) fn load(&self, roi: &GrayImage, kind: CodeKind) -> Loaded {
+        let size = match kind {
+            CodeKind::Surface => params::WORK_SIZE,
+            CodeKind::Vein => params::VEIN_SIZE,
+        };
+        let (vals, valid) = preprocess::resample(roi, size);
+        let occlusion = preprocess::find_occluders(&vals, &valid, size);
+        Loaded {
+            size,
+            vals,
+            valid,
+            occlusion,
+        }
+    }
+
+    /// Code one loaded ROI with `occlusion` (its own, or the union with the other band's)
+    /// masked. `sink` receives the normalised ROI and the code planes.
     pub(crate) fn encode(
         &self,
         algorithm: Algorithm,
-        roi: &GrayImage,
+        roi: Loaded,
+        occlusion: &Occlusion,
         job: Job,
         sink: &mut dyn ExplainSink,
     ) -> FeatureCode {
-        let (size, bank, nr) = match job.kind {
-            CodeKind::Surface => (params::WORK_SIZE, &self.surface, params::NORM_RADIUS),
-            CodeKind::Vein => (params::VEIN_SIZE, &self.vein, params::NORM_RADIUS / 2),
+        let (bank, nr) = match job.kind {
+            CodeKind::Surface => (&self.surface, params::NORM_RADIUS),
+            CodeKind::Vein => (&self.vein, params::NORM_RADIUS / 2),
         };
-        let (vals, mut valid) = preprocess::resample(roi, size);
-        preprocess::mask_occluders(&vals, &mut valid, size);
+        let Loaded {
+            size,
+            vals,
+            mut valid,
+            ..
+        } = roi;
+        occlusion.apply(&mut valid, size);
         let prep = preprocess::normalise(&vals, &valid, size, nr);
         if sink.enabled() {
             sink.emit(
@@ -182,6 +206,16 @@ impl Coder {
         }
         code
     }
+}
+
+/// A ROI resampled to its working size, with its occluders found.
+#[derive(Debug, Clone)]
+pub(crate) struct Loaded {
+    size: usize,
+    vals: Vec<f32>,
+    valid: Vec<bool>,
+    /// Where this ROI is covered.
+    pub occlusion: Occlusion,
 }
 
 fn code_prepared(algorithm: Algorithm, bank: &Bank, prep: &Prepared, job: Job) -> FeatureCode {
@@ -371,6 +405,12 @@ fn code_view(c: &FeatureCode) -> GrayImage {
 mod tests {
     use super::*;
 
+    fn enc(coder: &Coder, algorithm: Algorithm, img: &GrayImage, job: Job) -> FeatureCode {
+        let roi = coder.load(img, job.kind);
+        let occ = roi.occlusion.clone();
+        coder.encode(algorithm, roi, &occ, job, &mut palmsig_vision::NoExplain)
+    }
+
     #[test]
     fn compcode_picks_the_line_orientation() {
         // A dark horizontal line (theta = 0) through the centre of a 128 px ROI.
@@ -386,12 +426,7 @@ mod tests {
             kind: CodeKind::Surface,
             source: Modality::Visible,
         };
-        let c = coder.encode(
-            Algorithm::CompCode,
-            &img,
-            job,
-            &mut palmsig_vision::NoExplain,
-        );
+        let c = enc(&coder, Algorithm::CompCode, &img, job);
         // Sample row 16 is at y = 66: on the line; orientation 0 → bits 000.
         assert!(c.is_valid(16, 16));
         assert_eq!(
@@ -413,7 +448,7 @@ mod tests {
                 );
             }
         }
-        let c = coder.encode(Algorithm::CompCode, &v, job, &mut palmsig_vision::NoExplain);
+        let c = enc(&coder, Algorithm::CompCode, &v, job);
         assert_eq!(
             (0..3).map(|p| c.bit(p, 16, 16)).collect::<Vec<_>>(),
             [true; 3]
@@ -428,14 +463,9 @@ mod tests {
             source: Modality::Nir,
         };
         let flat = GrayImage::from_vec(128, 128, vec![120; 128 * 128]).unwrap();
-        let c = coder.encode(Algorithm::Bocv, &flat, job, &mut palmsig_vision::NoExplain);
+        let c = enc(&coder, Algorithm::Bocv, &flat, job);
         assert_eq!(c.valid_count(), 0);
         let black = GrayImage::new(128, 128);
-        assert_eq!(
-            coder
-                .encode(Algorithm::Bocv, &black, job, &mut palmsig_vision::NoExplain)
-                .valid_count(),
-            0
-        );
+        assert_eq!(enc(&coder, Algorithm::Bocv, &black, job).valid_count(), 0);
     }
 }

@@ -38,7 +38,7 @@ pub const OCCLUDER_RADIUS: usize = 6;
 /// Occluders: a pixel whose local mean (box of [`OCCLUDER_RADIUS`]) is below this fraction of the
 /// ROI's median local mean *and* whose local std is below [`OCCLUDER_STD_FRACTION`] of the
 /// median local std is covered by something (a strap, a sleeve) and is not coded. Shadows and
-/// vignetting of a palm-centre ROI stay well above half the median level and keep their texture.
+/// vignetting of a palm-centre ROI stay well above this level and keep their texture.
 pub const OCCLUDER_MEAN_FRACTION: f32 = 0.6;
 /// Occluders: see [`OCCLUDER_MEAN_FRACTION`]; inside an occluder only sensor noise remains.
 pub const OCCLUDER_STD_FRACTION: f32 = 0.5;

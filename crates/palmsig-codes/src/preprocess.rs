@@ -138,11 +138,41 @@ fn median_of(v: impl Iterator<Item = f32>) -> Option<f32> {
     Some(*m)
 }
 
-/// Marks occluders invalid: pixels whose neighbourhood is both much darker than the ROI's
-/// median level and nearly texture-free (a strap, a sleeve, an object between hand and camera),
-/// grown by [`params::OCCLUDER_GROW`] so their edge is not coded as a palm line. Skin, even in
-/// a shadow, keeps its lines and creases; a dark but textured region stays valid.
-pub(crate) fn mask_occluders(vals: &[f32], valid: &mut [bool], size: usize) {
+/// Side of an [`Occlusion`] map: ROI-relative cells, shared by ROIs of any size.
+pub(crate) const OCCLUSION_GRID: usize = 64;
+
+/// Where a ROI is covered, on an `OCCLUSION_GRID²` grid of ROI-relative cells. The visible and
+/// NIR ROIs of a capture are the same frame, so an occluder found in either is masked in both:
+/// an object can have the skin's level in one band and stand out only in the other.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Occlusion(Vec<bool>);
+
+impl Occlusion {
+    /// Cells covered in either map.
+    pub(crate) fn union(&self, o: &Occlusion) -> Occlusion {
+        Occlusion(self.0.iter().zip(&o.0).map(|(a, b)| *a || *b).collect())
+    }
+
+    /// Clears `valid` at the pixels (of a `size`-pixel ROI) in covered cells.
+    pub(crate) fn apply(&self, valid: &mut [bool], size: usize) {
+        let g = OCCLUSION_GRID;
+        for y in 0..size {
+            for x in 0..size {
+                if self.0[(y * g / size) * g + x * g / size] {
+                    valid[y * size + x] = false;
+                }
+            }
+        }
+    }
+}
+
+/// Finds occluders: pixels whose neighbourhood is both much darker than the ROI's median level
+/// and nearly texture-free (a strap, a sleeve, an object between hand and camera), grown by
+/// [`params::OCCLUDER_GROW`] so their edge is not coded as a palm line. Skin, even in a shadow,
+/// keeps its lines and creases; a dark but textured region is not an occluder.
+pub(crate) fn find_occluders(vals: &[f32], valid: &[bool], size: usize) -> Occlusion {
+    let g = OCCLUSION_GRID;
+    let mut cells = vec![false; g * g];
     let (fm, fs, rad, grow) = occluder_params();
     let r = (rad * size).div_ceil(params::WORK_SIZE).max(1);
     let (mean, std) = box_stats(vals, valid, size, r);
@@ -151,28 +181,30 @@ pub(crate) fn mask_occluders(vals: &[f32], valid: &mut [bool], size: usize) {
         median_of((0..size * size).filter(on).map(|i| mean[i])),
         median_of((0..size * size).filter(on).map(|i| std[i])),
     ) else {
-        return;
+        return Occlusion(cells);
     };
     let occ: Vec<bool> = (0..size * size)
         .map(|i| valid[i] && mean[i] < fm * mm && std[i] < fs * ms)
         .collect();
     if !occ.iter().any(|&o| o) {
-        return;
+        return Occlusion(cells);
     }
-    // Grow by a square of radius g (scaled to this resolution from the 128-px working size).
-    let g = (grow * size).div_ceil(params::WORK_SIZE) as isize;
-    for y in 0..size as isize {
-        for x in 0..size as isize {
-            if !occ[y as usize * size + x as usize] {
+    // Grow by a square of radius `grow` (px at `WORK_SIZE`), directly on the cell grid.
+    let gr = (grow * g).div_ceil(params::WORK_SIZE) as isize;
+    for y in 0..size {
+        for x in 0..size {
+            if !occ[y * size + x] {
                 continue;
             }
-            for yy in (y - g).max(0)..=(y + g).min(size as isize - 1) {
-                for xx in (x - g).max(0)..=(x + g).min(size as isize - 1) {
-                    valid[yy as usize * size + xx as usize] = false;
+            let (cx, cy) = ((x * g / size) as isize, (y * g / size) as isize);
+            for yy in (cy - gr).max(0)..=(cy + gr).min(g as isize - 1) {
+                for xx in (cx - gr).max(0)..=(cx + gr).min(g as isize - 1) {
+                    cells[yy as usize * g + xx as usize] = true;
                 }
             }
         }
     }
+    Occlusion(cells)
 }
 
 fn occluder_params() -> (f32, f32, usize, usize) {
@@ -291,7 +323,7 @@ mod tests {
             }
         }
         let mut valid = vec![true; size * size];
-        mask_occluders(&vals, &mut valid, size);
+        find_occluders(&vals, &valid, size).apply(&mut valid, size);
         let at = |x: usize, y: usize| valid[y * size + x];
         assert!(
             !at(40, 64) && !at(40 + 25, 64),
