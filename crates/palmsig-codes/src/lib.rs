@@ -54,5 +54,5 @@ pub use algorithm::{Algorithm, ModalitySelection, ParseNameError};
 pub use calibration::{CalibrationError, Threshold};
 pub use code::{CodeError, CodeKind, FeatureCode};
 pub use engine::{Engine, ExtractError};
-pub use matcher::{Comparison, MatchError, Matcher};
+pub use matcher::{Comparison, MatchError, Matcher, PreparedProbe};
 pub use template::{Template, TemplateError, FORMAT_VERSION, MAGIC};

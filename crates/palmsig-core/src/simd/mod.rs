@@ -2,9 +2,18 @@
 //!
 //! * [`scan_min`] — the 1:N coarse scan: masked Hamming distance of every gallery record to one
 //!   or more probe codes (used by `palmsig-index`).
+//! * [`shift`] — the template matcher's masked Hamming shift search on 32×32 multi-plane codes
+//!   (used by `palmsig-codes`): coarse pass over all shifts, rigid re-scoring of the best ones and
+//!   an elastic per-block refinement, on plain `u32` rows (one row = one `u32`, bit `x` = column
+//!   `x`), so this crate knows nothing of templates.
 //!
-//! Every operation has several implementations, picked at run time with [`Kernel`]. All give
-//! identical results, which the tests check on random inputs for every kernel the CPU has.
+//! Every operation has several implementations, picked at run time with [`Kernel`]: explicit
+//! AVX-512 (`VPOPCNTD`/`VPOPCNTB`, `VPERMB`, masked permutes) for the shift search; AVX2
+//! (nibble-lookup popcount) for the scan; and plain Rust compiled once per instruction set
+//! (`#[target_feature]` copies for AVX2 and `popcnt`, plus the portable baseline) for the rest.
+//! All give identical integer results (and identical floats where a float is computed: the
+//! same IEEE operations in the same order, lane by lane), which the tests check on random
+//! inputs for every kernel the CPU has.
 //!
 //! This is the only place in the workspace allowed `unsafe` (the crate root denies it elsewhere):
 //! calls of `#[target_feature]` functions, made only after [`Kernel::is_available`] said yes,
@@ -12,6 +21,7 @@
 //! `unsafe fn` has a `# Safety` section and every `unsafe` block a `Safety:` comment.
 
 mod scan;
+pub mod shift;
 
 pub use scan::{scan_min, MAX_SCAN_WORDS};
 
