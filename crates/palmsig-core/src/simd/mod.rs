@@ -20,6 +20,9 @@
 //! and SIMD loads and stores whose bounds are checked or follow from fixed array sizes. Every
 //! `unsafe fn` has a `# Safety` section and every `unsafe` block a `Safety:` comment.
 
+// Unsafe operations inside an `unsafe fn` still need their own block (and `Safety:` note).
+#![deny(unsafe_op_in_unsafe_fn)]
+
 mod scan;
 pub mod shift;
 

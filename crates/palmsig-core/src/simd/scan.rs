@@ -82,12 +82,9 @@ mod x86 {
     }
 
     /// Popcount of each byte of `x`.
-    ///
-    /// # Safety
-    /// The CPU must support AVX2.
     #[inline]
     #[target_feature(enable = "avx2")]
-    unsafe fn popcnt8(x: __m256i, lut: __m256i, low: __m256i) -> __m256i {
+    fn popcnt8(x: __m256i, lut: __m256i, low: __m256i) -> __m256i {
         let lo = _mm256_and_si256(x, low);
         let hi = _mm256_and_si256(_mm256_srli_epi16(x, 4), low);
         _mm256_add_epi8(_mm256_shuffle_epi8(lut, lo), _mm256_shuffle_epi8(lut, hi))
@@ -129,10 +126,15 @@ mod x86 {
                     for j in 0..regs {
                         // Safety: rec + 4j + 4 <= (4b + 4) * words <= gallery.len() (b < n/4),
                         // and qc/qm hold `words` u64s; unaligned loads are allowed.
-                        let g =
-                            _mm256_loadu_si256(gallery.as_ptr().add(rec + 4 * j) as *const __m256i);
-                        let c = _mm256_loadu_si256(qc.as_ptr().add(4 * j) as *const __m256i);
-                        let m = _mm256_loadu_si256(qm.as_ptr().add(4 * j) as *const __m256i);
+                        let (g, c, m) = unsafe {
+                            (
+                                _mm256_loadu_si256(
+                                    gallery.as_ptr().add(rec + 4 * j) as *const __m256i
+                                ),
+                                _mm256_loadu_si256(qc.as_ptr().add(4 * j) as *const __m256i),
+                                _mm256_loadu_si256(qm.as_ptr().add(4 * j) as *const __m256i),
+                            )
+                        };
                         let x = _mm256_and_si256(_mm256_xor_si256(g, c), m);
                         acc = _mm256_add_epi8(acc, popcnt8(x, lut, low));
                     }
