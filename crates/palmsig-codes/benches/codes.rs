@@ -1,6 +1,7 @@
 //! Criterion benches: ROI → template (both modalities) and template comparison, one thread.
 use criterion::{criterion_group, criterion_main, Criterion};
 use palmsig_codes::{Algorithm, Engine};
+use palmsig_core::simd::Kernel;
 use palmsig_core::Hand;
 use palmsig_synth::{render_roi, CaptureSpec, Difficulty, Identity};
 
@@ -29,12 +30,32 @@ fn benches(c: &mut Criterion) {
         .map(|r| engine.encode_roi(Some(&r.visible), Some(&r.nir)).unwrap())
         .collect();
     let m = engine.matcher();
+    // `compare` prepares its probe on every call; 1:N search and the evaluation prepare once.
     c.bench_function("compare_genuine", |b| {
         b.iter(|| m.compare(&t[0], &t[2]).unwrap())
     });
     c.bench_function("compare_impostor", |b| {
         b.iter(|| m.compare(&t[0], &t[1]).unwrap())
     });
+    let p0 = m.prepare(&t[0]).unwrap();
+    c.bench_function("compare_prepared_genuine", |b| {
+        b.iter(|| m.compare_prepared(&p0, &t[2]).unwrap())
+    });
+    c.bench_function("compare_prepared_impostor", |b| {
+        b.iter(|| m.compare_prepared(&p0, &t[1]).unwrap())
+    });
+    c.bench_function("prepare", |b| b.iter(|| m.prepare(&t[0]).unwrap()));
+    let mut g = c.benchmark_group("compare_prepared_impostor_kernel");
+    for k in Kernel::available() {
+        let mk = m.clone().with_kernel(k);
+        g.bench_function(k.name(), |b| {
+            b.iter(|| mk.compare_prepared(&p0, &t[1]).unwrap())
+        });
+    }
+    g.bench_function("scalar_reference", |b| {
+        b.iter(|| m.compare_scalar(&t[0], &t[1]).unwrap())
+    });
+    g.finish();
 }
 
 criterion_group! {

@@ -58,6 +58,18 @@ impl Algorithm {
     /// 64-bit FNV-1a hash of everything that determines the codes (algorithm, working sizes,
     /// filter parameters, grid): templates with a different hash are never compared.
     pub fn param_hash(self) -> u64 {
+        // Computed once per algorithm: the matcher checks it on every comparison, and formatting
+        // the description costs about a microsecond.
+        static CELLS: [std::sync::OnceLock<u64>; 3] = [
+            std::sync::OnceLock::new(),
+            std::sync::OnceLock::new(),
+            std::sync::OnceLock::new(),
+        ];
+        let i = Algorithm::ALL.iter().position(|&a| a == self).unwrap_or(0);
+        *CELLS[i].get_or_init(|| self.compute_param_hash())
+    }
+
+    fn compute_param_hash(self) -> u64 {
         let desc = format!(
             "psig-v1;{};ws={};grid={};o={};sr={};sl={};ssa={};ssl={};vs={};vr={};vl={};vsa={};vsl={};nr={};nms={};dark={};bright={};sup={};lstd={};sst={};vst={};occ={},{},{},{}",
             self.name(),

@@ -81,7 +81,9 @@ pub enum CodeError {
 /// Row `y` of plane `p` is one `u64` whose bit `x` (LSB = column 0) is the bit of sample
 /// `(x, y)`; bits at `x >= width` are always 0, and plane bits are 0 wherever the mask is 0
 /// (canonical form, so equal codes have equal bytes). Internally rows are interleaved
-/// `[mask, plane 0, …, plane P-1]` so the matcher reads one cache line per row.
+/// `[mask, plane 0, …, plane P-1]` (the scalar reference matcher reads one cache line per row);
+/// codes at most 32 wide also keep the same rows plane-major as `u32`, the form the SIMD
+/// matcher reads.
 #[derive(Clone, PartialEq, Eq)]
 pub struct FeatureCode {
     kind: CodeKind,
@@ -90,6 +92,9 @@ pub struct FeatureCode {
     height: usize,
     planes: usize,
     words: Vec<u64>,
+    /// Plane-major rows `[mask rows…, plane 0 rows…, …]` when `width <= 32`, else empty (a
+    /// function of `words`, so equality is unaffected).
+    rows32: Vec<u32>,
 }
 
 impl std::fmt::Debug for FeatureCode {
@@ -151,14 +156,9 @@ impl FeatureCode {
                 words.push(p[y] & m);
             }
         }
-        Ok(FeatureCode {
-            kind,
-            source,
-            width,
-            height,
-            planes: np,
-            words,
-        })
+        Ok(FeatureCode::from_words(
+            kind, source, width, height, np, words,
+        ))
     }
 
     /// Internal constructor from interleaved words (already canonical).
@@ -171,6 +171,16 @@ impl FeatureCode {
         words: Vec<u64>,
     ) -> FeatureCode {
         debug_assert_eq!(words.len(), height * (planes + 1));
+        let mut rows32 = Vec::new();
+        if width <= 32 {
+            rows32 = vec![0u32; words.len()];
+            for (y, row) in words.chunks_exact(planes + 1).enumerate() {
+                for (k, &w) in row.iter().enumerate() {
+                    // Canonical rows have no bit at or beyond the width (≤ 32).
+                    rows32[k * height + y] = w as u32;
+                }
+            }
+        }
         FeatureCode {
             kind,
             source,
@@ -178,6 +188,7 @@ impl FeatureCode {
             height,
             planes,
             words,
+            rows32,
         }
     }
 
@@ -243,6 +254,10 @@ impl FeatureCode {
     /// Interleaved rows `[mask, plane 0, …]` (row stride `planes + 1`).
     pub(crate) fn words(&self) -> &[u64] {
         &self.words
+    }
+    /// Plane-major `u32` rows (mask first), `height` per plane; `None` when wider than 32.
+    pub(crate) fn rows32(&self) -> Option<&[u32]> {
+        (self.width <= 32).then_some(&self.rows32[..])
     }
 }
 

@@ -11,7 +11,10 @@
 //! * [`Matcher`] — masked Hamming distance minimised over ±4-sample shifts (coarse-to-fine),
 //!   then an elastic refinement (4x4 blocks, each ±1 sample), fused and calibrated into a
 //!   [`Comparison`]; [`Threshold::for_fmr`] picks the operating
-//!   point (see [`calibration`]).
+//!   point (see [`calibration`]). The search runs on `palmsig_core::simd`'s kernels (AVX-512,
+//!   AVX2, `popcnt`, portable: bit-identical to the scalar reference, [`Matcher::compare_scalar`]);
+//!   a probe compared with many templates is prepared once ([`Matcher::prepare`] →
+//!   [`PreparedProbe`]).
 //! * [`Engine`] — ROI (and capture) → template.
 //! * [`ModalitySelection`] — `visible | nir | fused`, for evaluation.
 //!
@@ -54,5 +57,5 @@ pub use algorithm::{Algorithm, ModalitySelection, ParseNameError};
 pub use calibration::{CalibrationError, Threshold};
 pub use code::{CodeError, CodeKind, FeatureCode};
 pub use engine::{Engine, ExtractError};
-pub use matcher::{Comparison, MatchError, Matcher};
+pub use matcher::{Comparison, MatchError, Matcher, PreparedProbe};
 pub use template::{Template, TemplateError, FORMAT_VERSION, MAGIC};

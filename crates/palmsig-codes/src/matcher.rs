@@ -1,4 +1,14 @@
 //! Shift-tolerant masked Hamming matching, fusion, and multi-capture references.
+//!
+//! Two implementations of one algorithm (see [`best_distance`] and `params`): the fast path,
+//! `palmsig_core::simd::shift` (runtime-dispatched AVX-512 / AVX2 / `popcnt` / portable
+//! kernels, with the probe prepared once: [`PreparedProbe`]), used for every 32×32 code of 3 or 6
+//! planes, and the plain scalar reference below ([`Matcher::compare_scalar`]), used for other
+//! shapes and by the tests, which check that both give the same integer counts and so the same
+//! scores.
+
+use palmsig_core::simd::shift::{self, ShiftProbe};
+use palmsig_core::simd::Kernel;
 
 use crate::calibration::Calibration;
 use crate::code::FeatureCode;
@@ -67,20 +77,53 @@ pub enum MatchError {
     EmptyReference,
 }
 
-/// Compares templates of one algorithm; holds the calibration.
+/// Compares templates of one algorithm; holds the calibration and the SIMD kernel in use.
 #[derive(Debug, Clone)]
 pub struct Matcher {
     algorithm: Algorithm,
     calibration: Calibration,
+    kernel: Kernel,
+}
+
+/// A probe template prepared for many comparisons ([`Matcher::prepare`]): each code's x-shifted,
+/// zero-padded copies are computed once, so a comparison only reads the other template.
+#[derive(Debug, Clone)]
+pub struct PreparedProbe {
+    algorithm: Algorithm,
+    param_hash: u64,
+    surface: Option<PreparedCode>,
+    vein: Option<PreparedCode>,
+}
+
+#[derive(Debug, Clone)]
+enum PreparedCode {
+    /// A code of the shape the SIMD kernels handle, prepared for them.
+    Fast(ShiftProbe),
+    /// Any other shape, compared by the scalar reference.
+    Reference(FeatureCode),
+}
+
+impl PreparedCode {
+    fn new(kernel: Kernel, c: &FeatureCode) -> PreparedCode {
+        match shift_probe(kernel, c) {
+            Some(p) => PreparedCode::Fast(p),
+            None => PreparedCode::Reference(c.clone()),
+        }
+    }
+
+    /// (width, height, planes).
+    fn shape(&self) -> (usize, usize, usize) {
+        match self {
+            PreparedCode::Fast(p) => (shift::GRID, shift::GRID, p.planes()),
+            PreparedCode::Reference(c) => (c.width(), c.height(), c.planes()),
+        }
+    }
 }
 
 impl Matcher {
-    /// A matcher with the built-in calibration of `algorithm`.
+    /// A matcher with the built-in calibration of `algorithm` and the fastest kernel of this CPU.
     pub fn new(algorithm: Algorithm) -> Matcher {
-        Matcher {
-            algorithm,
-            calibration: Calibration::builtin(algorithm).clone(),
-        }
+        Matcher::with_calibration(algorithm, Calibration::builtin(algorithm).clone())
     }
 
     /// A matcher with a caller-fitted calibration.
@@ -88,7 +131,24 @@ impl Matcher {
         Matcher {
             algorithm,
             calibration,
+            kernel: Kernel::detect(),
         }
+    }
+
+    /// The same matcher using `kernel` (benchmarks, tests). A kernel this CPU lacks runs as the
+    /// portable one; every kernel gives the same scores.
+    pub fn with_kernel(mut self, kernel: Kernel) -> Matcher {
+        self.kernel = if kernel.is_available() {
+            kernel
+        } else {
+            Kernel::Portable
+        };
+        self
+    }
+
+    /// The kernel in use.
+    pub fn kernel(&self) -> Kernel {
+        self.kernel
     }
 
     /// The algorithm this matcher accepts.
@@ -102,32 +162,85 @@ impl Matcher {
     }
 
     fn check(&self, t: &Template) -> Result<(), MatchError> {
-        if t.algorithm != self.algorithm {
+        self.check_made_with(t.algorithm, t.param_hash)
+    }
+
+    fn check_made_with(&self, algorithm: Algorithm, param_hash: u64) -> Result<(), MatchError> {
+        if algorithm != self.algorithm {
             return Err(MatchError::AlgorithmMismatch {
-                found: t.algorithm,
+                found: algorithm,
                 expected: self.algorithm,
             });
         }
         let expected = self.algorithm.param_hash();
-        if t.param_hash != expected {
+        if param_hash != expected {
             return Err(MatchError::ParamMismatch {
-                found: t.param_hash,
+                found: param_hash,
                 expected,
             });
         }
         Ok(())
     }
 
-    /// Compare two templates (symmetric up to the shift search's tie-breaking).
+    /// Prepare a probe for [`Matcher::compare_prepared`]: worth it as soon as the probe is
+    /// compared more than once (1:N search, evaluation).
+    pub fn prepare(&self, probe: &Template) -> Result<PreparedProbe, MatchError> {
+        self.check(probe)?;
+        Ok(PreparedProbe {
+            algorithm: probe.algorithm,
+            param_hash: probe.param_hash,
+            surface: probe
+                .surface
+                .as_ref()
+                .map(|c| PreparedCode::new(self.kernel, c)),
+            vein: probe
+                .vein
+                .as_ref()
+                .map(|c| PreparedCode::new(self.kernel, c)),
+        })
+    }
+
+    /// Compare two templates (symmetric up to the shift search's tie-breaking). Prepares `a`
+    /// first: for many comparisons of one probe, [`Matcher::prepare`] it once and use
+    /// [`Matcher::compare_prepared`].
     pub fn compare(&self, a: &Template, b: &Template) -> Result<Comparison, MatchError> {
+        self.compare_prepared(&self.prepare(a)?, b)
+    }
+
+    /// Compare a prepared probe with a template; the same result as [`Matcher::compare`].
+    pub fn compare_prepared(
+        &self,
+        probe: &PreparedProbe,
+        b: &Template,
+    ) -> Result<Comparison, MatchError> {
+        self.check_made_with(probe.algorithm, probe.param_hash)?;
+        self.check(b)?;
+        let k = self.kernel;
+        let sd = prepared_distance(k, probe.surface.as_ref(), b.surface.as_ref(), "surface")?;
+        let vd = prepared_distance(k, probe.vein.as_ref(), b.vein.as_ref(), "vein")?;
+        self.finish(probe.surface.is_some(), probe.vein.is_some(), b, sd, vd)
+    }
+
+    /// [`Matcher::compare`] computed by the plain scalar reference implementation of the same
+    /// algorithm (tens of µs): for tests and benchmarks.
+    pub fn compare_scalar(&self, a: &Template, b: &Template) -> Result<Comparison, MatchError> {
         self.check(a)?;
         self.check(b)?;
         let sd = pair_distance(a.surface.as_ref(), b.surface.as_ref(), "surface")?;
         let vd = pair_distance(a.vein.as_ref(), b.vein.as_ref(), "vein")?;
-        let both_have = |x: bool, y: bool| x && y;
-        if !both_have(a.surface.is_some(), b.surface.is_some())
-            && !both_have(a.vein.is_some(), b.vein.is_some())
-        {
+        self.finish(a.surface.is_some(), a.vein.is_some(), b, sd, vd)
+    }
+
+    fn finish(
+        &self,
+        a_surface: bool,
+        a_vein: bool,
+        b: &Template,
+        sd: Option<f32>,
+        vd: Option<f32>,
+    ) -> Result<Comparison, MatchError> {
+        let common = (a_surface && b.surface.is_some()) || (a_vein && b.vein.is_some());
+        if !common {
             return Err(MatchError::NoCommonModality);
         }
         Ok(self.calibration.score(sd, vd))
@@ -142,12 +255,21 @@ impl Matcher {
         probe: &Template,
         reference: &[Template],
     ) -> Result<Comparison, MatchError> {
+        self.compare_reference_prepared(&self.prepare(probe)?, reference)
+    }
+
+    /// [`Matcher::compare_reference`] with a prepared probe.
+    pub fn compare_reference_prepared(
+        &self,
+        probe: &PreparedProbe,
+        reference: &[Template],
+    ) -> Result<Comparison, MatchError> {
         let mut best: Option<Comparison> = None;
         let mut best_s: Option<f32> = None;
         let mut best_v: Option<f32> = None;
         let mut last_err = None;
         for r in reference {
-            match self.compare(probe, r) {
+            match self.compare_prepared(probe, r) {
                 Ok(c) => {
                     best_s = max_opt(best_s, c.surface);
                     best_v = max_opt(best_v, c.vein);
@@ -178,6 +300,7 @@ fn max_opt(a: Option<f32>, b: Option<f32>) -> Option<f32> {
     }
 }
 
+/// The reference distance of a pair (`None` when either code is missing).
 fn pair_distance(
     a: Option<&FeatureCode>,
     b: Option<&FeatureCode>,
@@ -190,6 +313,75 @@ fn pair_distance(
         return Err(MatchError::ShapeMismatch { kind });
     }
     Ok(best_distance(a, b))
+}
+
+/// The distance of a prepared code to a code: the fast path for a fast-shape pair, else the
+/// reference (`None` when either code is missing).
+fn prepared_distance(
+    kernel: Kernel,
+    a: Option<&PreparedCode>,
+    b: Option<&FeatureCode>,
+    kind: &'static str,
+) -> Result<Option<f32>, MatchError> {
+    let (Some(a), Some(b)) = (a, b) else {
+        return Ok(None);
+    };
+    if a.shape() != (b.width(), b.height(), b.planes()) {
+        return Err(MatchError::ShapeMismatch { kind });
+    }
+    Ok(match (a, b.rows32()) {
+        (PreparedCode::Fast(p), Some(rows)) => {
+            finish_distance(p.planes(), shift::search(kernel, &SEARCH, p, rows))
+        }
+        (PreparedCode::Reference(a), _) => best_distance(a, b),
+        // Same shape as a fast one: always has its `u32` rows.
+        (PreparedCode::Fast(_), None) => unreachable!("a 32-wide code keeps u32 rows"),
+    })
+}
+
+/// Whether the parameters are the geometry `palmsig_core::simd::shift` is written for (a change
+/// of any of them sends every comparison to the scalar reference, which follows `params`).
+const FAST_GEOMETRY: bool = params::GRID == shift::GRID
+    && params::MAX_SHIFT == shift::MAX_SHIFT
+    && params::COARSE_ROW_STEP == shift::COARSE_ROW_STEP
+    && params::BLOCKS == shift::BLOCKS
+    && params::LOCAL_SHIFT == shift::LOCAL_SHIFT
+    && params::REFINE_CANDIDATES >= 1
+    && params::REFINE_CANDIDATES <= shift::MAX_CANDIDATES;
+
+const SEARCH: shift::SearchParams = shift::SearchParams {
+    candidates: params::REFINE_CANDIDATES,
+    min_overlap: params::MIN_OVERLAP,
+    nominal_overlap: params::NOMINAL_OVERLAP,
+    block_keep: params::BLOCK_KEEP,
+    block_gain: params::BLOCK_GAIN,
+    block_slack: params::BLOCK_SLACK,
+};
+
+/// Whether a code has the shape the fast path handles.
+fn fast_shape(c: &FeatureCode) -> bool {
+    FAST_GEOMETRY
+        && c.width() == shift::GRID
+        && c.height() == shift::GRID
+        && shift::supports_planes(c.planes())
+}
+
+fn shift_probe(kernel: Kernel, c: &FeatureCode) -> Option<ShiftProbe> {
+    if !fast_shape(c) {
+        return None;
+    }
+    ShiftProbe::new(kernel, c.rows32()?, c.planes())
+}
+
+/// The final distance from a search's counts: the rigid distance, or the elastic one when lower
+/// and its overlap is enough.
+fn finish_distance(planes: usize, out: shift::SearchOutcome) -> Option<f32> {
+    let r = out.rigid?;
+    let rigid = normalised(r.d, r.n, planes, 1.0);
+    match out.elastic {
+        Some((d, n)) if n >= params::MIN_OVERLAP => Some(normalised(d, n, planes, 1.0).min(rigid)),
+        _ => Some(rigid),
+    }
 }
 
 #[inline(always)]
@@ -232,30 +424,25 @@ fn dist_at<const W: usize>(
 }
 
 /// Normalised distance: fraction of differing bits, pulled towards 0.5 when the overlap is
-/// small (Daugman's normalisation), so a small lucky overlap does not look like a match.
+/// small (Daugman's normalisation), so a small lucky overlap does not look like a match. One
+/// definition, shared with the fast path.
 #[inline(always)]
 fn normalised(d: u32, n: u32, planes: usize, scale: f32) -> f32 {
-    if n == 0 {
-        return 0.5;
-    }
-    let hd = d as f32 / (n as f32 * planes as f32);
-    0.5 - (0.5 - hd)
-        * ((n as f32 * scale) / params::NOMINAL_OVERLAP)
-            .min(1.0)
-            .sqrt()
+    shift::normalised(d, n, planes, scale, params::NOMINAL_OVERLAP)
 }
 
-/// Best normalised distance over the shift window (coarse-to-fine); `None` when no shift has
-/// enough overlap.
+/// The scalar reference: best normalised distance over the shift window (coarse-to-fine);
+/// `None` when no shift has enough overlap.
 pub(crate) fn best_distance(a: &FeatureCode, b: &FeatureCode) -> Option<f32> {
     match a.planes() {
-        3 => search::<4>(a, b),
-        6 => search::<7>(a, b),
+        3 => finish_distance(3, search::<4>(a, b)),
+        6 => finish_distance(6, search::<7>(a, b)),
         _ => search_dyn(a, b),
     }
 }
 
-fn search<const W: usize>(a: &FeatureCode, b: &FeatureCode) -> Option<f32> {
+/// The reference search's integer outcome (what the fast kernels must reproduce exactly).
+fn search<const W: usize>(a: &FeatureCode, b: &FeatureCode) -> shift::SearchOutcome {
     let (wa, wb, h) = (a.words(), b.words(), a.height());
     let planes = W - 1;
     let s = params::MAX_SHIFT;
@@ -281,7 +468,7 @@ fn search<const W: usize>(a: &FeatureCode, b: &FeatureCode) -> Option<f32> {
     }
     // Rigid distance of the best coarse candidates on all rows; then the elastic refinement
     // around the best of them only.
-    let mut best: Option<(f32, i32, i32)> = None;
+    let mut best: Option<(f32, i32, i32, u32, u32)> = None;
     for &(hd, dx, dy) in &top {
         if !hd.is_finite() {
             continue;
@@ -292,18 +479,19 @@ fn search<const W: usize>(a: &FeatureCode, b: &FeatureCode) -> Option<f32> {
         }
         let v = normalised(d, n, planes, 1.0);
         if best.is_none_or(|b| v < b.0) {
-            best = Some((v, dx, dy));
+            best = Some((v, dx, dy, d, n));
         }
     }
-    let (rigid, dx, dy) = best?;
-    if params::BLOCKS <= 1 {
-        return Some(rigid);
+    let Some((_, dx, dy, d, n)) = best else {
+        return shift::SearchOutcome {
+            rigid: None,
+            elastic: None,
+        };
+    };
+    shift::SearchOutcome {
+        rigid: Some(shift::RigidMatch { dx, dy, d, n }),
+        elastic: (params::BLOCKS > 1).then(|| elastic::<W>(wa, wb, a.width(), h, dx, dy)),
     }
-    let (d, n) = elastic::<W>(wa, wb, a.width(), h, dx, dy);
-    if n < params::MIN_OVERLAP {
-        return Some(rigid);
-    }
-    Some(normalised(d, n, planes, 1.0).min(rigid))
 }
 
 /// Elastic refinement around a global shift: the code is cut into `BLOCKS x BLOCKS` blocks and
@@ -359,7 +547,10 @@ fn elastic<const W: usize>(
                     let better = match best {
                         None => true,
                         Some((bh_, _, bn)) => {
-                            (hd < bh_ && n * 4 >= bn * 3) || (n * 3 > bn * 4 && hd <= bh_ + 0.02)
+                            let (kn, kd) = params::BLOCK_KEEP;
+                            let (gn, gd) = params::BLOCK_GAIN;
+                            (hd < bh_ && n * kd >= bn * kn)
+                                || (n * gd > bn * gn && hd <= bh_ + params::BLOCK_SLACK)
                         }
                     };
                     if better {
@@ -447,11 +638,13 @@ mod tests {
                 .unwrap();
             let d = best_distance(&a, &b).unwrap();
             assert!(d < 0.05, "planes {planes}: shifted copy distance {d}");
+            assert_fast_equals_reference(&a, &b);
             let (q, _) = code(&mut rng, planes);
             let c = FeatureCode::from_parts(CodeKind::Surface, Modality::Visible, 32, 32, &q, &m)
                 .unwrap();
             let d = best_distance(&a, &c).unwrap();
             assert!(d > 0.4 && d < 0.5, "planes {planes}: random distance {d}");
+            assert_fast_equals_reference(&a, &c);
         }
     }
 
@@ -465,5 +658,245 @@ mod tests {
         few[0] = 0xf;
         let b = FeatureCode::from_parts(CodeKind::Vein, Modality::Nir, 32, 32, &p, &few).unwrap();
         assert_eq!(best_distance(&a, &b), None);
+        assert_fast_equals_reference(&a, &b);
+        assert_fast_equals_reference(&b, &a);
+    }
+
+    /// Every kernel available here (and the portable one) gives the reference's integer
+    /// outcome, and so the same distance, for `a` against `b`.
+    fn assert_fast_equals_reference(a: &FeatureCode, b: &FeatureCode) {
+        let want = best_distance(a, b);
+        let prep = shift_probe(Kernel::Portable, a);
+        if !fast_shape(a) {
+            assert!(prep.is_none());
+            return;
+        }
+        let prep = prep.unwrap();
+        let outcome = match a.planes() {
+            3 => search::<4>(a, b),
+            6 => search::<7>(a, b),
+            p => unreachable!("fast shape with {p} planes"),
+        };
+        let bb = b.rows32().unwrap();
+        for k in Kernel::available() {
+            assert_eq!(
+                shift_probe(k, a).as_ref(),
+                Some(&prep),
+                "kernel {k} prepares"
+            );
+            let got = shift::search(k, &SEARCH, &prep, bb);
+            assert_eq!(got, outcome, "kernel {k}");
+            let d = prepared_distance(k, Some(&PreparedCode::Fast(prep.clone())), Some(b), "x");
+            let d = d.unwrap();
+            assert_eq!(d.map(f32::to_bits), want.map(f32::to_bits), "kernel {k}");
+        }
+    }
+
+    /// A random 32×32 code: plane bits from one of several textures, the mask one of several
+    /// shapes (full, rectangle, disc, random speckle, sparse), so overlaps near the thresholds,
+    /// ties and empty rows all occur.
+    fn random_code(rng: &mut Rng, planes: usize) -> FeatureCode {
+        let full = (1u64 << 32) - 1;
+        let texture = rng.below(4);
+        let plane_rows: Vec<Vec<u64>> = (0..planes)
+            .map(|p| {
+                (0..32)
+                    .map(|y| match texture {
+                        0 => rng.next_u64() & full,
+                        1 => 0,
+                        2 => (0x5555_5555u64 << ((y + p) % 2)) & full,
+                        _ => {
+                            let mut v = rng.next_u64() & full;
+                            if rng.chance(0.5) {
+                                v &= rng.next_u64();
+                            }
+                            v
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+        let shape = rng.below(5);
+        let (x0, x1) = (rng.below(16) as i64, 16 + rng.below(17) as i64);
+        let (y0, y1) = (rng.below(16) as i64, 16 + rng.below(17) as i64);
+        let (cx, cy, r) = (
+            rng.range(8.0, 24.0),
+            rng.range(8.0, 24.0),
+            rng.range(6.0, 22.0),
+        );
+        let density = rng.range(0.05, 1.0);
+        let mask: Vec<u64> = (0..32i64)
+            .map(|y| {
+                let mut row = 0u64;
+                for x in 0..32i64 {
+                    let on = match shape {
+                        0 => true,
+                        1 => (x0..x1).contains(&x) && (y0..y1).contains(&y),
+                        2 => (x as f64 - cx).hypot(y as f64 - cy) < r,
+                        3 => rng.chance(density),
+                        _ => rng.chance(0.3) && (x0..x1).contains(&x),
+                    };
+                    row |= (on as u64) << x;
+                }
+                row
+            })
+            .collect();
+        FeatureCode::from_parts(
+            CodeKind::Surface,
+            Modality::Visible,
+            32,
+            32,
+            &plane_rows,
+            &mask,
+        )
+        .unwrap()
+    }
+
+    /// `a` moved by (dx, dy) with a fraction `flip` of plane bits flipped and mask bits dropped:
+    /// a genuine-like partner.
+    fn variant(rng: &mut Rng, a: &FeatureCode, dx: i32, dy: i32, flip: f64) -> FeatureCode {
+        let full = (1u64 << 32) - 1;
+        let mv = |w: u64| {
+            if dx >= 0 {
+                (w << dx) & full
+            } else {
+                w >> -dx
+            }
+        };
+        let src = |y: i32| (0..32).contains(&(y - dy)).then(|| (y - dy) as usize);
+        let mut noise = |w: u64| {
+            let mut v = w;
+            for x in 0..32 {
+                if rng.chance(flip) {
+                    v ^= 1 << x;
+                }
+            }
+            v & full
+        };
+        let planes: Vec<Vec<u64>> = (0..a.planes())
+            .map(|p| {
+                (0..32)
+                    .map(|y| src(y).map_or(0, |s| noise(mv(a.plane_row(p, s)))))
+                    .collect()
+            })
+            .collect();
+        let mask: Vec<u64> = (0..32)
+            .map(|y| src(y).map_or(0, |s| mv(a.mask_row(s)) & !noise(0)))
+            .collect();
+        FeatureCode::from_parts(a.kind(), a.source(), 32, 32, &planes, &mask).unwrap()
+    }
+
+    #[test]
+    fn fast_path_equals_reference_on_fixed_seeds() {
+        eprintln!("detected kernel: {}", Kernel::detect());
+        let mut rng = Rng::new(0x5eed);
+        for i in 0..200 {
+            let planes = if i % 3 == 0 { 6 } else { 3 };
+            let a = random_code(&mut rng, planes);
+            let b = random_code(&mut rng, planes);
+            assert_fast_equals_reference(&a, &b);
+            let (dx, dy) = (rng.below(13) as i32 - 6, rng.below(13) as i32 - 6);
+            let flip = rng.range(0.0, 0.4);
+            let v = variant(&mut rng, &a, dx, dy, flip);
+            assert_fast_equals_reference(&a, &v);
+            assert_fast_equals_reference(&v, &a);
+        }
+    }
+
+    #[test]
+    fn fast_path_equals_reference_at_overlap_thresholds() {
+        // Overlaps exactly at (and next to) the coarse pass's and the rigid pass's minimum.
+        let mut rng = Rng::new(77);
+        let full = (1u64 << 32) - 1;
+        for planes in [3usize, 6] {
+            for c in 3..=5u32 {
+                // `c` valid samples on each coarse row (2, 6, …), full rows elsewhere.
+                let (p, _) = code(&mut rng, planes);
+                let mask: Vec<u64> = (0..32)
+                    .map(|y| if y % 4 == 2 { (1u64 << c) - 1 } else { full })
+                    .collect();
+                let a = FeatureCode::from_parts(CodeKind::Vein, Modality::Nir, 32, 32, &p, &mask)
+                    .unwrap();
+                let (q, m) = code(&mut rng, planes);
+                let b =
+                    FeatureCode::from_parts(CodeKind::Vein, Modality::Nir, 32, 32, &q, &m).unwrap();
+                assert_fast_equals_reference(&a, &b);
+                assert_fast_equals_reference(&b, &a);
+            }
+            for rows in 7..=9usize {
+                // `rows` full rows: 224, 256 or 288 valid samples at the best shift.
+                let (p, _) = code(&mut rng, planes);
+                let mask: Vec<u64> = (0..32)
+                    .map(|y| {
+                        if (10..10 + rows).contains(&y) {
+                            full
+                        } else {
+                            0
+                        }
+                    })
+                    .collect();
+                let a = FeatureCode::from_parts(CodeKind::Vein, Modality::Nir, 32, 32, &p, &mask)
+                    .unwrap();
+                let b = variant(&mut rng, &a, 0, 0, 0.0);
+                let full_b = FeatureCode::from_parts(
+                    CodeKind::Vein,
+                    Modality::Nir,
+                    32,
+                    32,
+                    &p,
+                    &vec![full; 32],
+                )
+                .unwrap();
+                for (x, y) in [(&a, &b), (&a, &full_b), (&full_b, &a)] {
+                    assert_fast_equals_reference(x, y);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn other_shapes_take_the_reference() {
+        let mut rng = Rng::new(4);
+        let (p, m) = code(&mut rng, 5);
+        let a =
+            FeatureCode::from_parts(CodeKind::Surface, Modality::Visible, 32, 32, &p, &m).unwrap();
+        assert!(shift_probe(Kernel::detect(), &a).is_none());
+        let (p, _) = code(&mut rng, 3);
+        let m = vec![(1u64 << 20) - 1; 24];
+        let p: Vec<Vec<u64>> = p.into_iter().map(|r| r[..24].to_vec()).collect();
+        let c =
+            FeatureCode::from_parts(CodeKind::Surface, Modality::Visible, 20, 24, &p, &m).unwrap();
+        assert!(shift_probe(Kernel::detect(), &c).is_none());
+        assert_eq!(
+            prepared_distance(
+                Kernel::detect(),
+                Some(&PreparedCode::new(Kernel::detect(), &c)),
+                Some(&c),
+                "x"
+            )
+            .unwrap()
+            .map(f32::to_bits),
+            best_distance(&c, &c).map(f32::to_bits)
+        );
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+        #[test]
+        fn fast_path_equals_reference(
+            seed: u64,
+            six in proptest::bool::ANY,
+            dx in -6i32..=6,
+            dy in -6i32..=6,
+            flip in 0.0f64..0.5,
+        ) {
+            let mut rng = Rng::new(seed);
+            let planes = if six { 6 } else { 3 };
+            let a = random_code(&mut rng, planes);
+            let v = variant(&mut rng, &a, dx, dy, flip);
+            assert_fast_equals_reference(&a, &v);
+            let b = random_code(&mut rng, planes);
+            assert_fast_equals_reference(&b, &v);
+        }
     }
 }

@@ -91,6 +91,17 @@ pub const REFINE_CANDIDATES: usize = 3;
 pub const BLOCKS: usize = 4;
 /// Matcher: each block's own shift, in samples, around the global best shift.
 pub const LOCAL_SHIFT: i32 = 1;
+/// Matcher (elastic): a block's local shift with a lower distance replaces the block's current
+/// best only if it keeps at least `BLOCK_KEEP.0 / BLOCK_KEEP.1` (3/4) of that best's overlap: a
+/// block may not escape into a sliver of lucky samples.
+pub const BLOCK_KEEP: (u32, u32) = (3, 4);
+/// Matcher (elastic): a local shift with more than `BLOCK_GAIN.0 / BLOCK_GAIN.1` (4/3) times the
+/// current best's overlap replaces it when its distance is at most [`BLOCK_SLACK`] higher: much
+/// more evidence at a near-equal distance is the better alignment.
+pub const BLOCK_GAIN: (u32, u32) = (4, 3);
+/// See [`BLOCK_GAIN`]; in units of the block distance `d / n` (differing plane bits per jointly
+/// valid sample).
+pub const BLOCK_SLACK: f32 = 0.02;
 /// Matcher: fewer jointly valid samples than this (of 1024) and a modality gives no score: a
 /// distance over a sliver of overlap says nothing.
 pub const MIN_OVERLAP: u32 = 256;

@@ -7,6 +7,8 @@
 //! * [`Rng`] — a small deterministic PRNG (xoshiro256**), so generated data is byte-identical
 //!   across platforms and dependency upgrades.
 //! * [`CoreError`] — errors of this crate.
+//! * [`simd`] — the workspace's only SIMD (and only `unsafe`) code: runtime-dispatched bit-code
+//!   kernels (the index's coarse scan, the matcher's shift search) on plain integer slices.
 //!
 //! This crate does no I/O.
 //!
@@ -18,12 +20,14 @@
 //! assert_eq!(img.width(), 4);
 //! assert_eq!(img.to_f32().get(0, 0), 0.0);
 //! ```
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 #![deny(missing_docs)]
 
 mod geometry;
 mod image;
 mod rng;
+#[allow(unsafe_code)]
+pub mod simd;
 
 pub use geometry::{Affine, Point};
 pub use image::{GrayF32, GrayImage};

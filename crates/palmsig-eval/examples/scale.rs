@@ -19,11 +19,15 @@ struct Fast;
 
 impl EvalEngine for Fast {
     type Template = T;
+    type Probe = T;
     fn extract(&self, c: &CaptureRecord, _: bool) -> Result<T, Failure> {
         let h =
             c.id.bytes()
                 .fold(7u32, |h, b| h.wrapping_mul(31).wrapping_add(b as u32));
         Ok(T(c.class, (h % 1000) as f32 / 1000.0))
+    }
+    fn prepare(&self, t: &T) -> T {
+        t.clone()
     }
     fn compare(&self, a: &T, b: &T) -> Scores {
         let s = if a.0 == b.0 { 0.6 } else { 0.0 } + 0.5 * (a.1 * b.1);

@@ -51,17 +51,25 @@ pub struct EngineInfo {
 ///
 /// The evaluator hands `extract` a capture whose image paths are already restricted to the
 /// modalities selected (`visible`, `nir` or both); it calls the methods from many threads.
+/// Every probe is compared with many references, so it is [prepared](EvalEngine::prepare) once
+/// and then compared.
 pub trait EvalEngine: Sync {
     /// The engine's template.
     type Template: Clone + Send + Sync;
+    /// A probe template prepared for many comparisons (e.g. a matcher's shifted copies of it,
+    /// computed once). An engine with nothing to prepare uses its template.
+    type Probe;
     /// Read the capture's images and make its template, or say why not. A missing or
     /// undecodable file is a [`Failure`] (e.g. code `file_missing`, `bad_image`), never a panic.
     /// With `explain` set, the engine may write its intermediate images (its own sink).
     fn extract(&self, capture: &CaptureRecord, explain: bool) -> Result<Self::Template, Failure>;
-    /// Compare a probe with one reference template.
-    fn compare(&self, probe: &Self::Template, reference: &Self::Template) -> Scores;
-    /// Compare a probe with a multi-capture enrolment (one class's references).
-    fn compare_reference(&self, probe: &Self::Template, references: &[Self::Template]) -> Scores;
+    /// Prepare a probe for [`EvalEngine::compare`] and [`EvalEngine::compare_reference`]. Must
+    /// not change any score: `compare(&prepare(a), b)` is the comparison of `a` with `b`.
+    fn prepare(&self, probe: &Self::Template) -> Self::Probe;
+    /// Compare a prepared probe with one reference template.
+    fn compare(&self, probe: &Self::Probe, reference: &Self::Template) -> Scores;
+    /// Compare a prepared probe with a multi-capture enrolment (one class's references).
+    fn compare_reference(&self, probe: &Self::Probe, references: &[Self::Template]) -> Scores;
     /// Algorithm name and version.
     fn info(&self) -> EngineInfo;
 }

@@ -539,9 +539,10 @@ pub fn evaluate<E: EvalEngine>(
                 &acquired,
                 |j| {
                     let k = acquired.partition_point(|&a| a < j);
+                    let probe = engine.prepare(t(j));
                     acquired[..k]
                         .iter()
-                        .map(|&i| (ctx.class_of[i as usize], engine.compare(t(j), t(i))))
+                        .map(|&i| (ctx.class_of[i as usize], engine.compare(&probe, t(i))))
                         .collect()
                 },
                 &scores_path,
@@ -590,9 +591,10 @@ pub fn evaluate<E: EvalEngine>(
                 .filter(|&k| !refs[k as usize].is_empty())
                 .collect();
             let by_reference = |p: u32| -> Vec<(u32, Scores)> {
+                let probe = engine.prepare(t(p));
                 enrolled
                     .iter()
-                    .map(|&k| (k, engine.compare_reference(t(p), &refs[k as usize])))
+                    .map(|&k| (k, engine.compare_reference(&probe, &refs[k as usize])))
                     .collect()
             };
             if matches!(opts.protocol, Protocol::CrossSession) {
@@ -601,9 +603,10 @@ pub fn evaluate<E: EvalEngine>(
                     &ctx,
                     &probes,
                     |p| {
+                        let probe = engine.prepare(t(p));
                         gallery
                             .iter()
-                            .map(|&g| (ctx.class_of[g as usize], engine.compare(t(p), t(g))))
+                            .map(|&g| (ctx.class_of[g as usize], engine.compare(&probe, t(g))))
                             .collect()
                     },
                     &scores_path,

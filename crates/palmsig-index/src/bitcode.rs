@@ -188,6 +188,7 @@ const COARSE_WORDS: usize = (2 * PLANES * BITS_PER_PLANE).div_ceil(256) * 4;
 
 impl Scorer for BitScorer {
     type Template = BitTemplate;
+    type Probe = BitTemplate;
 
     fn coarse_words(&self) -> usize {
         COARSE_WORDS
@@ -280,7 +281,11 @@ impl Scorer for BitScorer {
         Ok(BitTemplate { surface, vein })
     }
 
-    fn score(&self, probe: &BitTemplate, enrolled: &BitTemplate) -> f32 {
+    fn prepare(&self, probe: &BitTemplate) -> BitTemplate {
+        *probe
+    }
+
+    fn score_prepared(&self, probe: &BitTemplate, enrolled: &BitTemplate) -> f32 {
         (1.0 - self.distance(probe, enrolled)) as f32
     }
 

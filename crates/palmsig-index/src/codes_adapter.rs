@@ -2,12 +2,13 @@
 //!
 //! Coarse code: the block histograms of [`crate::coarse`] computed on each `FeatureCode`'s bit
 //! planes and mask (surface first, then vein; up to [`MAX_PLANES`] planes each). Full score: the
-//! codes crate's calibrated fused score (`Matcher::compare(..).fused`, higher = more similar);
+//! codes crate's calibrated fused score (`Matcher::compare_prepared(..).fused` with the probe
+//! prepared once per search, higher = more similar);
 //! threshold: `Threshold::for_fmr`. Stored form: `Template::to_bytes` (CRC-checked).
 use crate::coarse::{write_coarse, BitGrid, BITS_PER_PLANE};
 use crate::error::ScorerError;
 use crate::scorer::{CoarseProbe, Scorer};
-use palmsig_codes::{FeatureCode, Matcher, Template, Threshold};
+use palmsig_codes::{FeatureCode, MatchError, Matcher, PreparedProbe, Template, Threshold};
 
 /// Planes per modality used by the coarse code.
 pub const MAX_PLANES: usize = 3;
@@ -98,6 +99,9 @@ impl CodesScorer {
 
 impl Scorer for CodesScorer {
     type Template = Template;
+    /// The matcher's prepared probe (shifted copies computed once per search); a probe the
+    /// matcher refuses keeps its error and scores `-inf` against everything.
+    type Probe = Result<PreparedProbe, MatchError>;
 
     fn coarse_words(&self) -> usize {
         WORDS
@@ -141,10 +145,16 @@ impl Scorer for CodesScorer {
         Template::from_bytes(bytes).map_err(|e| ScorerError::Malformed(e.to_string()))
     }
 
-    fn score(&self, probe: &Template, enrolled: &Template) -> f32 {
+    fn prepare(&self, probe: &Template) -> Self::Probe {
+        self.matcher.prepare(probe)
+    }
+
+    fn score_prepared(&self, probe: &Self::Probe, enrolled: &Template) -> f32 {
         // An incomparable pair (other algorithm, no common modality) can never match.
-        self.matcher
-            .compare(probe, enrolled)
+        probe
+            .as_ref()
+            .ok()
+            .and_then(|p| self.matcher.compare_prepared(p, enrolled).ok())
             .map_or(f32::NEG_INFINITY, |c| c.fused)
     }
 

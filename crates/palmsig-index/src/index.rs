@@ -544,11 +544,13 @@ impl<S: Scorer> GalleryRead for Index<S> {
         } else {
             Some(self.scorer.coarse_probe(probe)?)
         };
+        // Prepared once, outside the read lock: every re-ranked candidate reuses it.
+        let prepared = self.scorer.prepare(probe);
         let g = self.read();
         let n = g.loc.len();
         let mut cands = Vec::new();
         let mut score = |s: &Segment, i: usize| -> Result<(), IndexError> {
-            let sc = self.scorer.score_encoded(probe, s.bytes(i))?;
+            let sc = self.scorer.score_encoded(&prepared, s.bytes(i))?;
             cands.push(Candidate {
                 id: s.ids[i],
                 score: sc,

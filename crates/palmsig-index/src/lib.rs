@@ -2,10 +2,10 @@
 //! coarse-to-fine.
 //!
 //! - [`Index`] — the gallery, generic over a [`Scorer`]: a compact, shift-robust coarse code per
-//!   hand ([`coarse`]) scanned with a runtime-detected SIMD kernel ([`simd::Kernel`]: AVX2,
-//!   `popcnt`, portable — all give identical results), the top-K shortlist re-ranked by the full
-//!   matcher, and a [`Decision`] at a threshold set for a target FPIR at the current gallery size
-//!   ([`calib`]). Reads ([`GalleryRead`]) run concurrently with writes ([`GalleryWrite`]: insert,
+//!   hand ([`coarse`]) scanned with a runtime-detected SIMD kernel ([`simd::Kernel`], from
+//!   `palmsig_core::simd`: AVX2, `popcnt`, portable — all give identical results), the top-K
+//!   shortlist re-ranked by the full matcher, and a [`Decision`] at a threshold set for a target
+//!   FPIR at the current gallery size ([`calib`]). Reads ([`GalleryRead`]) run concurrently with writes ([`GalleryWrite`]: insert,
 //!   upsert, replace, remove with tombstones, compaction).
 //! - [`BruteForce`] — the reference every fast answer is tested against.
 //! - [`Store`] — crash-safe persistence (append log + checksummed snapshot, fsync before
@@ -30,7 +30,7 @@
 //! assert_eq!(r.candidates[0].id, 42);
 //! assert!(matches!(r.decision, Decision::Match { id: 42, .. }));
 //! ```
-#![deny(unsafe_code)]
+#![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod bitcode;
@@ -45,8 +45,9 @@ pub mod params;
 pub mod persist;
 pub mod reference;
 pub mod scorer;
-#[allow(unsafe_code)]
-pub mod simd;
+/// The coarse-scan kernels live in `palmsig_core::simd` (the workspace's one SIMD module);
+/// re-exported here so `palmsig_index::simd::{scan_min, Kernel}` keeps working.
+pub use palmsig_core::simd;
 
 pub use bitcode::{BitScorer, BitTemplate, GridCode};
 pub use codes_adapter::CodesScorer;

@@ -23,8 +23,9 @@ pub const SCAN_CHUNK: usize = 4096;
 /// little slack for sealing overhead and future versions).
 pub const MAX_TEMPLATE_BYTES: usize = 16 * 1024;
 
-/// Largest coarse code, in 64-bit words (the scan keeps distances in `u16`).
-pub const MAX_COARSE_WORDS: usize = 64;
+/// Largest coarse code, in 64-bit words: the scan kernel's limit (it keeps distances in `u16`
+/// and counts bytes in 8-bit lanes).
+pub const MAX_COARSE_WORDS: usize = palmsig_core::simd::MAX_SCAN_WORDS;
 
 /// Largest log record body accepted on replay: a length field above it is treated as corruption
 /// rather than an allocation request.

@@ -48,12 +48,13 @@ impl<S: Scorer> BruteForce<S> {
         probe: &S::Template,
         p: &SearchParams,
     ) -> Result<SearchResult, IndexError> {
+        let prepared = self.scorer.prepare(probe);
         let mut c: Vec<Candidate> = self
             .records
             .iter()
             .map(|(id, t)| Candidate {
                 id: *id,
-                score: self.scorer.score(probe, t),
+                score: self.scorer.score_prepared(&prepared, t),
             })
             .collect();
         let reranked = c.len();

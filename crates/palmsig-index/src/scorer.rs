@@ -41,14 +41,24 @@ pub trait Scorer: Send + Sync {
     fn encode(&self, t: &Self::Template) -> Result<Vec<u8>, ScorerError>;
     /// Parse a stored template; never panics on any input.
     fn decode(&self, bytes: &[u8]) -> Result<Self::Template, ScorerError>;
+    /// A probe prepared for many exact scores (a search scores one probe against a whole
+    /// shortlist); a scorer with nothing to prepare uses its template.
+    type Probe: Send + Sync;
+    /// Prepare a probe for [`Scorer::score_prepared`] and [`Scorer::score_encoded`].
+    fn prepare(&self, probe: &Self::Template) -> Self::Probe;
+    /// Exact similarity of a prepared probe to an enrolled template (higher = more similar);
+    /// the same as [`Scorer::score`] of the unprepared probe.
+    fn score_prepared(&self, probe: &Self::Probe, enrolled: &Self::Template) -> f32;
     /// Exact similarity of a probe to an enrolled template (higher = more similar).
-    fn score(&self, probe: &Self::Template, enrolled: &Self::Template) -> f32;
+    fn score(&self, probe: &Self::Template, enrolled: &Self::Template) -> f32 {
+        self.score_prepared(&self.prepare(probe), enrolled)
+    }
     /// Score threshold for a per-comparison false match rate `fmr` (in `(0, 1]`).
     fn threshold_for_fmr(&self, fmr: f64) -> f32;
-    /// Score an encoded enrolled template. The default decodes then scores; a scorer may
-    /// override it to score the bytes in place.
-    fn score_encoded(&self, probe: &Self::Template, enrolled: &[u8]) -> Result<f32, ScorerError> {
+    /// Score an encoded enrolled template with a prepared probe. The default decodes then
+    /// scores; a scorer may override it to score the bytes in place.
+    fn score_encoded(&self, probe: &Self::Probe, enrolled: &[u8]) -> Result<f32, ScorerError> {
         let t = self.decode(enrolled)?;
-        Ok(self.score(probe, &t))
+        Ok(self.score_prepared(probe, &t))
     }
 }

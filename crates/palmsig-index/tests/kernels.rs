@@ -1,6 +1,6 @@
 //! The SIMD, popcnt and portable scan kernels give identical distances.
+use palmsig_core::simd::{scan_min, Kernel};
 use palmsig_core::Rng;
-use palmsig_index::simd::{scan_min, Kernel};
 use proptest::prelude::*;
 
 fn reference(words: usize, g: &[u64], c: &[u64], m: &[u64]) -> Vec<u16> {
@@ -27,7 +27,7 @@ fn check(words: usize, n: usize, q: usize, seed: u64) {
         .map(|_| rng.next_u64() | rng.next_u64())
         .collect();
     let want = reference(words, &g, &c, &m);
-    for k in [Kernel::Portable, Kernel::Popcnt, Kernel::Avx2] {
+    for k in Kernel::ALL {
         let mut out = vec![7u16; n];
         assert!(scan_min(k, words, &g, &c, &m, &mut out));
         assert_eq!(out, want, "kernel {} words {words} n {n} q {q}", k.name());
@@ -55,7 +55,7 @@ fn extreme_codes_give_extreme_distances() {
     let g = vec![u64::MAX; 8 * words];
     let c = vec![0u64; words];
     let m = vec![u64::MAX; words];
-    for k in [Kernel::Portable, Kernel::Popcnt, Kernel::Avx2] {
+    for k in Kernel::ALL {
         let mut out = vec![0u16; 8];
         assert!(scan_min(k, words, &g, &c, &m, &mut out));
         assert!(out.iter().all(|&d| d == 256), "{}", k.name());

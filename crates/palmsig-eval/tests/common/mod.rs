@@ -38,6 +38,7 @@ fn hash(s: &str) -> u64 {
 
 impl EvalEngine for FakeEngine {
     type Template = FakeTemplate;
+    type Probe = FakeTemplate;
 
     fn extract(&self, c: &CaptureRecord, explain: bool) -> Result<FakeTemplate, Failure> {
         if explain {
@@ -56,6 +57,10 @@ impl EvalEngine for FakeEngine {
             has_visible: c.visible.is_some(),
             has_nir: c.nir.is_some(),
         })
+    }
+
+    fn prepare(&self, t: &FakeTemplate) -> FakeTemplate {
+        t.clone()
     }
 
     fn compare(&self, a: &FakeTemplate, b: &FakeTemplate) -> Scores {

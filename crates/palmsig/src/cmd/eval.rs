@@ -6,7 +6,7 @@ use std::sync::Mutex;
 
 use anyhow::Context as _;
 use indicatif::{ProgressBar, ProgressStyle};
-use palmsig_codes::{Algorithm, Engine, Template};
+use palmsig_codes::{Algorithm, Engine, MatchError, PreparedProbe, Template};
 use palmsig_core::GrayImage;
 use palmsig_eval::{
     CaptureRecord, EngineInfo, EvalEngine, EvalOptions, Failure, Manifest, ModalitySelection,
@@ -69,6 +69,9 @@ fn load(path: &Option<PathBuf>) -> Result<Option<GrayImage>, Failure> {
 
 impl EvalEngine for CodesEngine {
     type Template = Template;
+    /// A probe the matcher refused (other algorithm or parameters) keeps its error: every
+    /// comparison of it then fails, as it would unprepared.
+    type Probe = Result<PreparedProbe, MatchError>;
 
     fn extract(&self, c: &CaptureRecord, explain: bool) -> Result<Template, Failure> {
         let capture = Capture {
@@ -93,12 +96,28 @@ impl EvalEngine for CodesEngine {
             .map_err(|e| Failure::new(e.code(), e.to_string()))
     }
 
-    fn compare(&self, probe: &Template, reference: &Template) -> Scores {
-        self.scores(self.engine.matcher().compare(probe, reference))
+    fn prepare(&self, probe: &Template) -> Self::Probe {
+        self.engine.matcher().prepare(probe)
     }
 
-    fn compare_reference(&self, probe: &Template, references: &[Template]) -> Scores {
-        self.scores(self.engine.matcher().compare_reference(probe, references))
+    fn compare(&self, probe: &Self::Probe, reference: &Template) -> Scores {
+        let m = self.engine.matcher();
+        self.scores(
+            probe
+                .as_ref()
+                .map_err(Clone::clone)
+                .and_then(|p| m.compare_prepared(p, reference)),
+        )
+    }
+
+    fn compare_reference(&self, probe: &Self::Probe, references: &[Template]) -> Scores {
+        let m = self.engine.matcher();
+        self.scores(
+            probe
+                .as_ref()
+                .map_err(Clone::clone)
+                .and_then(|p| m.compare_reference_prepared(p, references)),
+        )
     }
 
     fn info(&self) -> EngineInfo {

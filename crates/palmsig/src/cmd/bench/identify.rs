@@ -10,8 +10,8 @@
 //! FNIR and FPIR at the threshold calibrated for `--fpir`; and the scan kernel's GB/s against a
 //! plain streaming read of memory.
 use anyhow::Context;
+use palmsig_core::simd::{scan_min, Kernel};
 use palmsig_index::codes_adapter::template_from_bits;
-use palmsig_index::simd::{scan_min, Kernel};
 use palmsig_index::{
     BitScorer, BitTemplate, CodeModel, CodesScorer, Decision, GalleryRead, GalleryWrite, Index,
     Scorer, SearchParams, Store,

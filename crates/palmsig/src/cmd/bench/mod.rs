@@ -1,4 +1,5 @@
 //! `palmsig bench …`: benchmarks that print JSON. One module per benchmark.
+pub mod compare;
 pub mod extract;
 pub mod identify;
 pub mod service;
@@ -19,6 +20,8 @@ enum Which {
     Identify(identify::Args),
     /// Template extraction and comparison speed.
     Extract(extract::Args),
+    /// Template comparison throughput per matcher kernel (prepared and unprepared probes).
+    Compare(compare::Args),
     /// Synthetic capture generation speed.
     Synth(synth::Args),
     /// Service latency (enrol, identify) at a gallery size, through the HTTP router.
@@ -30,6 +33,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     match args.which {
         Which::Identify(a) => identify::run(a),
         Which::Extract(a) => extract::run(a),
+        Which::Compare(a) => compare::run(a),
         Which::Synth(a) => synth::run(a),
         Which::Service(a) => service::run(a),
     }

@@ -1,59 +1,15 @@
 //! Coarse-scan kernels: masked Hamming distance of every gallery code to the probe code(s).
 //!
-//! `out[i] = min_q popcount((gallery[i] ^ code_q) & mask_q)`. Three implementations, picked at run
-//! time by [`Kernel::detect`]: AVX2 (nibble-lookup popcount, four records per step, 256-bit codes
-//! or multiples), scalar `popcnt`, and a portable fallback. All give identical results (tested).
-//! This is the only module of the crate with `unsafe`: the `target_feature` functions, called
-//! only after the CPU feature was detected, and unaligned SIMD loads inside checked bounds.
+//! `out[i] = min_q popcount((gallery[i] ^ code_q) & mask_q)`. AVX2 (nibble-lookup popcount, four
+//! records per step, 256-bit codes or multiples; also used for [`Kernel::Avx512`]: the scan is
+//! bound by memory bandwidth, not by the popcount), scalar `popcnt`, and a portable fallback. All
+//! give identical results (tested).
 
-/// A scan implementation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kernel {
-    /// Plain Rust `count_ones` (no CPU feature assumed).
-    Portable,
-    /// Scalar `popcnt` instruction.
-    Popcnt,
-    /// AVX2 nibble-lookup popcount, four records per step (codes of a multiple of 4 words).
-    Avx2,
-}
+use super::Kernel;
 
-impl Kernel {
-    /// The fastest kernel this CPU supports.
-    pub fn detect() -> Kernel {
-        if Kernel::Avx2.is_available() {
-            Kernel::Avx2
-        } else if Kernel::Popcnt.is_available() {
-            Kernel::Popcnt
-        } else {
-            Kernel::Portable
-        }
-    }
-
-    /// Whether this CPU can run the kernel.
-    pub fn is_available(self) -> bool {
-        match self {
-            Kernel::Portable => true,
-            #[cfg(target_arch = "x86_64")]
-            Kernel::Popcnt => std::arch::is_x86_feature_detected!("popcnt"),
-            #[cfg(target_arch = "x86_64")]
-            Kernel::Avx2 => {
-                std::arch::is_x86_feature_detected!("avx2")
-                    && std::arch::is_x86_feature_detected!("popcnt")
-            }
-            #[cfg(not(target_arch = "x86_64"))]
-            _ => false,
-        }
-    }
-
-    /// Short name (for reports).
-    pub fn name(self) -> &'static str {
-        match self {
-            Kernel::Portable => "portable",
-            Kernel::Popcnt => "popcnt",
-            Kernel::Avx2 => "avx2",
-        }
-    }
-}
+/// Largest record, in 64-bit words: distances are kept in `u16`, and the AVX2 kernel's byte
+/// counters hold at most `8 * words / 4` (≤ 128 at 64 words) before they are summed.
+pub const MAX_SCAN_WORDS: usize = 64;
 
 /// Scan `gallery` (records of `words` u64 each) against probe codes/masks, writing the minimum
 /// masked distance per record into `out` (`out.len()` records).
@@ -69,7 +25,7 @@ pub fn scan_min(
     out: &mut [u16],
 ) -> bool {
     if words == 0
-        || words > crate::params::MAX_COARSE_WORDS
+        || words > MAX_SCAN_WORDS
         || codes.is_empty()
         || codes.len() != masks.len()
         || !codes.len().is_multiple_of(words)
@@ -79,13 +35,13 @@ pub fn scan_min(
     }
     match kernel {
         #[cfg(target_arch = "x86_64")]
-        Kernel::Avx2 if words.is_multiple_of(4) && kernel.is_available() => {
-            // SAFETY: AVX2 and popcnt were detected on this CPU just above; lengths were checked.
+        Kernel::Avx2 | Kernel::Avx512 if words.is_multiple_of(4) && Kernel::Avx2.is_available() => {
+            // Safety: AVX2 and popcnt were detected on this CPU just above; lengths were checked.
             unsafe { x86::scan_avx2(words, gallery, codes, masks, out) }
         }
         #[cfg(target_arch = "x86_64")]
-        Kernel::Popcnt | Kernel::Avx2 if Kernel::Popcnt.is_available() => {
-            // SAFETY: popcnt was detected on this CPU just above.
+        Kernel::Popcnt | Kernel::Avx2 | Kernel::Avx512 if Kernel::Popcnt.is_available() => {
+            // Safety: popcnt was detected on this CPU just above.
             unsafe { x86::scan_popcnt(words, gallery, codes, masks, out) }
         }
         _ => scan_generic(words, gallery, codes, masks, out),
@@ -126,12 +82,9 @@ mod x86 {
     }
 
     /// Popcount of each byte of `x`.
-    ///
-    /// # Safety
-    /// The CPU must support AVX2.
     #[inline]
     #[target_feature(enable = "avx2")]
-    unsafe fn popcnt8(x: __m256i, lut: __m256i, low: __m256i) -> __m256i {
+    fn popcnt8(x: __m256i, lut: __m256i, low: __m256i) -> __m256i {
         let lo = _mm256_and_si256(x, low);
         let hi = _mm256_and_si256(_mm256_srli_epi16(x, 4), low);
         _mm256_add_epi8(_mm256_shuffle_epi8(lut, lo), _mm256_shuffle_epi8(lut, hi))
@@ -171,12 +124,17 @@ mod x86 {
                     let rec = base + r * words;
                     let mut acc = zero;
                     for j in 0..regs {
-                        // SAFETY: rec + 4j + 4 <= (4b + 4) * words <= gallery.len() (b < n/4),
+                        // Safety: rec + 4j + 4 <= (4b + 4) * words <= gallery.len() (b < n/4),
                         // and qc/qm hold `words` u64s; unaligned loads are allowed.
-                        let g =
-                            _mm256_loadu_si256(gallery.as_ptr().add(rec + 4 * j) as *const __m256i);
-                        let c = _mm256_loadu_si256(qc.as_ptr().add(4 * j) as *const __m256i);
-                        let m = _mm256_loadu_si256(qm.as_ptr().add(4 * j) as *const __m256i);
+                        let (g, c, m) = unsafe {
+                            (
+                                _mm256_loadu_si256(
+                                    gallery.as_ptr().add(rec + 4 * j) as *const __m256i
+                                ),
+                                _mm256_loadu_si256(qc.as_ptr().add(4 * j) as *const __m256i),
+                                _mm256_loadu_si256(qm.as_ptr().add(4 * j) as *const __m256i),
+                            )
+                        };
                         let x = _mm256_and_si256(_mm256_xor_si256(g, c), m);
                         acc = _mm256_add_epi8(acc, popcnt8(x, lut, low));
                     }
