@@ -110,15 +110,8 @@ impl Coder {
     pub(crate) fn new() -> Coder {
         #[cfg(feature = "tuning")]
         {
-            // Development only: override the filter parameters from the environment to tune
-            // them without rebuilding (templates made this way carry the default hash; never
-            // enabled in a product build).
-            let g = |k: &str, d: f32| {
-                std::env::var(k)
-                    .ok()
-                    .and_then(|v| v.parse().ok())
-                    .unwrap_or(d)
-            };
+            // Development only: filter parameters from the environment (see `params::tuned`).
+            let g = params::tuned;
             return Coder {
                 surface: Bank::new(
                     g("PSIG_SR", params::SURFACE_RADIUS as f32) as usize,

@@ -119,3 +119,14 @@ pub const MIN_ROI_SIDE: usize = 32;
 /// with no code left is refused (`no_texture`). Equal to the matcher's minimum overlap: a code
 /// that could never reach it cannot be matched.
 pub const MIN_VALID_SAMPLES: u32 = MIN_OVERLAP;
+
+/// Development only (`tuning` feature): `default`, or the value of the environment variable
+/// `key`, to tune a parameter without rebuilding. Templates made this way carry the default
+/// parameter hash; the feature is never enabled in a product build.
+#[cfg(feature = "tuning")]
+pub(crate) fn tuned(key: &str, default: f32) -> f32 {
+    std::env::var(key)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}

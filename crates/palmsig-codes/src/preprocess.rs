@@ -210,12 +210,7 @@ pub(crate) fn find_occluders(vals: &[f32], valid: &[bool], size: usize) -> Occlu
 fn occluder_params() -> (f32, f32, usize, usize) {
     #[cfg(feature = "tuning")]
     {
-        let g = |k: &str, d: f32| {
-            std::env::var(k)
-                .ok()
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(d)
-        };
+        let g = params::tuned;
         return (
             g("PSIG_OM", params::OCCLUDER_MEAN_FRACTION),
             g("PSIG_OS", params::OCCLUDER_STD_FRACTION),

@@ -46,27 +46,19 @@ pub struct Args {
     seed: u64,
 }
 
-/// CPU time of the calling thread (s), from Linux's `/proc/thread-self/schedstat`; `None`
-/// elsewhere.
-fn thread_cpu_s() -> Option<f64> {
-    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
-    let ns: f64 = s.split_whitespace().next()?.parse().ok()?;
-    Some(ns * 1e-9)
-}
-
 /// Time `passes` runs of `cycle` (one run of it returns its comparison count), each repeated
 /// for at least `min`: best and median comparisons per wall second and per CPU second.
 fn timed(passes: usize, min: Duration, mut cycle: impl FnMut() -> u64) -> Value {
     let (mut wall, mut cpu) = (Vec::new(), Vec::new());
     for _ in 0..passes.max(1) {
-        let c0 = thread_cpu_s();
+        let c0 = super::thread_cpu_s();
         let t0 = Instant::now();
         let mut n = 0u64;
         while n == 0 || t0.elapsed() < min {
             n += cycle();
         }
         let secs = t0.elapsed().as_secs_f64();
-        if let (Some(a), Some(b)) = (c0, thread_cpu_s()) {
+        if let (Some(a), Some(b)) = (c0, super::thread_cpu_s()) {
             if b > a {
                 cpu.push(n as f64 / (b - a));
             }

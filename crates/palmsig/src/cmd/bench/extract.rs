@@ -29,15 +29,6 @@ pub struct Args {
     seed: u64,
 }
 
-/// CPU time of the calling thread (s), from Linux's `/proc/thread-self/schedstat` (ns
-/// resolution); `None` elsewhere. On a shared, loaded machine wall time includes waiting for a
-/// core, CPU time does not — both are reported.
-fn thread_cpu_s() -> Option<f64> {
-    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
-    let ns: f64 = s.split_whitespace().next()?.parse().ok()?;
-    Some(ns * 1e-9)
-}
-
 fn median_ms(mut v: Vec<f64>) -> f64 {
     if v.is_empty() {
         return f64::NAN;
@@ -63,12 +54,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let mut templates: Vec<Template> = Vec::new();
     let mut failures = 0usize;
     for c in &captures {
-        let c0 = thread_cpu_s();
+        let c0 = super::thread_cpu_s();
         let t0 = Instant::now();
         let r = engine.extract(c, &mut NoExplain);
         full.push(t0.elapsed().as_secs_f64());
         // Summed, not per capture: the kernel updates the counter coarsely.
-        if let (Some(a), Some(b)) = (c0, thread_cpu_s()) {
+        if let (Some(a), Some(b)) = (c0, super::thread_cpu_s()) {
             full_cpu += b - a;
         }
         match r {
@@ -86,7 +77,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let matcher = engine.matcher();
     let n = templates.len();
     let (mut done, mut acc) = (0u64, 0f64);
-    let c0 = thread_cpu_s();
+    let c0 = super::thread_cpu_s();
     let t0 = Instant::now();
     if n >= 2 {
         while done < args.comparisons {
@@ -101,7 +92,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
     }
     let secs = t0.elapsed().as_secs_f64();
-    let cpu_secs = match (c0, thread_cpu_s()) {
+    let cpu_secs = match (c0, super::thread_cpu_s()) {
         (Some(a), Some(b)) => b - a,
         _ => f64::NAN,
     };

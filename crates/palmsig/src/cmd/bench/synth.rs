@@ -44,7 +44,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         })
         .collect();
     render_capture(&ids[0], &specs[0].1, w, h)?;
-    let cpu0 = thread_cpu_seconds();
+    let cpu0 = super::thread_cpu_s();
     let t1 = std::time::Instant::now();
     let mut checksum = 0u64;
     for (i, spec) in &specs {
@@ -54,7 +54,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         );
     }
     let secs = t1.elapsed().as_secs_f64();
-    let cpu = match (cpu0, thread_cpu_seconds()) {
+    let cpu = match (cpu0, super::thread_cpu_s()) {
         (Some(a), Some(b)) if b > a => Some(b - a),
         _ => None,
     };
@@ -78,11 +78,4 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         })
     );
     Ok(())
-}
-
-/// Seconds the calling thread has spent on a CPU (Linux `/proc/thread-self/schedstat`).
-fn thread_cpu_seconds() -> Option<f64> {
-    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
-    let ns: f64 = s.split_whitespace().next()?.parse().ok()?;
-    Some(ns / 1e9)
 }
