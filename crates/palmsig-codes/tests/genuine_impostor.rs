@@ -127,7 +127,11 @@ fn every_kernel_scores_real_templates_as_the_scalar_reference() {
                         ]
                     };
                     assert_eq!(bits(m.compare(a, b).unwrap()), bits(want), "{kernel}");
-                    assert_eq!(bits(m.compare_prepared(&p, b).unwrap()), bits(want), "{kernel}");
+                    assert_eq!(
+                        bits(m.compare_prepared(&p, b).unwrap()),
+                        bits(want),
+                        "{kernel}"
+                    );
                 }
                 let r1 = m.compare_reference(a, &ts[..3]).unwrap();
                 let r2 = m.compare_reference_prepared(&p, &ts[..3]).unwrap();
