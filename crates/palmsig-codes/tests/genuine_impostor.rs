@@ -95,3 +95,48 @@ fn mismatched_templates_are_refused() {
         "no_texture"
     );
 }
+
+#[test]
+fn every_kernel_scores_real_templates_as_the_scalar_reference() {
+    // Pipeline templates (realistic masks, both modalities, BOCV's 6 planes too): the SIMD
+    // paths must give the scalar reference's comparison bit for bit.
+    for algorithm in [Algorithm::CompCode, Algorithm::Bocv] {
+        let engine = Engine::new(algorithm);
+        let ts: Vec<Template> = (0..6u32)
+            .map(|k| {
+                let hand = if k % 3 == 2 { Hand::Left } else { Hand::Right };
+                let id = Identity::new(5, k / 3, hand).unwrap();
+                let spec = CaptureSpec::sample(&id, Difficulty::Realistic, 1 + k % 2, k);
+                let r = render_roi(&id, &spec, 128).unwrap();
+                engine.encode_roi(Some(&r.visible), Some(&r.nir)).unwrap()
+            })
+            .collect();
+        for kernel in palmsig_core::simd::Kernel::available() {
+            let m = engine.matcher().clone().with_kernel(kernel);
+            for a in &ts {
+                let p = m.prepare(a).unwrap();
+                for b in &ts {
+                    let want = m.compare_scalar(a, b).unwrap();
+                    let bits = |c: palmsig_codes::Comparison| {
+                        [
+                            c.surface.map(f32::to_bits),
+                            c.vein.map(f32::to_bits),
+                            Some(c.fused.to_bits()),
+                            c.surface_distance.map(f32::to_bits),
+                            c.vein_distance.map(f32::to_bits),
+                        ]
+                    };
+                    assert_eq!(bits(m.compare(a, b).unwrap()), bits(want), "{kernel}");
+                    assert_eq!(
+                        bits(m.compare_prepared(&p, b).unwrap()),
+                        bits(want),
+                        "{kernel}"
+                    );
+                }
+                let r1 = m.compare_reference(a, &ts[..3]).unwrap();
+                let r2 = m.compare_reference_prepared(&p, &ts[..3]).unwrap();
+                assert_eq!(r1, r2);
+            }
+        }
+    }
+}

@@ -264,8 +264,9 @@ fn elastic<const W: usize>(
     let perm = unsafe { _mm512_loadu_si512(BLOCK_BYTES.as_ptr().cast()) };
     let (iota, even) = (vec16(&IOTA), vec16(&EVEN));
     let zero = _mm512_setzero_si512();
-    // Per-block (d, n) of local shift l = ly * 3 + lx, blocks in lanes.
-    let mut dn = [[zero; 2]; LOCALS];
+    // Per-block (d, n) of local shift l = ly * 3 + lx, blocks in lanes. Left uninitialised:
+    // zeroing it would cost a 1 KiB memset call per search.
+    let mut dn = [std::mem::MaybeUninit::<[__m512i; 2]>::uninit(); LOCALS];
     for lx in 0..3 {
         // B moved so that its bit x holds B(x + sx).
         let sx = dx + lx as i32 - LOCAL_SHIFT;
@@ -293,10 +294,10 @@ fn elastic<const W: usize>(
                 sum[1] = _mm512_sad_epu8(_mm512_permutexvar_epi8(perm, n), zero);
             }
             // Low 32 bits of each 64-bit lane: blocks 0–7 from rows 0–15, 8–15 from 16–31.
-            dn[ly * 3 + lx] = [
+            dn[ly * 3 + lx].write([
                 _mm512_permutex2var_epi32(sums[0][0], even, sums[1][0]),
                 _mm512_permutex2var_epi32(sums[0][1], even, sums[1][1]),
-            ];
+            ]);
         }
     }
     // The block rule, local shifts in scan order.
@@ -311,7 +312,9 @@ fn elastic<const W: usize>(
     let slack = _mm512_set1_ps(params.block_slack);
     let mut has: __mmask16 = 0;
     let (mut best_h, mut best_d, mut best_n) = (_mm512_setzero_ps(), zero, zero);
-    for [d, n] in dn {
+    for dn in dn {
+        // Safety: the loops above wrote every entry (each l = ly * 3 + lx once).
+        let [d, n] = unsafe { dn.assume_init() };
         let hd = _mm512_div_ps(_mm512_cvtepi32_ps(d), _mm512_cvtepi32_ps(n));
         let keep =
             _mm512_cmpge_epu32_mask(_mm512_mullo_epi32(n, kd), _mm512_mullo_epi32(best_n, kn));

@@ -78,13 +78,17 @@ pub struct SearchParams {
     /// Overlap at which [`normalised`] is neutral.
     pub nominal_overlap: f32,
     /// Elastic block rule: a local shift with a lower distance replaces the block's current best
-    /// only if it keeps at least `keep.0 / keep.1` of the best's overlap…
+    /// only if it keeps at least `keep.0 / keep.1` of the best's overlap (numerator and
+    /// denominator below 2^16, as for `block_gain`)…
     pub block_keep: (u32, u32),
     /// …and one with more than `gain.0 / gain.1` times the best's overlap replaces it if its
     /// distance is at most the best's plus `block_slack`.
     pub block_gain: (u32, u32),
     /// See `block_gain`.
     pub block_slack: f32,
+    // Block overlaps are at most 64, so the rule's products `n · keep.1` etc. stay exact in
+    // every kernel (including AVX2's signed 32-bit compares) as long as these four
+    // numerators and denominators are below 2^16.
 }
 
 /// `(d, n)` at the best rigid shift.

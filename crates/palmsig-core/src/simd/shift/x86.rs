@@ -15,11 +15,38 @@ pub(super) unsafe fn search_popcnt<const W: usize>(
     generic::search::<W>(params, a, b)
 }
 
+/// Fill a probe's buffer (zeroed, `ShiftProbe::buf` layout) from `code` of `w` rows per
+/// sample, as `generic::fill_probe`: each plane's 8 coarse rows in one vector, moved by the
+/// 9 x-shifts.
+///
 /// # Safety
 /// The CPU must support AVX2.
 #[target_feature(enable = "avx2")]
 pub(super) unsafe fn fill_probe_avx2(code: &[u32], w: usize, buf: &mut [u32]) {
-    generic::fill_probe(code, w, buf)
+    let (coarse, rows) = buf.split_at_mut(w * CDX * CROWS);
+    for k in 0..w {
+        let src = &code[k * GRID..(k + 1) * GRID];
+        rows[k * PROWS + PAD..][..GRID].copy_from_slice(src);
+        let row = |j: usize| src[COARSE_ROW_STEP / 2 + j * COARSE_ROW_STEP] as i32;
+        let v = _mm256_setr_epi32(
+            row(0),
+            row(1),
+            row(2),
+            row(3),
+            row(4),
+            row(5),
+            row(6),
+            row(7),
+        );
+        for dxi in 0..SHIFTS {
+            let dx = dxi as i32 - MAX_SHIFT;
+            let (right, left) = (
+                _mm256_set1_epi32((-dx).max(0)),
+                _mm256_set1_epi32(dx.max(0)),
+            );
+            store8(&mut coarse[(k * CDX + dxi) * CROWS..], mv(v, right, left));
+        }
+    }
 }
 
 /// The first 8 values of `s` (bounds-checked).
