@@ -134,7 +134,10 @@ impl PalmFrame {
     /// Measured on 1,184 synthetic captures (frames mapped into hand coordinates through the
     /// generator's pose): captures whose ROI corner moved by more than 10 % of the side from
     /// their hand's median frame went from 62 to 32. When the two cues disagree grossly (one of
-    /// them is wrong) the valleys alone decide.
+    /// them is wrong) the valleys alone decide: a direction more than
+    /// `MAX_FRAME_CUE_ANGLE_DEG` apart, a circle too small for the span (an occluder notches
+    /// the palm), or one far too large (`MIN_FRAME_CUE_SCALE_LOG`: only then, since a short span
+    /// itself means doubtful valleys).
     pub fn steadied(&self, c: Point, r: f32) -> PalmFrame {
         let s = self.side;
         let d = s / 1.2;
@@ -150,7 +153,8 @@ impl PalmFrame {
         let dr = params::PALM_RADIUS_TO_SPAN * r;
         if !(r.is_finite() && r > 0.0)
             || cos < params::MAX_FRAME_CUE_ANGLE_DEG.to_radians().cos()
-            || (d / dr).ln().abs() > params::MAX_FRAME_CUE_SCALE_LOG
+            || (d / dr).ln() > params::MAX_FRAME_CUE_SCALE_LOG
+            || (d / dr).ln() < -params::MIN_FRAME_CUE_SCALE_LOG
         {
             return *self;
         }
@@ -293,11 +297,26 @@ mod tests {
         assert!((turn - 5.0).abs() < 0.01, "turn {turn}");
         assert!((g.side - 120.0 * 1.1).abs() < 0.01, "side {}", g.side);
         assert!(!g.is_mirrored() && g.x_axis.x > 0.99);
-        // A centre 40° off, or a radius twice the span's: one cue is wrong, valleys decide.
+        // A centre 40° off, a radius 2.2x the span's, or one 0.78x (an occluder's notch
+        // shrinks the circle): one cue is wrong, valleys decide.
         let t = 40f32.to_radians();
         let c = Point::new(150.0 + 100.0 * t.sin(), 100.0 + 100.0 * t.cos());
         assert_eq!(f.steadied(c, r_agree), f);
-        assert_eq!(f.steadied(Point::new(150.0, 200.0), 2.0 * r_agree), f);
+        assert_eq!(f.steadied(Point::new(150.0, 200.0), 2.2 * r_agree), f);
+        assert_eq!(f.steadied(Point::new(150.0, 200.0), 0.78 * r_agree), f);
+        // A radius 1.8x the span's (valleys too close: the circle is trusted) or 0.85x: blended.
+        let g = f.steadied(Point::new(150.0, 200.0), 1.8 * r_agree);
+        assert!(
+            (g.side - 120.0 * 1.8f32.sqrt()).abs() < 0.01,
+            "side {}",
+            g.side
+        );
+        let g = f.steadied(Point::new(150.0, 200.0), 0.85 * r_agree);
+        assert!(
+            (g.side - 120.0 * 0.85f32.sqrt()).abs() < 0.01,
+            "side {}",
+            g.side
+        );
         // A mirrored (left-hand) frame stays mirrored.
         let m = PalmFrame::from_valleys(v3, v1, Point::new(150.0, 0.0)).unwrap();
         assert!(m.is_mirrored());
