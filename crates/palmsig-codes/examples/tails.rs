@@ -295,7 +295,7 @@ fn main() {
             *count.entry(p.1).or_default() += 1;
         }
         let mut c: Vec<_> = count.into_iter().filter(|x| x.1 >= 2).collect();
-        c.sort_by(|a, b| b.1.cmp(&a.1));
+        c.sort_by_key(|x| std::cmp::Reverse(x.1));
         println!(
             "captures in >=2 of them: {}",
             c.iter()
