@@ -71,7 +71,7 @@ impl Algorithm {
 
     fn compute_param_hash(self) -> u64 {
         let desc = format!(
-            "psig-v1;{};ws={};grid={};o={};sr={};sl={};ssa={};ssl={};vs={};vr={};vl={};vsa={};vsl={};nr={};nms={};dark={};bright={};sup={};lstd={};sst={};vst={};occ={},{},{},{}",
+            "psig-v1;{};ws={};grid={};o={};sr={};sl={};ssa={};ssl={};vs={};vr={};vl={};vsa={};vsl={};nr={};nms={};dark={};bright={};sup={};lstd={};sst={};vst={};occ={},{},{},{};flat={},{}",
             self.name(),
             params::WORK_SIZE,
             params::GRID,
@@ -97,6 +97,8 @@ impl Algorithm {
             params::OCCLUDER_STD_FRACTION,
             params::OCCLUDER_RADIUS,
             params::OCCLUDER_GROW,
+            params::OCCLUDER_FLAT_STD_FRACTION,
+            params::OCCLUDER_FLAT_MIN_AREA,
         );
         fnv1a64(desc.as_bytes())
     }

@@ -149,14 +149,16 @@ impl Coder {
     }
 
     /// Resample one ROI image to the working size of `kind` (values, validity) and find its
-    /// occluders.
-    pub(crate) fn load(&self, roi: &GrayImage, kind: CodeKind) -> Loaded {
+    /// occluders (`source`: the band of the image; only visible-light skin is textured enough
+    /// everywhere for a texture-free region alone to mark an occluder).
+    pub(crate) fn load(&self, roi: &GrayImage, kind: CodeKind, source: Modality) -> Loaded {
         let size = match kind {
             CodeKind::Surface => params::WORK_SIZE,
             CodeKind::Vein => params::VEIN_SIZE,
         };
         let (vals, valid) = preprocess::resample(roi, size);
-        let occlusion = preprocess::find_occluders(&vals, &valid, size);
+        let occlusion =
+            preprocess::find_occluders(&vals, &valid, size, source == Modality::Visible);
         Loaded {
             size,
             vals,
@@ -399,7 +401,7 @@ mod tests {
     use super::*;
 
     fn enc(coder: &Coder, algorithm: Algorithm, img: &GrayImage, job: Job) -> FeatureCode {
-        let roi = coder.load(img, job.kind);
+        let roi = coder.load(img, job.kind, job.source);
         let occ = roi.occlusion.clone();
         coder.encode(algorithm, roi, &occ, job, &mut palmsig_vision::NoExplain)
     }

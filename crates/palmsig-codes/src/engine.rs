@@ -146,9 +146,9 @@ impl Engine {
         let keep =
             |c: crate::FeatureCode| (c.valid_count() >= params::MIN_VALID_SAMPLES).then_some(c);
         // Both ROIs are the same frame: an occluder seen in either band is masked in both.
-        let surface_roi =
-            surface_src.map(|(img, source)| (self.coder.load(img, CodeKind::Surface), source));
-        let vein_roi = nir.map(|img| self.coder.load(img, CodeKind::Vein));
+        let surface_roi = surface_src
+            .map(|(img, source)| (self.coder.load(img, CodeKind::Surface, source), source));
+        let vein_roi = nir.map(|img| self.coder.load(img, CodeKind::Vein, Modality::Nir));
         let occlusion = match (&surface_roi, &vein_roi) {
             (Some((s, _)), Some(v)) => s.occlusion.union(&v.occlusion),
             (Some((s, _)), None) => s.occlusion.clone(),

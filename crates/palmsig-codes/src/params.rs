@@ -42,6 +42,14 @@ pub const OCCLUDER_RADIUS: usize = 6;
 pub const OCCLUDER_MEAN_FRACTION: f32 = 0.6;
 /// Occluders: see [`OCCLUDER_MEAN_FRACTION`]; inside an occluder only sensor noise remains.
 pub const OCCLUDER_STD_FRACTION: f32 = 0.5;
+/// Occluders: a region whose local std is below this fraction of the median local std is
+/// covered whatever its level (an object about as bright as skin in this band: the level test
+/// above misses it, and coding its sensor noise gives random bits), when the region covers at
+/// least [`OCCLUDER_FLAT_MIN_AREA`] of the ROI.
+pub const OCCLUDER_FLAT_STD_FRACTION: f32 = 0.25;
+/// Occluders: smallest texture-free region masked for flatness alone, as a fraction of the ROI
+/// (skin has small smooth patches between its lines; a strap is a large one).
+pub const OCCLUDER_FLAT_MIN_AREA: f32 = 0.02;
 /// Occluders: the core is grown by this many pixels (at `WORK_SIZE`): the core stops
 /// `OCCLUDER_RADIUS` short of the edge, and the blurred edge itself, a strong step, must not be
 /// coded as a palm line.

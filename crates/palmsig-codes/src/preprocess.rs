@@ -170,7 +170,12 @@ impl Occlusion {
 /// and nearly texture-free (a strap, a sleeve, an object between hand and camera), grown by
 /// [`params::OCCLUDER_GROW`] so their edge is not coded as a palm line. Skin, even in a shadow,
 /// keeps its lines and creases; a dark but textured region is not an occluder.
-pub(crate) fn find_occluders(vals: &[f32], valid: &[bool], size: usize) -> Occlusion {
+pub(crate) fn find_occluders(
+    vals: &[f32],
+    valid: &[bool],
+    size: usize,
+    textured: bool,
+) -> Occlusion {
     let g = OCCLUSION_GRID;
     let mut cells = vec![false; g * g];
     let (fm, fs, rad, grow) = occluder_params();
@@ -183,9 +188,24 @@ pub(crate) fn find_occluders(vals: &[f32], valid: &[bool], size: usize) -> Occlu
     ) else {
         return Occlusion(cells);
     };
-    let occ: Vec<bool> = (0..size * size)
+    let mut occ: Vec<bool> = (0..size * size)
         .map(|i| valid[i] && mean[i] < fm * mm && std[i] < fs * ms)
         .collect();
+    // Nearly texture-free at any level (an object of about the skin's brightness in this band):
+    // only as a sizeable region, since skin has small smooth patches between its lines, and
+    // only in a band where skin is `textured` everywhere (visible light; NIR skin between the
+    // veins is as smooth as a strap).
+    let flat: Vec<bool> = (0..size * size)
+        .map(|i| textured && valid[i] && std[i] < flat_fraction() * ms)
+        .collect();
+    let min_area = (params::OCCLUDER_FLAT_MIN_AREA * (size * size) as f32) as usize;
+    for region in regions(&flat, size) {
+        if region.len() >= min_area {
+            for i in region {
+                occ[i] = true;
+            }
+        }
+    }
     if !occ.iter().any(|&o| o) {
         return Occlusion(cells);
     }
@@ -205,6 +225,54 @@ pub(crate) fn find_occluders(vals: &[f32], valid: &[bool], size: usize) -> Occlu
         }
     }
     Occlusion(cells)
+}
+
+/// 4-connected regions of `mask` (a `size`×`size` image), as pixel index lists.
+fn regions(mask: &[bool], size: usize) -> Vec<Vec<usize>> {
+    let mut seen = vec![false; mask.len()];
+    let mut out = Vec::new();
+    let mut stack = Vec::new();
+    for start in 0..mask.len() {
+        if !mask[start] || seen[start] {
+            continue;
+        }
+        seen[start] = true;
+        stack.push(start);
+        let mut region = Vec::new();
+        while let Some(i) = stack.pop() {
+            region.push(i);
+            let (x, y) = (i % size, i / size);
+            let mut visit = |j: usize| {
+                if mask[j] && !seen[j] {
+                    seen[j] = true;
+                    stack.push(j);
+                }
+            };
+            if x > 0 {
+                visit(i - 1);
+            }
+            if x + 1 < size {
+                visit(i + 1);
+            }
+            if y > 0 {
+                visit(i - size);
+            }
+            if y + 1 < size {
+                visit(i + size);
+            }
+        }
+        out.push(region);
+    }
+    out
+}
+
+fn flat_fraction() -> f32 {
+    #[cfg(feature = "tuning")]
+    {
+        return params::tuned("PSIG_OF", params::OCCLUDER_FLAT_STD_FRACTION);
+    }
+    #[allow(unreachable_code)]
+    params::OCCLUDER_FLAT_STD_FRACTION
 }
 
 fn occluder_params() -> (f32, f32, usize, usize) {
@@ -318,7 +386,7 @@ mod tests {
             }
         }
         let mut valid = vec![true; size * size];
-        find_occluders(&vals, &valid, size).apply(&mut valid, size);
+        find_occluders(&vals, &valid, size, false).apply(&mut valid, size);
         let at = |x: usize, y: usize| valid[y * size + x];
         assert!(
             !at(40, 64) && !at(40 + 25, 64),
@@ -333,6 +401,40 @@ mod tests {
         let masked = valid.iter().filter(|v| !**v).count() as f32;
         let disc = std::f32::consts::PI * 900.0;
         assert!(masked > disc && masked < 2.2 * disc, "masked {masked} px");
+    }
+
+    #[test]
+    fn skin_level_flat_region_is_masked_only_in_a_textured_band() {
+        // Textured skin (lines every 6 px) with a flat patch of the same mean level, 36 px
+        // square (8 % of the ROI), and a small flat patch (3x3 px) that must stay.
+        let size = 128;
+        let mut vals = vec![0f32; size * size];
+        for y in 0..size {
+            for x in 0..size {
+                let line = if (x + y) % 6 < 2 { -12.0 } else { 6.0 };
+                let big = (30..66).contains(&x) && (40..76).contains(&y);
+                let small = (100..103).contains(&x) && (100..103).contains(&y);
+                vals[y * size + x] = if big || small {
+                    150.0 + ((x * 7 + y * 13) % 2) as f32
+                } else {
+                    150.0 + line
+                };
+            }
+        }
+        let masked = |textured: bool| {
+            let mut valid = vec![true; size * size];
+            find_occluders(&vals, &valid, size, textured).apply(&mut valid, size);
+            valid
+        };
+        let v = masked(true);
+        let at = |x: usize, y: usize| v[y * size + x];
+        assert!(!at(48, 58), "flat patch centre masked");
+        assert!(
+            at(101, 101) && at(110, 20),
+            "small smooth spot and skin stay"
+        );
+        // NIR: skin between veins is as smooth, so flatness alone masks nothing there.
+        assert!(masked(false).iter().all(|&ok| ok));
     }
 
     #[test]
