@@ -380,7 +380,24 @@ fn hand_candidate(
     };
     blur?;
     check_tilt(&v)?;
+    check_span(&v)?;
     Ok((v, ew))
+}
+
+/// Valleys far too close together for the palm (`ln(|V1−V3| / (PALM_RADIUS_TO_SPAN·r))` below
+/// `-MIN_FRAME_CUE_SCALE_LOG`) belong to a misread hand: fingers merged with a device part at
+/// the frame border, or a finger hidden so that a notch was taken for a web. Refused, so that
+/// the other hand candidates and refined masks are tried.
+fn check_span(v: &Valleys) -> Result<(), AcquireError> {
+    let expected = params::PALM_RADIUS_TO_SPAN * v.palm_radius;
+    let log = (v.v1.dist(v.v3) / expected).ln();
+    if log < -params::MIN_FRAME_CUE_SCALE_LOG {
+        return Err(AcquireError::NoValleys(format!(
+            "the finger valleys span {:.0}% of what the palm's size implies",
+            100.0 * log.exp()
+        )));
+    }
+    Ok(())
 }
 
 /// The outline (cut parts brighter) and fingertips found, for failed captures.
@@ -426,4 +443,37 @@ fn draw_keypoints(work: &GrayImage, mask: &HandMask, v: &Valleys, frame: &PalmFr
     }
     imgops::draw_disc(&mut img, w(v.palm_centre), 2.0, 255);
     img
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn valleys(span: f32, palm_radius: f32) -> Valleys {
+        Valleys {
+            v0: None,
+            v1: Point::new(100.0 + span, 100.0),
+            v2: Point::new(100.0 + span / 2.0, 95.0),
+            v3: Point::new(100.0, 100.0),
+            hand: Hand::Right,
+            tips: Vec::new(),
+            palm_centre: Point::new(100.0 + span / 2.0, 200.0),
+            palm_radius,
+            cut_runs: 1,
+            pattern_score: 0.5,
+        }
+    }
+
+    #[test]
+    fn valleys_far_too_close_for_the_palm_are_refused() {
+        let r = 100.0;
+        let typical = params::PALM_RADIUS_TO_SPAN * r;
+        assert!(check_span(&valleys(typical, r)).is_ok());
+        assert!(check_span(&valleys(0.75 * typical, r)).is_ok());
+        // A wider span than the palm implies is the circle's problem (occluder), not refused.
+        assert!(check_span(&valleys(1.6 * typical, r)).is_ok());
+        let e = check_span(&valleys(0.6 * typical, r)).unwrap_err();
+        assert_eq!(e.code(), "no_valleys");
+        assert!(e.to_string().contains("60%"), "{e}");
+    }
 }

@@ -166,12 +166,12 @@ pub const PALM_RADIUS_TO_SPAN: f32 = 0.94;
 pub const MAX_FRAME_CUE_ANGLE_DEG: f32 = 25.0;
 /// Palm frame: … or when `ln(|V1−V3| / (PALM_RADIUS_TO_SPAN·r))` is above this: the inscribed
 /// circle is too small for the valleys, because something covering the palm (a strap, a sleeve)
-/// notches the mask and shrinks and moves the circle. On 1,191 synthetic captures (seed 7) the
-/// ratio's p99.5 was +0.18 and every capture above +0.2 had an occluder over the palm; lowering
-/// this bound from 0.4 took those captures' genuine scores from 2.3–3.6 to 5–8.
-pub const MAX_FRAME_CUE_SCALE_LOG: f32 = 0.2;
-/// Palm frame: … or when that log ratio is below minus this. A span too short for the palm
-/// means wrong valleys (a notch taken for a web, a finger hidden), and then the circle is the
-/// better cue, so this side is wide: at 500 identities (seed 11) widening it from 0.4 to 0.7
-/// rescued captures at −0.45 and −0.51 (all-pairs EER 0.45 % → 0.36 %).
-pub const MIN_FRAME_CUE_SCALE_LOG: f32 = 0.7;
+/// notches the mask and shrinks and moves the circle. On synthetic captures the ratio's p0.5–
+/// p99.5 is −0.14…+0.18 and captures above +0.2 had an occluder over the palm. 0.3, not 0.2,
+/// leaves room for real hands, whose span-to-radius ratio may sit above the synthetic 0.94.
+pub const MAX_FRAME_CUE_SCALE_LOG: f32 = 0.3;
+/// Valleys: … and below minus this the valleys themselves are refused (`check_span`): a span
+/// that short for the palm means fingers merged with a device part or a notch taken for a web.
+/// At 500 synthetic identities (seed 11) the 4 captures below −0.4 all failed against all
+/// their mates.
+pub const MIN_FRAME_CUE_SCALE_LOG: f32 = 0.4;
