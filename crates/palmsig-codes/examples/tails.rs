@@ -4,6 +4,11 @@
 //! later probes) and all pairs, and prints EER / FNMR per modality, then the worst genuine pairs
 //! and the best impostor pairs with the captures' names and flags: where the errors come from.
 //!
+//! Each capture's flags also show its frame geometry: `pat` (finger-pattern implausibility),
+//! `ang` (degrees between the valley line's normal and the direction to the palm centre), `sc`
+//! (log of the valley span over the span the palm's radius implies), `u`/`w` (ROI centre from
+//! the palm centre along x̂/ŷ, in palm radii). `TAILS_GEO=1` prints them for every capture.
+//!
 //! ```text
 //! cargo run --release -p palmsig-codes --example tails -- DATASET_DIR [--worst 40] [--algorithm compcode]
 //! ```
@@ -274,7 +279,8 @@ fn main() {
         let mut g = gen.clone();
         g.sort_by(|a, b| a.3.total_cmp(&b.3));
         println!("worst genuine (fused, surface, vein scores; distances):");
-        for p in g.iter().take(worst) {
+        let show = |p: &Pair, flags: bool| {
+            let f = |i: usize| if flags { rows[i].flags.as_str() } else { "" };
             println!(
                 "  {:7.2} s {:6.2} v {:6.2} | ds {:.3} dv {:.3} | {} {}| {} {}",
                 p.3,
@@ -283,10 +289,13 @@ fn main() {
                 p.6.unwrap_or(-1.0),
                 p.7.unwrap_or(-1.0),
                 rows[p.0].id,
-                rows[p.0].flags,
+                f(p.0),
                 rows[p.1].id,
-                rows[p.1].flags
+                f(p.1)
             );
+        };
+        for p in g.iter().take(worst) {
+            show(p, true);
         }
         // Captures in the worst genuine pairs.
         let mut count = std::collections::HashMap::<usize, usize>::new();
@@ -307,16 +316,7 @@ fn main() {
         im.sort_by(|a, b| b.3.total_cmp(&a.3));
         println!("best impostors:");
         for p in im.iter().take(10) {
-            println!(
-                "  {:7.2} s {:6.2} v {:6.2} | ds {:.3} dv {:.3} | {} | {}",
-                p.3,
-                p.4.unwrap_or(-1.0),
-                p.5.unwrap_or(-1.0),
-                p.6.unwrap_or(-1.0),
-                p.7.unwrap_or(-1.0),
-                rows[p.0].id,
-                rows[p.1].id
-            );
+            show(p, false);
         }
     }
 }
