@@ -195,14 +195,15 @@ pub(crate) fn find_occluders(
     // only as a sizeable region, since skin has small smooth patches between its lines, and
     // only in a band where skin is `textured` everywhere (visible light; NIR skin between the
     // veins is as smooth as a strap).
-    let flat: Vec<bool> = (0..size * size)
-        .map(|i| textured && valid[i] && std[i] < flat_fraction() * ms)
-        .collect();
-    let min_area = (params::OCCLUDER_FLAT_MIN_AREA * (size * size) as f32) as usize;
-    for region in regions(&flat, size) {
-        if region.len() >= min_area {
-            for i in region {
-                occ[i] = true;
+    if textured {
+        let cut = flat_fraction() * ms;
+        let flat: Vec<bool> = (0..size * size).map(|i| valid[i] && std[i] < cut).collect();
+        let min_area = (params::OCCLUDER_FLAT_MIN_AREA * (size * size) as f32) as usize;
+        for region in regions(&flat, size) {
+            if region.len() >= min_area {
+                for i in region {
+                    occ[i] = true;
+                }
             }
         }
     }
