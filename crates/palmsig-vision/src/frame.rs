@@ -103,6 +103,13 @@ impl PalmFrame {
     }
 }
 
+/// `ln(span / (PALM_RADIUS_TO_SPAN·r))`: how the valley span `|V1−V3|` compares with the span a
+/// palm of inscribed radius `r` implies (0 = as expected; the frame cues' and `check_span`'s
+/// bounds are on this).
+pub(crate) fn span_to_palm_log(span: f32, r: f32) -> f32 {
+    (span / (params::PALM_RADIUS_TO_SPAN * r)).ln()
+}
+
 /// Stage `palm_frame`: the ROI frame of the architecture's convention from the valleys.
 pub fn palm_frame(v: &Valleys) -> Result<PalmFrame, AcquireError> {
     // The ring, middle and index tips lie on the fingers' side of V3V1; without them, the side
@@ -151,10 +158,11 @@ impl PalmFrame {
         let to_c = unit(Point::new(c.x - m.x, c.y - m.y));
         let cos = to_c.x * self.y_axis.x + to_c.y * self.y_axis.y;
         let dr = params::PALM_RADIUS_TO_SPAN * r;
+        let scale = span_to_palm_log(d, r);
         if !(r.is_finite() && r > 0.0)
             || cos < params::MAX_FRAME_CUE_ANGLE_DEG.to_radians().cos()
-            || (d / dr).ln() > params::MAX_FRAME_CUE_SCALE_LOG
-            || (d / dr).ln() < -params::MIN_FRAME_CUE_SCALE_LOG
+            || !(-params::MIN_FRAME_CUE_SCALE_LOG..=params::MAX_FRAME_CUE_SCALE_LOG)
+                .contains(&scale)
         {
             return *self;
         }

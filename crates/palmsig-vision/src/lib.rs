@@ -389,8 +389,7 @@ fn hand_candidate(
 /// the frame border, or a finger hidden so that a notch was taken for a web. Refused, so that
 /// the other hand candidates and refined masks are tried.
 fn check_span(v: &Valleys) -> Result<(), AcquireError> {
-    let expected = params::PALM_RADIUS_TO_SPAN * v.palm_radius;
-    let log = (v.v1.dist(v.v3) / expected).ln();
+    let log = frame::span_to_palm_log(v.v1.dist(v.v3), v.palm_radius);
     if log < -params::MIN_FRAME_CUE_SCALE_LOG {
         return Err(AcquireError::NoValleys(format!(
             "the finger valleys span {:.0}% of what the palm's size implies",
