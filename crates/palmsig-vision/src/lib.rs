@@ -245,8 +245,9 @@ fn extract_from_hand(
     // and finger valleys; otherwise report why the largest one failed.
     let mut first_err = None;
     let mut found = None;
+    let fine = segment::FineSource::new(primary);
     'search: for cand in &seg.candidates {
-        match hand_candidate(cand, &seg, c.hand) {
+        match hand_candidate(cand, &seg, fine, c.hand) {
             Ok((v, ew)) => {
                 found = Some((cand.clone(), v, ew));
                 break;
@@ -261,7 +262,7 @@ fn extract_from_hand(
                         | AcquireError::PalmTilted { .. }
                 ) {
                     for alt in segment::refine_candidate(&seg, cand) {
-                        if let Ok((v, ew)) = hand_candidate(&alt, &seg, c.hand) {
+                        if let Ok((v, ew)) = hand_candidate(&alt, &seg, fine, c.hand) {
                             found = Some((alt, v, ew));
                             break 'search;
                         }
@@ -356,6 +357,7 @@ fn extract_from_hand(
 fn hand_candidate(
     cand: &HandMask,
     seg: &Segmentation,
+    fine: segment::FineSource<'_>,
     hand: Hand,
 ) -> Result<(Valleys, f32), AcquireError> {
     let (working, smooth, threshold) = (&seg.working, &seg.smooth, seg.threshold);
@@ -374,7 +376,13 @@ fn hand_candidate(
             100.0 * params::MAX_PALM_RADIUS_FRACTION
         )));
     }
-    let v = match valleys::locate_valleys_scan(&scan, Some((smooth, threshold)), cand, hand) {
+    let v = match valleys::locate_valleys_scan(
+        &scan,
+        Some((smooth, threshold)),
+        Some(fine),
+        cand,
+        hand,
+    ) {
         Ok(v) => v,
         Err(e) => return Err(blur.err().unwrap_or(e)),
     };

@@ -22,6 +22,12 @@ pub const MIN_IMAGE_SIDE: usize = 32;
 /// Longest side of the working image for segmentation and valleys. Hand shape needs ~200–300 px
 /// (a finger is then ≥ 8 px wide); more only costs time.
 pub const WORK_MAX_SIDE: usize = 300;
+/// Longest side of the finer view the finger rings are also read in. At working resolution two
+/// fingers a few pixels apart merge (the box average and the smoothing fill the gap); at up to
+/// 1024 px they stay apart, and only the rings' samples and the gaps' floods are computed there.
+pub const FINE_MAX_SIDE: usize = 1024;
+/// Gaussian smoothing of the finer view, in its pixels: sensor noise off, gaps kept.
+pub const FINE_SMOOTH_SIGMA: f32 = 1.0;
 /// Gaussian smoothing before Otsu, in working pixels: removes sensor noise and palm texture so
 /// the histogram is bimodal (hand vs background).
 pub const SEGMENT_SMOOTH_SIGMA: f32 = 1.2;

@@ -160,6 +160,48 @@ pub fn segment_hand(img: &GrayImage) -> Result<Segmentation, AcquireError> {
     })
 }
 
+/// The finer view of a capture for the finger rings: the image area-downscaled by the factor
+/// that brings its longest side to at most `params::FINE_MAX_SIDE`, lightly smoothed.
+#[derive(Debug, Clone, Copy)]
+pub struct FineSource<'a> {
+    /// The original image.
+    pub image: &'a GrayImage,
+    /// Original px per fine px.
+    pub factor: usize,
+}
+
+impl<'a> FineSource<'a> {
+    /// The view's factor for `image`.
+    pub fn new(image: &'a GrayImage) -> Self {
+        let factor = image
+            .width()
+            .max(image.height())
+            .div_ceil(params::FINE_MAX_SIDE)
+            .max(1);
+        FineSource { image, factor }
+    }
+
+    /// The view of the fine-pixel square around `(cx, cy)` with half-side `half` (clipped to
+    /// the image), with its top-left corner in fine pixels. Only this part is computed: the
+    /// rings and their gaps never leave it.
+    pub fn crop(&self, cx: f32, cy: f32, half: f32) -> (GrayF32, (usize, usize)) {
+        let (fw, fh) = (
+            (self.image.width() / self.factor).max(1),
+            (self.image.height() / self.factor).max(1),
+        );
+        let x0 = (cx - half).floor().clamp(0.0, fw as f32 - 1.0) as usize;
+        let y0 = (cy - half).floor().clamp(0.0, fh as f32 - 1.0) as usize;
+        let x1 = ((cx + half).ceil().max(0.0) as usize + 1).clamp(x0 + 1, fw);
+        let y1 = ((cy + half).ceil().max(0.0) as usize + 1).clamp(y0 + 1, fh);
+        let region =
+            imgops::downscale_box_region(self.image, self.factor, (x0, y0, x1 - x0, y1 - y0));
+        (
+            imgops::gaussian(&region, params::FINE_SMOOTH_SIGMA),
+            (x0, y0),
+        )
+    }
+}
+
 /// Alternative masks for a candidate whose fingers could not be read: background objects of
 /// another brightness touching the hand (device parts, clutter behind the fingers) are split off
 /// by a second Otsu threshold inside the blob, keeping the class that holds the palm centre; the

@@ -7,7 +7,7 @@ use palmsig_core::{GrayF32, Hand, Point};
 use crate::error::AcquireError;
 use crate::imgops;
 use crate::params;
-use crate::segment::HandMask;
+use crate::segment::{FineSource, HandMask};
 
 /// Finger valleys and related landmarks, in original image coordinates.
 #[derive(Debug, Clone, PartialEq)]
@@ -235,13 +235,14 @@ pub fn locate_valleys_in(
 ) -> Result<Valleys, AcquireError> {
     let scan =
         scan_tips(mask).ok_or_else(|| AcquireError::NoHand("the blob has no palm".into()))?;
-    locate_valleys_scan(&scan, smooth, mask, hand)
+    locate_valleys_scan(&scan, smooth, None, mask, hand)
 }
 
 /// [`locate_valleys_in`] on an outline already scanned.
 pub(crate) fn locate_valleys_scan(
     scan: &TipScan,
     smooth: Option<(&GrayF32, f32)>,
+    fine: Option<FineSource<'_>>,
     mask: &HandMask,
     hand: Hand,
 ) -> Result<Valleys, AcquireError> {
@@ -260,42 +261,48 @@ pub(crate) fn locate_valleys_scan(
     let mut best = outline_hypothesis(scan, hand);
     let (w, h) = (mask.width, mask.height);
     let in_mask = |i: usize| mask.mask[i];
+    let contrast = (mask.foreground_mean - mask.background_mean).abs().max(1.0);
+    let bright = mask.foreground_mean >= mask.background_mean;
     for &f in &params::RING_RADII {
         let rho = f * r;
-        let mut consider = |p: Option<Pick>| {
-            if let Some(p) = p {
-                if best.as_ref().is_none_or(|b| p.score < b.score) {
-                    best = Some(p);
-                }
-            }
-        };
-        consider(ring_hypothesis(&in_mask, (w, h), o, rho, hand));
-        if let Some((img, t)) = smooth {
-            // Thresholds local to the ring: Otsu of the ring's samples brighter than the global
-            // threshold separates fingers from dimmer objects behind them (and vice versa).
-            let s = img.as_slice();
-            let k = ((std::f32::consts::TAU * rho).ceil() as usize).max(64);
-            let vals: Vec<f32> = (0..k)
-                .filter_map(|j| {
-                    let a = std::f32::consts::TAU * j as f32 / k as f32;
-                    let (x, y) = (
-                        (o.centre.x + rho * a.cos()).round(),
-                        (o.centre.y + rho * a.sin()).round(),
-                    );
-                    if x < 0.0 || y < 0.0 || x >= w as f32 || y >= h as f32 {
-                        return None;
-                    }
-                    Some(s[y as usize * w + x as usize])
-                })
-                .filter(|&v| v > t)
-                .collect();
-            if vals.len() > 8 {
-                let (t2, sep) = imgops::otsu(&vals);
-                let contrast = (mask.foreground_mean - mask.background_mean).abs().max(1.0);
-                if sep > 0.1 * contrast {
-                    let bright = |i: usize| s[i] > t2;
-                    consider(ring_hypothesis(&bright, (w, h), o, rho, hand));
-                }
+        consider(
+            &mut best,
+            ring_hypothesis(&in_mask, (w, h), o.centre, r, rho, hand),
+        );
+        if let Some((img, t)) = &smooth {
+            consider(
+                &mut best,
+                local_ring_hypothesis(img, *t, o.centre, r, rho, bright, contrast, hand),
+            );
+        }
+    }
+    // The finer view: gaps between touching fingers that the working resolution closes stay
+    // open there. Its picks are mapped back to working coordinates (`s` fine px per working px).
+    if let (Some((_, t)), Some(src)) = (smooth, fine) {
+        let s = mask.scale / src.factor as f32;
+        let to_fine = |p: Point| Point::new((p.x + 0.5) * s - 0.5, (p.y + 0.5) * s - 0.5);
+        let rf = r * s;
+        let rings = params::RING_RADII.map(|f| f * rf);
+        // The largest ring's disc, its gaps' floods (one pixel beyond it), the fingers' march
+        // (up to 3 radii beyond the ring) and the smoothing's reach all lie inside the crop.
+        let reach = rings.iter().fold(0f32, |a, &b| a.max(b))
+            + 3.0 * rf
+            + 2.0
+            + 3.0 * params::FINE_SMOOTH_SIGMA;
+        let cf = to_fine(o.centre);
+        let (img, (x0, y0)) = src.crop(cf.x, cf.y, reach);
+        let c = Point::new(cf.x - x0 as f32, cf.y - y0 as f32);
+        let (fw, fh) = (img.width(), img.height());
+        let px = img.as_slice();
+        let global = |i: usize| (px[i] > t) == bright;
+        let back = |p: Pick| Some(p.shifted(x0 as f32, y0 as f32).scaled(1.0 / s));
+        for rho in rings {
+            let picks = [
+                ring_hypothesis(&global, (fw, fh), c, rf, rho, hand),
+                local_ring_hypothesis(&img, t, c, rf, rho, bright, contrast, hand),
+            ];
+            for p in picks.into_iter().flatten() {
+                consider(&mut best, back(p));
             }
         }
     }
@@ -334,6 +341,74 @@ struct Pick {
     valleys: Vec<Point>,
     v0: Option<Point>,
     hand: Hand,
+}
+
+/// Keep `p` when it scores better than `best`.
+fn consider(best: &mut Option<Pick>, p: Option<Pick>) {
+    if let Some(p) = p {
+        if best.as_ref().is_none_or(|b| p.score < b.score) {
+            *best = Some(p);
+        }
+    }
+}
+
+impl Pick {
+    /// The same pick moved by `(dx, dy)`.
+    fn shifted(mut self, dx: f32, dy: f32) -> Pick {
+        let m = |p: &mut Point| *p = Point::new(p.x + dx, p.y + dy);
+        self.fingers.iter_mut().for_each(m);
+        self.valleys.iter_mut().for_each(m);
+        self.v0.iter_mut().for_each(m);
+        self
+    }
+
+    /// The same pick in coordinates scaled by `f` about pixel centres (`(p + ½)·f − ½`).
+    fn scaled(mut self, f: f32) -> Pick {
+        let m = |p: &mut Point| *p = Point::new((p.x + 0.5) * f - 0.5, (p.y + 0.5) * f - 0.5);
+        self.fingers.iter_mut().for_each(m);
+        self.valleys.iter_mut().for_each(m);
+        self.v0.iter_mut().for_each(m);
+        self
+    }
+}
+
+/// [`ring_hypothesis`] with a threshold local to the ring: Otsu of the ring's samples on the
+/// hand's side of the global threshold `t` separates fingers from objects of another
+/// brightness behind them (and vice versa). None when those samples are not two classes.
+#[allow(clippy::too_many_arguments)]
+fn local_ring_hypothesis(
+    img: &GrayF32,
+    t: f32,
+    c: Point,
+    r: f32,
+    rho: f32,
+    bright: bool,
+    contrast: f32,
+    hand: Hand,
+) -> Option<Pick> {
+    let (w, h) = (img.width(), img.height());
+    let s = img.as_slice();
+    let k = ((std::f32::consts::TAU * rho).ceil() as usize).max(64);
+    let vals: Vec<f32> = (0..k)
+        .filter_map(|j| {
+            let a = std::f32::consts::TAU * j as f32 / k as f32;
+            let (x, y) = ((c.x + rho * a.cos()).round(), (c.y + rho * a.sin()).round());
+            if x < 0.0 || y < 0.0 || x >= w as f32 || y >= h as f32 {
+                return None;
+            }
+            Some(s[y as usize * w + x as usize])
+        })
+        .collect();
+    let side: Vec<f32> = vals.into_iter().filter(|&v| (v > t) == bright).collect();
+    if side.len() <= 8 {
+        return None;
+    }
+    let (t2, sep) = imgops::otsu(&side);
+    if sep <= 0.1 * contrast {
+        return None;
+    }
+    let fg = |i: usize| (s[i] > t2) == bright;
+    ring_hypothesis(&fg, (w, h), c, r, rho, hand)
 }
 
 /// Hypothesis from the outline's fingertips.
@@ -430,12 +505,11 @@ fn outline_hypothesis(scan: &TipScan, hand: Hand) -> Option<Pick> {
 fn ring_hypothesis(
     fg: &dyn Fn(usize) -> bool,
     (w, h): (usize, usize),
-    o: &Outline,
+    c: Point,
+    r: f32,
     rho: f32,
     hand: Hand,
 ) -> Option<Pick> {
-    let c = o.centre;
-    let r = o.radius;
     let k = ((std::f32::consts::TAU * rho).ceil() as usize).max(64);
     // Sample: Some(true/false) inside the frame, None outside.
     let at = |x: f32, y: f32| -> Option<bool> {

@@ -53,6 +53,22 @@ fn rotations_sides_and_scales() {
     }
 }
 
+/// Parallel fingers one or two pixels apart: the working resolution merges all four into one
+/// blob (without the finer view of the finger rings, a 1 px gap is a failure to acquire).
+#[test]
+fn fingers_a_pixel_apart_are_told_apart() {
+    for &(gap_px, angle) in &[(1.0f32, 0.0f32), (1.0, 40.0), (1.0, -20.0), (2.0, 40.0)] {
+        let mut s = HandSpec::new(768, 576);
+        s.palm = 300.0;
+        s.centre = Point::new(384.0, 380.0);
+        s.spread = 0.0;
+        s.angle = angle.to_radians();
+        // Adjacent finger axes are 0.24 palm widths apart; radius 0.1 palm widths by default.
+        s.finger_width = (0.24 - gap_px / s.palm) / 2.0 / 0.1;
+        check_valleys(&s, Hand::Right);
+    }
+}
+
 #[test]
 fn scales_and_frame_sizes() {
     for &(w, h, palm) in &[

@@ -23,6 +23,10 @@ pub struct HandSpec {
     /// Gaussian noise std.
     pub noise: f32,
     pub seed: u64,
+    /// Finger radius relative to the default (wider fingers close the gaps between them).
+    pub finger_width: f32,
+    /// Finger spread relative to the default (0: parallel fingers).
+    pub spread: f32,
 }
 
 impl HandSpec {
@@ -38,6 +42,8 @@ impl HandSpec {
             background: 17.0,
             noise: 3.0,
             seed: 1,
+            finger_width: 1.0,
+            spread: 1.0,
         }
     }
 }
@@ -63,7 +69,7 @@ fn seg_dist(p: (f32, f32), a: (f32, f32), b: (f32, f32)) -> f32 {
 }
 
 /// Is hand-frame point (u right, v down; palm widths) inside the right hand?
-fn inside(u: f32, v: f32) -> bool {
+fn inside(s: &HandSpec, u: f32, v: f32) -> bool {
     if (u / A).powi(2) + (v / B).powi(2) <= 1.0 {
         return true;
     }
@@ -72,9 +78,9 @@ fn inside(u: f32, v: f32) -> bool {
     }
     for &(x, len, ang, r) in &FINGERS {
         let base = (x, top(x) + 0.12);
-        let a = ang.to_radians();
+        let a = (s.spread * ang).to_radians();
         let tip = (base.0 + len * a.sin(), base.1 - len * a.cos());
-        if seg_dist((u, v), base, tip) <= r {
+        if seg_dist((u, v), base, tip) <= s.finger_width * r {
             return true;
         }
     }
@@ -121,7 +127,7 @@ pub fn draw_hand(s: &HandSpec) -> GrayImage {
                 if s.left {
                     u = -u;
                 }
-                if inside(u, v) {
+                if inside(s, u, v) {
                     cover += 0.25;
                 }
             }
