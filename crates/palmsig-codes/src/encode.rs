@@ -167,6 +167,17 @@ impl Coder {
         }
     }
 
+    /// Occluders quiet in both bands: the loaded visible surface ROI and the NIR ROI image
+    /// (resampled here to the surface's working size).
+    pub(crate) fn quiet_occluders(&self, visible: &Loaded, nir: &GrayImage) -> Occlusion {
+        let (nv, nvalid) = preprocess::resample(nir, visible.size);
+        preprocess::find_quiet_occluders(
+            (&visible.vals, &visible.valid),
+            (&nv, &nvalid),
+            visible.size,
+        )
+    }
+
     /// Code one loaded ROI with `occlusion` (its own, or the union with the other band's)
     /// masked. `sink` receives the normalised ROI and the code planes.
     pub(crate) fn encode(

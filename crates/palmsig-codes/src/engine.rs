@@ -150,6 +150,14 @@ impl Engine {
             .map(|(img, source)| (self.coder.load(img, CodeKind::Surface, source), source));
         let vein_roi = nir.map(|img| self.coder.load(img, CodeKind::Vein, Modality::Nir));
         let occlusion = match (&surface_roi, &vein_roi) {
+            (Some((s, Modality::Visible)), Some(v)) => {
+                // Both bands: also what is quiet in both (a vein ROI means a NIR image).
+                let o = s.occlusion.union(&v.occlusion);
+                match nir {
+                    Some(n) => o.union(&self.coder.quiet_occluders(s, n)),
+                    None => o,
+                }
+            }
             (Some((s, _)), Some(v)) => s.occlusion.union(&v.occlusion),
             (Some((s, _)), None) => s.occlusion.clone(),
             (None, Some(v)) => v.occlusion.clone(),

@@ -176,8 +176,6 @@ pub(crate) fn find_occluders(
     size: usize,
     textured: bool,
 ) -> Occlusion {
-    let g = OCCLUSION_GRID;
-    let mut cells = vec![false; g * g];
     let (fm, fs, rad, grow) = occluder_params();
     let r = (rad * size).div_ceil(params::WORK_SIZE).max(1);
     let (mean, std) = box_stats(vals, valid, size, r);
@@ -186,7 +184,7 @@ pub(crate) fn find_occluders(
         median_of((0..size * size).filter(on).map(|i| mean[i])),
         median_of((0..size * size).filter(on).map(|i| std[i])),
     ) else {
-        return Occlusion(cells);
+        return Occlusion(vec![false; OCCLUSION_GRID * OCCLUSION_GRID]);
     };
     let mut occ: Vec<bool> = (0..size * size)
         .map(|i| valid[i] && mean[i] < fm * mm && std[i] < fs * ms)
@@ -207,10 +205,84 @@ pub(crate) fn find_occluders(
             }
         }
     }
+    grow_cells(&occ, size, grow)
+}
+
+/// Occluders seen in both bands together: regions of at least [`params::OCCLUDER_QUIET_MIN_AREA`]
+/// of the ROI where the visible and the NIR ROI (both `size`-pixel, same frame) each hold only
+/// sensor noise ([`quiet`]), grown like [`find_occluders`]' cores. Skin is quiet in one band at
+/// a time (smooth visible skin between creases still carries veins in NIR, and NIR skin between
+/// veins carries creases in visible light); an object between hand and camera is quiet in both.
+pub(crate) fn find_quiet_occluders(
+    visible: (&[f32], &[bool]),
+    nir: (&[f32], &[bool]),
+    size: usize,
+) -> Occlusion {
+    let (_, _, rad, grow) = occluder_params();
+    let r = (rad * size).div_ceil(params::WORK_SIZE).max(1);
+    let (qv, qn) = (
+        quiet(visible.0, visible.1, size, r),
+        quiet(nir.0, nir.1, size, r),
+    );
+    let both: Vec<bool> = qv.iter().zip(&qn).map(|(a, b)| *a && *b).collect();
+    let min_area = (params::OCCLUDER_QUIET_MIN_AREA * (size * size) as f32) as usize;
+    let mut occ = vec![false; size * size];
+    for region in regions(&both, size) {
+        if region.len() >= min_area {
+            for i in region {
+                occ[i] = true;
+            }
+        }
+    }
+    grow_cells(&occ, size, grow)
+}
+
+/// Pixels whose `(2r+1)²` box std is below [`params::OCCLUDER_QUIET_RATIO`] times the box's
+/// sensor-noise level: the RMS of the 4-neighbour high-pass over the same box (pixels whose
+/// neighbours are all valid), over its white-noise gain √1.25, at least
+/// [`params::OCCLUDER_NOISE_FLOOR`].
+fn quiet(vals: &[f32], valid: &[bool], size: usize, r: usize) -> Vec<bool> {
+    let mut hp2 = vec![0f32; size * size];
+    let mut has = vec![false; size * size];
+    for y in 1..size.saturating_sub(1) {
+        for x in 1..size - 1 {
+            let i = y * size + x;
+            let n = [i - 1, i + 1, i - size, i + size];
+            if valid[i] && n.iter().all(|&j| valid[j]) {
+                let h = vals[i] - n.iter().map(|&j| vals[j]).sum::<f32>() / 4.0;
+                hp2[i] = h * h;
+                has[i] = true;
+            }
+        }
+    }
+    let (hp, _) = box_stats(&hp2, &has, size, r);
+    let (_, std) = box_stats(vals, valid, size, r);
+    let ratio = quiet_ratio();
+    (0..size * size)
+        .map(|i| {
+            let noise = (hp[i] / 1.25).sqrt().max(params::OCCLUDER_NOISE_FLOOR);
+            has[i] && std[i] < ratio * noise
+        })
+        .collect()
+}
+
+fn quiet_ratio() -> f32 {
+    #[cfg(feature = "tuning")]
+    {
+        return params::tuned("PSIG_OQ", params::OCCLUDER_QUIET_RATIO);
+    }
+    #[allow(unreachable_code)]
+    params::OCCLUDER_QUIET_RATIO
+}
+
+/// Covered cells: the pixels of `occ` (a `size`-pixel ROI) grown by a square of radius `grow`
+/// (px at `WORK_SIZE`), directly on the cell grid.
+fn grow_cells(occ: &[bool], size: usize, grow: usize) -> Occlusion {
+    let g = OCCLUSION_GRID;
+    let mut cells = vec![false; g * g];
     if !occ.iter().any(|&o| o) {
         return Occlusion(cells);
     }
-    // Grow by a square of radius `grow` (px at `WORK_SIZE`), directly on the cell grid.
     let gr = (grow * g).div_ceil(params::WORK_SIZE) as isize;
     for y in 0..size {
         for x in 0..size {
@@ -436,6 +508,44 @@ mod tests {
         );
         // NIR: skin between veins is as smooth, so flatness alone masks nothing there.
         assert!(masked(false).iter().all(|&ok| ok));
+    }
+
+    #[test]
+    fn a_region_quiet_in_both_bands_is_masked_one_quiet_in_a_single_band_is_not() {
+        // Both bands: white noise (std 1.5) everywhere, plus texture (a smooth grating, period
+        // ~11 px, amplitude 6: coarser than a pixel, as palm lines are) except where a band is
+        // "quiet". Visible is quiet over A (a 40 px
+        // square, 10 % of the ROI) and B; NIR over A and C. Only A is quiet in both.
+        let size = 128;
+        let mut rng = palmsig_core::Rng::new(5);
+        let a = |x: usize, y: usize| (20..60).contains(&x) && (20..60).contains(&y);
+        let b = |x: usize, y: usize| (70..110).contains(&x) && (20..60).contains(&y);
+        let c = |x: usize, y: usize| (20..60).contains(&x) && (70..110).contains(&y);
+        let band = |quiet: &dyn Fn(usize, usize) -> bool, rng: &mut palmsig_core::Rng| {
+            let mut v = vec![0f32; size * size];
+            for y in 0..size {
+                for x in 0..size {
+                    let phase = std::f32::consts::TAU * (2 * x + y) as f32 / 24.0;
+                    let tex = if quiet(x, y) { 0.0 } else { 6.0 * phase.sin() };
+                    v[y * size + x] = 120.0 + tex + 1.5 * rng.normal() as f32;
+                }
+            }
+            v
+        };
+        let vis = band(&|x, y| a(x, y) || b(x, y), &mut rng);
+        let nir = band(&|x, y| a(x, y) || c(x, y), &mut rng);
+        let ok = vec![true; size * size];
+        let mut valid = ok.clone();
+        find_quiet_occluders((&vis, &ok), (&nir, &ok), size).apply(&mut valid, size);
+        let at = |x: usize, y: usize| valid[y * size + x];
+        assert!(!at(40, 40), "quiet in both: masked");
+        assert!(at(90, 40) && at(40, 90), "quiet in one band only: kept");
+        assert!(at(100, 100), "textured skin: kept");
+        // Textured everywhere in both bands: nothing is masked.
+        let (tv, tn) = (band(&|_, _| false, &mut rng), band(&|_, _| false, &mut rng));
+        let mut all = ok.clone();
+        find_quiet_occluders((&tv, &ok), (&tn, &ok), size).apply(&mut all, size);
+        assert!(all.iter().all(|&v| v));
     }
 
     #[test]
