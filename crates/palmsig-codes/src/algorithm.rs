@@ -71,7 +71,7 @@ impl Algorithm {
 
     fn compute_param_hash(self) -> u64 {
         let desc = format!(
-            "psig-v1;{};ws={};grid={};o={};sr={};sl={};ssa={};ssl={};vs={};vr={};vl={};vsa={};vsl={};nr={};nms={};dark={};bright={};sup={};lstd={};sst={};vst={};occ={},{},{},{};flat={},{};quiet={},{},{}",
+            "psig-v1;{};ws={};grid={};o={};sr={};sl={};ssa={};ssl={};vs={};vr={};vl={};vsa={};vsl={};nr={};nms={};dark={};bright={};sup={};lstd={};sst={};vst={};occ={},{},{},{};flat={},{};quiet={},{},{},{}",
             self.name(),
             params::WORK_SIZE,
             params::GRID,
@@ -101,6 +101,7 @@ impl Algorithm {
             params::OCCLUDER_FLAT_MIN_AREA,
             params::OCCLUDER_QUIET_RATIO,
             params::OCCLUDER_QUIET_MIN_AREA,
+            params::OCCLUDER_QUIET_MAX_AREA,
             params::OCCLUDER_NOISE_FLOOR,
         );
         fnv1a64(desc.as_bytes())

@@ -59,6 +59,10 @@ pub const OCCLUDER_FLAT_STD_FRACTION: f32 = 0.25;
 pub const OCCLUDER_QUIET_RATIO: f32 = 1.5;
 /// Occluders: smallest region quiet in both bands that is masked, as a fraction of the ROI.
 pub const OCCLUDER_QUIET_MIN_AREA: f32 = 0.05;
+/// Occluders: when the regions quiet in both bands cover more than this fraction of the ROI,
+/// none is masked: a whole ROI that looks quiet has texture too fine (or too faint) for the
+/// noise estimate, and the objects this rule is for covered at most ~40 % of synthetic ROIs.
+pub const OCCLUDER_QUIET_MAX_AREA: f32 = 0.5;
 /// Occluders: lowest noise level (gray levels) assumed for "quiet": the 8-bit quantisation
 /// step's own noise (1/√12), so a noise-free flat region still counts.
 pub const OCCLUDER_NOISE_FLOOR: f32 = 0.3;

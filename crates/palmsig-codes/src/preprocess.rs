@@ -227,12 +227,19 @@ pub(crate) fn find_quiet_occluders(
     let both: Vec<bool> = qv.iter().zip(&qn).map(|(a, b)| *a && *b).collect();
     let min_area = (params::OCCLUDER_QUIET_MIN_AREA * (size * size) as f32) as usize;
     let mut occ = vec![false; size * size];
+    let mut total = 0usize;
     for region in regions(&both, size) {
         if region.len() >= min_area {
+            total += region.len();
             for i in region {
                 occ[i] = true;
             }
         }
+    }
+    // Quiet over most of the ROI: that is the ROI's own texture (too fine or too faint for the
+    // noise estimate to tell apart), not an object over part of it.
+    if total as f32 > params::OCCLUDER_QUIET_MAX_AREA * (size * size) as f32 {
+        return Occlusion(vec![false; OCCLUSION_GRID * OCCLUSION_GRID]);
     }
     grow_cells(&occ, size, grow)
 }
@@ -541,11 +548,14 @@ mod tests {
         assert!(!at(40, 40), "quiet in both: masked");
         assert!(at(90, 40) && at(40, 90), "quiet in one band only: kept");
         assert!(at(100, 100), "textured skin: kept");
-        // Textured everywhere in both bands: nothing is masked.
-        let (tv, tn) = (band(&|_, _| false, &mut rng), band(&|_, _| false, &mut rng));
-        let mut all = ok.clone();
-        find_quiet_occluders((&tv, &ok), (&tn, &ok), size).apply(&mut all, size);
-        assert!(all.iter().all(|&v| v));
+        // Textured everywhere in both bands, or quiet everywhere in both (no object covers a
+        // whole ROI; that is the ROI's own texture): nothing is masked.
+        for quiet in [false, true] {
+            let (tv, tn) = (band(&|_, _| quiet, &mut rng), band(&|_, _| quiet, &mut rng));
+            let mut all = ok.clone();
+            find_quiet_occluders((&tv, &ok), (&tn, &ok), size).apply(&mut all, size);
+            assert!(all.iter().all(|&v| v), "quiet everywhere: {quiet}");
+        }
     }
 
     #[test]
