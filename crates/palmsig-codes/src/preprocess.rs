@@ -148,6 +148,11 @@ pub(crate) const OCCLUSION_GRID: usize = 64;
 pub(crate) struct Occlusion(Vec<bool>);
 
 impl Occlusion {
+    /// Nothing covered.
+    pub(crate) fn none() -> Occlusion {
+        Occlusion(vec![false; OCCLUSION_GRID * OCCLUSION_GRID])
+    }
+
     /// Cells covered in either map.
     pub(crate) fn union(&self, o: &Occlusion) -> Occlusion {
         Occlusion(self.0.iter().zip(&o.0).map(|(a, b)| *a || *b).collect())
@@ -184,7 +189,7 @@ pub(crate) fn find_occluders(
         median_of((0..size * size).filter(on).map(|i| mean[i])),
         median_of((0..size * size).filter(on).map(|i| std[i])),
     ) else {
-        return Occlusion(vec![false; OCCLUSION_GRID * OCCLUSION_GRID]);
+        return Occlusion::none();
     };
     let mut occ: Vec<bool> = (0..size * size)
         .map(|i| valid[i] && mean[i] < fm * mm && std[i] < fs * ms)
@@ -196,14 +201,7 @@ pub(crate) fn find_occluders(
     if textured {
         let cut = flat_fraction() * ms;
         let flat: Vec<bool> = (0..size * size).map(|i| valid[i] && std[i] < cut).collect();
-        let min_area = (params::OCCLUDER_FLAT_MIN_AREA * (size * size) as f32) as usize;
-        for region in regions(&flat, size) {
-            if region.len() >= min_area {
-                for i in region {
-                    occ[i] = true;
-                }
-            }
-        }
+        large_regions(&flat, size, params::OCCLUDER_FLAT_MIN_AREA, &mut occ);
     }
     grow_cells(&occ, size, grow)
 }
@@ -225,21 +223,12 @@ pub(crate) fn find_quiet_occluders(
         quiet(nir.0, nir.1, size, r),
     );
     let both: Vec<bool> = qv.iter().zip(&qn).map(|(a, b)| *a && *b).collect();
-    let min_area = (params::OCCLUDER_QUIET_MIN_AREA * (size * size) as f32) as usize;
     let mut occ = vec![false; size * size];
-    let mut total = 0usize;
-    for region in regions(&both, size) {
-        if region.len() >= min_area {
-            total += region.len();
-            for i in region {
-                occ[i] = true;
-            }
-        }
-    }
+    let total = large_regions(&both, size, params::OCCLUDER_QUIET_MIN_AREA, &mut occ);
     // Quiet over most of the ROI: that is the ROI's own texture (too fine or too faint for the
     // noise estimate to tell apart), not an object over part of it.
     if total as f32 > params::OCCLUDER_QUIET_MAX_AREA * (size * size) as f32 {
-        return Occlusion(vec![false; OCCLUSION_GRID * OCCLUSION_GRID]);
+        return Occlusion::none();
     }
     grow_cells(&occ, size, grow)
 }
@@ -285,11 +274,11 @@ fn quiet_ratio() -> f32 {
 /// Covered cells: the pixels of `occ` (a `size`-pixel ROI) grown by a square of radius `grow`
 /// (px at `WORK_SIZE`), directly on the cell grid.
 fn grow_cells(occ: &[bool], size: usize, grow: usize) -> Occlusion {
+    if !occ.iter().any(|&o| o) {
+        return Occlusion::none();
+    }
     let g = OCCLUSION_GRID;
     let mut cells = vec![false; g * g];
-    if !occ.iter().any(|&o| o) {
-        return Occlusion(cells);
-    }
     let gr = (grow * g).div_ceil(params::WORK_SIZE) as isize;
     for y in 0..size {
         for x in 0..size {
@@ -305,6 +294,22 @@ fn grow_cells(occ: &[bool], size: usize, grow: usize) -> Occlusion {
         }
     }
     Occlusion(cells)
+}
+
+/// Marks in `occ` the 4-connected regions of `mask` (a `size`×`size` image) covering at least
+/// `min_fraction` of it; returns how many pixels they hold.
+fn large_regions(mask: &[bool], size: usize, min_fraction: f32, occ: &mut [bool]) -> usize {
+    let min_area = (min_fraction * (size * size) as f32) as usize;
+    let mut total = 0;
+    for region in regions(mask, size) {
+        if region.len() >= min_area {
+            total += region.len();
+            for i in region {
+                occ[i] = true;
+            }
+        }
+    }
+    total
 }
 
 /// 4-connected regions of `mask` (a `size`×`size` image), as pixel index lists.
@@ -521,8 +526,8 @@ mod tests {
     fn a_region_quiet_in_both_bands_is_masked_one_quiet_in_a_single_band_is_not() {
         // Both bands: white noise (std 1.5) everywhere, plus texture (a smooth grating, period
         // ~11 px, amplitude 6: coarser than a pixel, as palm lines are) except where a band is
-        // "quiet". Visible is quiet over A (a 40 px
-        // square, 10 % of the ROI) and B; NIR over A and C. Only A is quiet in both.
+        // "quiet". Visible is quiet over A (a 40 px square, 10 % of the ROI) and B; NIR over A
+        // and C. Only A is quiet in both.
         let size = 128;
         let mut rng = palmsig_core::Rng::new(5);
         let a = |x: usize, y: usize| (20..60).contains(&x) && (20..60).contains(&y);

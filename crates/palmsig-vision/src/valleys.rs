@@ -388,18 +388,12 @@ fn local_ring_hypothesis(
 ) -> Option<Pick> {
     let (w, h) = (img.width(), img.height());
     let s = img.as_slice();
-    let k = ((std::f32::consts::TAU * rho).ceil() as usize).max(64);
-    let vals: Vec<f32> = (0..k)
-        .filter_map(|j| {
-            let a = std::f32::consts::TAU * j as f32 / k as f32;
-            let (x, y) = ((c.x + rho * a.cos()).round(), (c.y + rho * a.sin()).round());
-            if x < 0.0 || y < 0.0 || x >= w as f32 || y >= h as f32 {
-                return None;
-            }
-            Some(s[y as usize * w + x as usize])
-        })
+    let side: Vec<f32> = ring_pixels(c, rho, (w, h))
+        .into_iter()
+        .flatten()
+        .map(|i| s[i])
+        .filter(|&v| (v > t) == bright)
         .collect();
-    let side: Vec<f32> = vals.into_iter().filter(|&v| (v > t) == bright).collect();
     if side.len() <= 8 {
         return None;
     }
@@ -409,6 +403,20 @@ fn local_ring_hypothesis(
     }
     let fg = |i: usize| (s[i] > t2) == bright;
     ring_hypothesis(&fg, (w, h), c, r, rho, hand)
+}
+
+/// The pixels (indices into a `w`×`h` image) under the ring of radius `rho` around `c`, about
+/// one sample per pixel of arc (at least 64), in angle order from +x; `None` outside the frame.
+fn ring_pixels(c: Point, rho: f32, (w, h): (usize, usize)) -> Vec<Option<usize>> {
+    let k = ((std::f32::consts::TAU * rho).ceil() as usize).max(64);
+    (0..k)
+        .map(|j| {
+            let a = std::f32::consts::TAU * j as f32 / k as f32;
+            let (x, y) = ((c.x + rho * a.cos()).round(), (c.y + rho * a.sin()).round());
+            (x >= 0.0 && y >= 0.0 && x < w as f32 && y < h as f32)
+                .then(|| y as usize * w + x as usize)
+        })
+        .collect()
 }
 
 /// Hypothesis from the outline's fingertips.
@@ -510,8 +518,7 @@ fn ring_hypothesis(
     rho: f32,
     hand: Hand,
 ) -> Option<Pick> {
-    let k = ((std::f32::consts::TAU * rho).ceil() as usize).max(64);
-    // Sample: Some(true/false) inside the frame, None outside.
+    // Mask at a point: Some(true/false) inside the frame, None outside.
     let at = |x: f32, y: f32| -> Option<bool> {
         let (xi, yi) = (x.round(), y.round());
         if xi < 0.0 || yi < 0.0 || xi >= w as f32 || yi >= h as f32 {
@@ -520,10 +527,11 @@ fn ring_hypothesis(
             Some(fg(yi as usize * w + xi as usize))
         }
     };
-    let ang = |j: usize| std::f32::consts::TAU * j as f32 / k as f32;
-    let samples: Vec<Option<bool>> = (0..k)
-        .map(|j| at(c.x + rho * ang(j).cos(), c.y + rho * ang(j).sin()))
+    let samples: Vec<Option<bool>> = ring_pixels(c, rho, (w, h))
+        .into_iter()
+        .map(|p| p.map(fg))
         .collect();
+    let k = samples.len();
     if samples.iter().all(|s| *s == Some(true)) {
         return None;
     }
