@@ -9,6 +9,12 @@
 //! (log of the valley span over the span the palm's radius implies), `u`/`w` (ROI centre from
 //! the palm centre along x̂/ŷ, in palm radii). `TAILS_GEO=1` prints them for every capture.
 //!
+//! Against the generator's truth: `<verr>` is the farthest of V1–V3 from its true place, in
+//! spans of the true V1–V3; `{reg dx dy dθ ds}` places the ROI in the true valley frame, less
+//! the median over its class (a wrong finger row shows as a turn of 10–25°; spread and tilt move
+//! true valleys too, so a few degrees are normal); `(val)` is the fewer valid samples of the two
+//! codes (occluders masked). `TAILS_REG=1` prints the registration of every capture.
+//!
 //! ```text
 //! cargo run --release -p palmsig-codes --example tails -- DATASET_DIR [--worst 40] [--algorithm compcode]
 //! ```
@@ -19,6 +25,8 @@ use rayon::prelude::*;
 use std::path::Path;
 
 struct Row {
+    /// Engine ROI in the true valley frame: centre x, y (valley spans), angle (deg), side/span.
+    reg: Option<[f32; 4]>,
     id: String,
     class: String,
     session: String,
@@ -79,6 +87,45 @@ fn truth_flags(dir: &Path) -> std::collections::HashMap<String, String> {
     m
 }
 
+/// True valleys 1 and 3 per capture id from truth.jsonl (the synthetic generator's ROI base).
+fn truth_valleys(dir: &Path) -> std::collections::HashMap<String, [(f32, f32); 4]> {
+    let mut m = std::collections::HashMap::new();
+    let Ok(text) = std::fs::read_to_string(dir.join("truth.jsonl")) else {
+        return m;
+    };
+    for l in text.lines() {
+        let id = l
+            .split("\"capture\":\"")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .unwrap_or("")
+            .to_string();
+        let Some(v) = l
+            .split("\"valleys\":[")
+            .nth(1)
+            .and_then(|r| r.split(']').next())
+        else {
+            continue;
+        };
+        let nums: Vec<f32> = v
+            .split(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-' || c == 'e'))
+            .filter_map(|t| t.parse().ok())
+            .collect();
+        if nums.len() >= 8 {
+            m.insert(
+                id,
+                [
+                    (nums[0], nums[1]),
+                    (nums[2], nums[3]),
+                    (nums[4], nums[5]),
+                    (nums[6], nums[7]),
+                ],
+            );
+        }
+    }
+    m
+}
+
 fn eer(gen: &[f32], imp: &[f32]) -> (f64, f64, f64, f32) {
     let mut g = gen.to_vec();
     let mut i = imp.to_vec();
@@ -118,6 +165,7 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or_default();
     let flags = truth_flags(dir);
+    let tv = truth_valleys(dir);
     let engine = Engine::new(algo);
     let t0 = std::time::Instant::now();
     let rows: Vec<Row> = parse_manifest(dir)
@@ -132,6 +180,7 @@ fn main() {
                 nir: load(&n),
             };
             let mut geo = String::new();
+            let mut reg = None;
             let tpl = palmsig_vision::extract_roi(&cap, &mut NoExplain)
                 .map_err(|e| e.code().to_string())
                 .and_then(|roi| {
@@ -165,7 +214,39 @@ fn main() {
                             (d.x * f.x_axis.x + d.y * f.x_axis.y) / v.palm_radius,
                             (d.x * f.y_axis.x + d.y * f.y_axis.y) / v.palm_radius,
                         );
-                        geo = format!(
+                        if let Some([_, a, tv2, b]) = tv.get(&id) {
+                            // Valley error: the farthest of V1..V3 from its true place, in spans.
+                            let span = ((b.0 - a.0).powi(2) + (b.1 - a.1).powi(2)).sqrt();
+                            let e = [(v.v1, a), (v.v2, tv2), (v.v3, b)]
+                                .iter()
+                                .map(|(p, t)| ((p.x - t.0).powi(2) + (p.y - t.1).powi(2)).sqrt())
+                                .fold(0f32, f32::max)
+                                / span;
+                            geo.push_str(&format!("<verr {e:.2}> "));
+                            let mut tx = unit(palmsig_core::Point::new(b.0 - a.0, b.1 - a.1));
+                            if tx.x * f.x_axis.x + tx.y * f.x_axis.y < 0.0 {
+                                tx = palmsig_core::Point::new(-tx.x, -tx.y);
+                            }
+                            let mut ty = palmsig_core::Point::new(-tx.y, tx.x);
+                            if ty.x * f.y_axis.x + ty.y * f.y_axis.y < 0.0 {
+                                ty = palmsig_core::Point::new(-ty.x, -ty.y);
+                            }
+                            let span = ((b.0 - a.0).powi(2) + (b.1 - a.1).powi(2)).sqrt();
+                            let o = palmsig_core::Point::new(
+                                rc.x - 0.5 * (a.0 + b.0),
+                                rc.y - 0.5 * (a.1 + b.1),
+                            );
+                            let ang = (f.x_axis.x * ty.x + f.x_axis.y * ty.y)
+                                .atan2(f.x_axis.x * tx.x + f.x_axis.y * tx.y)
+                                .to_degrees();
+                            reg = Some([
+                                (o.x * tx.x + o.y * tx.y) / span,
+                                (o.x * ty.x + o.y * ty.y) / span,
+                                ang,
+                                f.side / span,
+                            ]);
+                        }
+                        geo += &format!(
                             "[pat {:.2} ang {:.0} sc {:+.2} u {:+.2} w {:+.2}] ",
                             v.pattern_score, ang, sc, u, w
                         );
@@ -174,7 +255,12 @@ fn main() {
                         .encode_roi(roi.visible.as_ref(), roi.nir.as_ref())
                         .map_err(|e| e.code().to_string())
                 });
+            if let Ok(t) = &tpl {
+                let v = t.codes().map(|c| c.valid_count()).min().unwrap_or(0);
+                geo += &format!("(val {v}) ");
+            }
             Row {
+                reg,
                 flags: format!("{}{}", flags.get(&id).cloned().unwrap_or_default(), geo),
                 id,
                 class,
@@ -183,6 +269,54 @@ fn main() {
             }
         })
         .collect();
+    let mut rows = rows;
+    // Registration error: each capture's engine ROI against its class's median, in true terms.
+    {
+        let mut by = std::collections::HashMap::<String, Vec<[f32; 4]>>::new();
+        for r in &rows {
+            if let Some(g) = r.reg {
+                by.entry(r.class.clone()).or_default().push(g);
+            }
+        }
+        let med: std::collections::HashMap<String, [f32; 4]> = by
+            .into_iter()
+            .map(|(k, v)| {
+                let mut m = [0f32; 4];
+                for (j, mj) in m.iter_mut().enumerate() {
+                    let mut c: Vec<f32> = v.iter().map(|g| g[j]).collect();
+                    c.sort_by(f32::total_cmp);
+                    *mj = c[c.len() / 2];
+                }
+                (k, m)
+            })
+            .collect();
+        for r in &mut rows {
+            if let (Some(g), Some(m)) = (r.reg, med.get(&r.class)) {
+                r.flags.push_str(&format!(
+                    "{{reg {:+.2} {:+.2} {:+.0}d {:+.2}}} ",
+                    g[0] - m[0],
+                    g[1] - m[1],
+                    g[2] - m[2],
+                    (g[3] / m[3]).ln()
+                ));
+            }
+        }
+        if std::env::var("TAILS_REG").is_ok() {
+            for r in rows.iter().filter(|r| r.reg.is_some()) {
+                let g = r.reg.unwrap();
+                let m = med[&r.class];
+                println!(
+                    "REG {} {:.4} {:.4} {:.2} {:.4} {}",
+                    r.id,
+                    g[0] - m[0],
+                    g[1] - m[1],
+                    g[2] - m[2],
+                    (g[3] / m[3]).ln(),
+                    r.flags
+                );
+            }
+        }
+    }
     let fta: Vec<&Row> = rows.iter().filter(|r| r.tpl.is_err()).collect();
     println!(
         "# {} captures, FTA {} ({:.2}%), extracted in {:.1}s",

@@ -336,7 +336,10 @@ pub(crate) fn locate_valleys_scan(
 /// A finger hypothesis: four fingers (little first), their valleys V3, V2, V1, and V0.
 #[derive(Debug, Clone)]
 struct Pick {
+    /// Implausibility of the finger pattern (lower is better).
     score: f32,
+    /// What hypotheses compete by: `score` less the support of a thumb seen beyond the index.
+    rank: f32,
     fingers: Vec<Point>,
     valleys: Vec<Point>,
     v0: Option<Point>,
@@ -346,7 +349,7 @@ struct Pick {
 /// Keep `p` when it scores better than `best`.
 fn consider(best: &mut Option<Pick>, p: Option<Pick>) {
     if let Some(p) = p {
-        if best.as_ref().is_none_or(|b| p.score < b.score) {
+        if best.as_ref().is_none_or(|b| p.rank < b.rank) {
             *best = Some(p);
         }
     }
@@ -619,7 +622,7 @@ fn ring_hypothesis(
             })
             .collect();
         if let Some(p) = choose_fingers(&tips, &lengths, &valleys, c, r, hand) {
-            if best.as_ref().is_none_or(|b| p.score < b.score) {
+            if best.as_ref().is_none_or(|b| p.rank < b.rank) {
                 *best = Some(p);
             }
         }
@@ -842,15 +845,25 @@ fn choose_fingers(
                     0.0
                 };
             }
+            // Any digit with a valley beyond the index (the thumb, seen by this scan) supports
+            // this assignment against one from a scan that missed a finger and took the thumb
+            // for the index: a tie-break between hypotheses, not plausibility, so it does not
+            // count against MAX_FINGER_PATTERN_SCORE.
+            let support = if v0.is_some() {
+                params::THUMB_SUPPORT
+            } else {
+                0.0
+            };
             // Beyond the little finger there should be nothing.
             let beyond_little = if rev { s + 4 < m } else { s > 0 };
             if beyond_little {
                 score += 0.3;
             }
-            if best.as_ref().is_none_or(|b| score < b.score) {
+            if best.as_ref().is_none_or(|b| score - support < b.rank) {
                 let fingers = ti.iter().map(|&k| tip_pts[k]).collect();
                 best = Some(Pick {
                     score,
+                    rank: score - support,
                     fingers,
                     valleys: vs,
                     v0,

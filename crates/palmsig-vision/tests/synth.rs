@@ -2,7 +2,10 @@
 //! against ground truth, golden per-stage measures, and failure to acquire on a realistic batch.
 
 use palmsig_core::{CaptureKind, GrayImage, Hand};
-use palmsig_synth::{render_capture, render_roi, CaptureSpec, Difficulty, Identity, Rendered};
+use palmsig_synth::{
+    render_capture, render_for, render_roi, CaptureSpec, DatasetConfig, Difficulty, Identity,
+    Rendered,
+};
 use palmsig_vision::{extract_roi, params, Capture, MemorySink, NoExplain, RoiPair};
 
 fn extract(r: &Rendered, label: Hand) -> Result<RoiPair, palmsig_vision::AcquireError> {
@@ -60,6 +63,21 @@ fn rotated_mirrored_scaled_hands_are_found() {
         }
     }
     assert_eq!(checked, 28);
+}
+
+/// A clean capture whose little finger lies low and spread: the larger finger rings pass
+/// above its tip and see ring, middle, index and the (high, abducted) thumb as four fingers,
+/// a row that scores as well as the true one seen by the smaller rings. The thumb seen beyond
+/// the index there breaks the tie (`params::THUMB_SUPPORT`); without it the frame turned 22°.
+#[test]
+fn a_missed_little_finger_does_not_shift_the_row_onto_the_thumb() {
+    // Seed 11 (the evaluation set), subject 222, right hand, first capture.
+    let cfg = DatasetConfig::new(500, 6, 11);
+    let id = Identity::new(cfg.seed, 222, Hand::Right).unwrap();
+    let r = render_for(&cfg, &id, 0).unwrap();
+    let pair = extract(&r, Hand::Right).unwrap();
+    let err = worst_valley_error(&pair, &r);
+    assert!(err <= 0.02 * cfg.width as f32, "valley error {err} px");
 }
 
 fn mask_iou(ours: &GrayImage, truth: &GrayImage) -> f32 {
