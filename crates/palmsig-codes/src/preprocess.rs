@@ -477,8 +477,9 @@ mod tests {
             !at(40, 64) && !at(40 + 25, 64),
             "disc centre and rim masked"
         );
+        // The step at radius 30 and the first skin pixel beyond it are masked.
         assert!(
-            !at(40 + 33, 64),
+            !at(40 + 30, 64) && !at(40 + 31, 64),
             "the edge just outside the disc is masked too"
         );
         assert!(at(100, 64), "dark textured skin stays");
