@@ -7,7 +7,8 @@
 //! Each capture's flags also show its frame geometry: `pat` (finger-pattern implausibility),
 //! `ang` (degrees between the valley line's normal and the direction to the palm centre), `sc`
 //! (log of the valley span over the span the palm's radius implies), `u`/`w` (ROI centre from
-//! the palm centre along x̂/ŷ, in palm radii). `TAILS_GEO=1` prints them for every capture.
+//! the palm centre along x̂/ŷ, in palm radii), `tl` (the farthest fingertip from the palm centre,
+//! in palm radii). `TAILS_GEO=1` prints them for every capture.
 //!
 //! Against the generator's truth: `<verr>` is the farthest of V1–V3 from its true place, in
 //! spans of the true V1–V3; `{reg dx dy dθ ds}` places the ROI in the true valley frame, less
@@ -246,9 +247,15 @@ fn main() {
                                 f.side / span,
                             ]);
                         }
+                        let tl = v
+                            .tips
+                            .iter()
+                            .map(|t| t.dist(v.palm_centre))
+                            .fold(0f32, f32::max)
+                            / v.palm_radius;
                         geo += &format!(
-                            "[pat {:.2} ang {:.0} sc {:+.2} u {:+.2} w {:+.2}] ",
-                            v.pattern_score, ang, sc, u, w
+                            "[pat {:.2} ang {:.0} sc {:+.2} u {:+.2} w {:+.2} tl {:.2}] ",
+                            v.pattern_score, ang, sc, u, w, tl
                         );
                     }
                     engine
