@@ -63,19 +63,28 @@ fn parse_manifest(dir: &Path) -> Vec<(String, String, String, String, String, St
         .collect()
 }
 
+/// The lines of truth.jsonl with their capture ids (none when the file is absent).
+fn truth_lines(dir: &Path) -> Vec<(String, String)> {
+    let Ok(text) = std::fs::read_to_string(dir.join("truth.jsonl")) else {
+        return Vec::new();
+    };
+    text.lines()
+        .map(|l| {
+            let id = l
+                .split("\"capture\":\"")
+                .nth(1)
+                .and_then(|r| r.split('"').next())
+                .unwrap_or("")
+                .to_string();
+            (id, l.to_string())
+        })
+        .collect()
+}
+
 /// Flags per capture id from truth.jsonl (occluded, out of frame), by plain text search.
 fn truth_flags(dir: &Path) -> std::collections::HashMap<String, String> {
     let mut m = std::collections::HashMap::new();
-    let Ok(text) = std::fs::read_to_string(dir.join("truth.jsonl")) else {
-        return m;
-    };
-    for l in text.lines() {
-        let id = l
-            .split("\"capture\":\"")
-            .nth(1)
-            .and_then(|r| r.split('"').next())
-            .unwrap_or("")
-            .to_string();
+    for (id, l) in truth_lines(dir) {
         let mut f = String::new();
         if l.contains("\"occluded\":true") {
             f.push_str("OCC ");
@@ -88,19 +97,10 @@ fn truth_flags(dir: &Path) -> std::collections::HashMap<String, String> {
     m
 }
 
-/// True valleys 1 and 3 per capture id from truth.jsonl (the synthetic generator's ROI base).
+/// True valleys V0–V3 per capture id from truth.jsonl (V1 and V3 are the generator's ROI base).
 fn truth_valleys(dir: &Path) -> std::collections::HashMap<String, [(f32, f32); 4]> {
     let mut m = std::collections::HashMap::new();
-    let Ok(text) = std::fs::read_to_string(dir.join("truth.jsonl")) else {
-        return m;
-    };
-    for l in text.lines() {
-        let id = l
-            .split("\"capture\":\"")
-            .nth(1)
-            .and_then(|r| r.split('"').next())
-            .unwrap_or("")
-            .to_string();
+    for (id, l) in truth_lines(dir) {
         let Some(v) = l
             .split("\"valleys\":[")
             .nth(1)
