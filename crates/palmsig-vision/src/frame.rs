@@ -137,6 +137,8 @@ impl PalmFrame {
     /// - Direction: `ŷ` is the mean of the valley line's normal and the direction from the
     ///   valleys' midpoint to `c`.
     /// - Size: `|V1−V3|` is replaced by its geometric mean with `PALM_RADIUS_TO_SPAN·r`.
+    /// - A circle somewhat too small for the span (`FRAME_CUE_FADE_SCALE_LOG` to
+    ///   `MAX_FRAME_CUE_SCALE_LOG`) counts less and less in both.
     ///
     /// Measured on 1,184 synthetic captures (frames mapped into hand coordinates through the
     /// generator's pose): captures whose ROI corner moved by more than 10 % of the side from
@@ -166,13 +168,28 @@ impl PalmFrame {
         {
             return *self;
         }
-        let y = unit(Point::new(self.y_axis.x + to_c.x, self.y_axis.y + to_c.y));
+        // Weight of the circle's cues: full up to FRAME_CUE_FADE_SCALE_LOG, then fading to none
+        // at MAX_FRAME_CUE_SCALE_LOG (a circle somewhat too small is already suspect).
+        let (fade, max) = (
+            params::FRAME_CUE_FADE_SCALE_LOG,
+            params::MAX_FRAME_CUE_SCALE_LOG,
+        );
+        let w = if scale <= fade {
+            1.0
+        } else {
+            ((max - scale) / (max - fade)).clamp(0.0, 1.0)
+        };
+        let y = unit(Point::new(
+            self.y_axis.x + w * to_c.x,
+            self.y_axis.y + w * to_c.y,
+        ));
         // Keep the handedness of (x̂, ŷ).
         let mut x = Point::new(y.y, -y.x);
         if x.x * self.x_axis.x + x.y * self.x_axis.y < 0.0 {
             x = Point::new(-x.x, -x.y);
         }
-        let d2 = (d * dr).sqrt();
+        // The geometric mean of the two sizes at full weight.
+        let d2 = d * (dr / d).powf(w / 2.0);
         let s2 = 1.2 * d2;
         let c2 = Point::new(
             m.x + (0.2 * d2 + s2 / 2.0) * y.x,
@@ -312,11 +329,32 @@ mod tests {
         assert_eq!(f.steadied(c, r_agree), f);
         assert_eq!(f.steadied(Point::new(150.0, 200.0), 1.6 * r_agree), f);
         assert_eq!(f.steadied(Point::new(150.0, 200.0), 0.7 * r_agree), f);
-        // A radius 1.4x or 0.8x the span's: blended (geometric mean of the sizes).
-        for k in [1.4f32, 0.8] {
+        // A radius 1.4x or 0.85x the span's: blended (geometric mean of the sizes).
+        for k in [1.4f32, 0.85] {
             let g = f.steadied(Point::new(150.0, 200.0), k * r_agree);
             assert!((g.side - 120.0 * k.sqrt()).abs() < 0.01, "side {}", g.side);
         }
+        // 0.78x (ln 1/0.78 = 0.248, halfway through the fade): half the blend, in size and turn.
+        let k = 0.78f32;
+        let w = (params::MAX_FRAME_CUE_SCALE_LOG - (1.0 / k).ln())
+            / (params::MAX_FRAME_CUE_SCALE_LOG - params::FRAME_CUE_FADE_SCALE_LOG);
+        assert!(w > 0.3 && w < 0.7, "weight {w}");
+        let g = f.steadied(Point::new(150.0, 200.0), k * r_agree);
+        assert!(
+            (g.side - 120.0 * k.powf(w / 2.0)).abs() < 0.01,
+            "side {}",
+            g.side
+        );
+        let t = 10f32.to_radians();
+        let c = Point::new(150.0 + 100.0 * t.sin(), 100.0 + 100.0 * t.cos());
+        let g = f.steadied(c, k * r_agree);
+        let turn = g.y_axis.x.atan2(g.y_axis.y).to_degrees();
+        let full = (t.sin() / (1.0 + t.cos())).atan().to_degrees();
+        let want = (w * t.sin()).atan2(1.0 + w * t.cos()).to_degrees();
+        assert!(
+            (turn - want).abs() < 0.01 && turn < full - 1.0,
+            "turn {turn}"
+        );
         // A mirrored (left-hand) frame stays mirrored.
         let m = PalmFrame::from_valleys(v3, v1, Point::new(150.0, 0.0)).unwrap();
         assert!(m.is_mirrored());
