@@ -251,6 +251,43 @@ impl FeatureCode {
             .map(|y| self.mask_row(y).count_ones())
             .sum()
     }
+    /// This code seen in a turned and scaled frame (the matcher's pose search): sample `(x, y)`
+    /// takes the nearest sample to `centre + scale · R(angle) · ((x, y) − centre)`; samples that
+    /// land outside the grid or on an invalid one are invalid. Bit-planes are kept as they are:
+    /// the poses searched turn by less than half an orientation step, so a line's orientation
+    /// label mostly stays.
+    pub(crate) fn posed(&self, angle_deg: f32, scale: f32) -> FeatureCode {
+        let (w, h, np) = (self.width, self.height, self.planes);
+        let a = f64::from(angle_deg).to_radians();
+        let (c, s) = (a.cos(), a.sin());
+        let (cx, cy) = ((w as f64 - 1.0) / 2.0, (h as f64 - 1.0) / 2.0);
+        let k = f64::from(scale);
+        let stride = np + 1;
+        let mut words = vec![0u64; h * stride];
+        for y in 0..h {
+            for x in 0..w {
+                let (dx, dy) = ((x as f64 - cx) * k, (y as f64 - cy) * k);
+                let (sx, sy) = (
+                    (cx + c * dx - s * dy).round(),
+                    (cy + s * dx + c * dy).round(),
+                );
+                if sx < 0.0 || sy < 0.0 || sx >= w as f64 || sy >= h as f64 {
+                    continue;
+                }
+                let (sx, sy) = (sx as usize, sy as usize);
+                let src = &self.words[sy * stride..(sy + 1) * stride];
+                if (src[0] >> sx) & 1 == 0 {
+                    continue;
+                }
+                let dst = &mut words[y * stride..(y + 1) * stride];
+                dst[0] |= 1 << x;
+                for p in 0..np {
+                    dst[1 + p] |= ((src[1 + p] >> sx) & 1) << x;
+                }
+            }
+        }
+        FeatureCode::from_words(self.kind, self.source, w, h, np, words)
+    }
     /// Interleaved rows `[mask, plane 0, …]` (row stride `planes + 1`).
     pub(crate) fn words(&self) -> &[u64] {
         &self.words
@@ -273,6 +310,38 @@ pub(crate) fn width_mask(width: usize) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn posed_samples_the_turned_and_scaled_grid() {
+        let one = |x: usize, y: usize| {
+            let mut rows = vec![0u64; 32];
+            rows[y] = 1 << x;
+            FeatureCode::from_parts(
+                CodeKind::Vein,
+                Modality::Nir,
+                32,
+                32,
+                &[rows],
+                &[u32::MAX as u64; 32],
+            )
+            .unwrap()
+        };
+        // A quarter turn: target (31, 0) reads (cx - dy, cy + dx) = (31, 31).
+        let t = one(31, 31).posed(90.0, 1.0);
+        assert!(t.bit(0, 31, 0));
+        assert_eq!(
+            (0..32).map(|y| t.plane_row(0, y).count_ones()).sum::<u32>(),
+            1
+        );
+        // Half scale: targets 30 and 31 both read 23 (15.5 + (x - 15.5) / 2, rounded).
+        let h = one(23, 23).posed(0.0, 0.5);
+        assert_eq!(h.plane_row(0, 30), 0b11 << 30);
+        assert_eq!(h.plane_row(0, 31), 0b11 << 30);
+        assert_eq!(h.valid_count(), 1024);
+        // Doubling reads outside the grid near the border: those samples are invalid.
+        let d = one(0, 0).posed(0.0, 2.0);
+        assert!(!d.is_valid(0, 0) && d.is_valid(15, 15) && d.valid_count() < 1024 / 2);
+    }
 
     #[test]
     fn from_parts_canonicalises_and_checks() {
