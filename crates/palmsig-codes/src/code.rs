@@ -251,43 +251,39 @@ impl FeatureCode {
             .map(|y| self.mask_row(y).count_ones())
             .sum()
     }
-    /// This code seen in a turned and scaled frame (the matcher's pose search): sample `(x, y)`
-    /// takes the nearest sample to `centre + scale · R(angle) · ((x, y) − centre)`; samples that
-    /// land outside the grid or on an invalid one are invalid. Bit-planes are kept as they are:
-    /// the poses searched turn by less than half an orientation step, so a line's orientation
-    /// label mostly stays.
+    /// This code seen in a turned and scaled frame ([`pose_map`]); samples that land outside
+    /// the grid or on an invalid one are invalid.
+    #[cfg(test)]
     pub(crate) fn posed(&self, angle_deg: f32, scale: f32) -> FeatureCode {
+        self.resampled(&pose_map(self.width, self.height, angle_deg, scale))
+    }
+
+    /// The code resampled by `map` (from [`pose_map`] for this code's width and height): sample
+    /// `i` (row-major) takes sample `map[i]`, or is invalid where that is `u16::MAX`.
+    pub(crate) fn resampled(&self, map: &[u16]) -> FeatureCode {
         let (w, h, np) = (self.width, self.height, self.planes);
-        let a = f64::from(angle_deg).to_radians();
-        let (c, s) = (a.cos(), a.sin());
-        let (cx, cy) = ((w as f64 - 1.0) / 2.0, (h as f64 - 1.0) / 2.0);
-        let k = f64::from(scale);
+        debug_assert_eq!(map.len(), w * h);
         let stride = np + 1;
         let mut words = vec![0u64; h * stride];
-        for y in 0..h {
-            for x in 0..w {
-                let (dx, dy) = ((x as f64 - cx) * k, (y as f64 - cy) * k);
-                let (sx, sy) = (
-                    (cx + c * dx - s * dy).round(),
-                    (cy + s * dx + c * dy).round(),
-                );
-                if sx < 0.0 || sy < 0.0 || sx >= w as f64 || sy >= h as f64 {
-                    continue;
-                }
-                let (sx, sy) = (sx as usize, sy as usize);
-                let src = &self.words[sy * stride..(sy + 1) * stride];
-                if (src[0] >> sx) & 1 == 0 {
-                    continue;
-                }
-                let dst = &mut words[y * stride..(y + 1) * stride];
-                dst[0] |= 1 << x;
-                for p in 0..np {
-                    dst[1 + p] |= ((src[1 + p] >> sx) & 1) << x;
-                }
+        for (i, &m) in map.iter().enumerate() {
+            if m == u16::MAX {
+                continue;
+            }
+            let (x, y) = (i % w, i / w);
+            let (sx, sy) = (m as usize % w, m as usize / w);
+            let src = &self.words[sy * stride..(sy + 1) * stride];
+            if (src[0] >> sx) & 1 == 0 {
+                continue;
+            }
+            let dst = &mut words[y * stride..(y + 1) * stride];
+            dst[0] |= 1 << x;
+            for p in 0..np {
+                dst[1 + p] |= ((src[1 + p] >> sx) & 1) << x;
             }
         }
         FeatureCode::from_words(self.kind, self.source, w, h, np, words)
     }
+
     /// Interleaved rows `[mask, plane 0, …]` (row stride `planes + 1`).
     pub(crate) fn words(&self) -> &[u64] {
         &self.words
@@ -296,6 +292,33 @@ impl FeatureCode {
     pub(crate) fn rows32(&self) -> Option<&[u32]> {
         (self.width <= 32).then_some(&self.rows32[..])
     }
+}
+
+/// The sample map of a pose on a `w x h` grid (the matcher's pose search): sample `(x, y)`
+/// (row-major) takes the nearest sample to `centre + scale · R(angle) · ((x, y) − centre)`, or
+/// `u16::MAX` where that lands outside the grid. Bit-planes are kept as they are when a code is
+/// resampled: the poses searched turn by less than half an orientation step (30°), so a line's
+/// orientation label mostly stays.
+pub(crate) fn pose_map(w: usize, h: usize, angle_deg: f32, scale: f32) -> Vec<u16> {
+    let a = f64::from(angle_deg).to_radians();
+    let (c, s) = (a.cos(), a.sin());
+    let (cx, cy) = ((w as f64 - 1.0) / 2.0, (h as f64 - 1.0) / 2.0);
+    let k = f64::from(scale);
+    let mut map = vec![u16::MAX; w * h];
+    for y in 0..h {
+        for x in 0..w {
+            let (dx, dy) = ((x as f64 - cx) * k, (y as f64 - cy) * k);
+            let (sx, sy) = (
+                (cx + c * dx - s * dy).round(),
+                (cy + s * dx + c * dy).round(),
+            );
+            if sx >= 0.0 && sy >= 0.0 && sx < w as f64 && sy < h as f64 {
+                // At most 64 x 64 samples: the index fits.
+                map[y * w + x] = (sy as usize * w + sx as usize) as u16;
+            }
+        }
+    }
+    map
 }
 
 /// The low `width` bits set.

@@ -357,19 +357,38 @@ impl Matcher {
 fn pose_codes(
     codes: &(Option<FeatureCode>, Option<FeatureCode>),
 ) -> Vec<(Option<FeatureCode>, Option<FeatureCode>)> {
-    let mut out = Vec::new();
-    for &angle in &params::POSE_ANGLES {
-        for &scale in &params::POSE_SCALES {
-            if angle == 0.0 && scale == 1.0 {
-                continue;
+    pose_maps_for(codes.0.as_ref().or(codes.1.as_ref()))
+        .iter()
+        .enumerate()
+        .map(|(i, _)| {
+            let posed = |c: &FeatureCode| c.resampled(&pose_maps_for(Some(c))[i]);
+            (codes.0.as_ref().map(posed), codes.1.as_ref().map(posed))
+        })
+        .collect()
+}
+
+/// The sample maps of every pose but the identity for `c`'s grid: computed once for the
+/// `GRID x GRID` codes the engine makes, on the fly for other shapes.
+fn pose_maps_for(c: Option<&FeatureCode>) -> std::borrow::Cow<'static, [Vec<u16>]> {
+    fn maps(w: usize, h: usize) -> Vec<Vec<u16>> {
+        let mut out = Vec::new();
+        for &angle in &params::POSE_ANGLES {
+            for &scale in &params::POSE_SCALES {
+                if angle != 0.0 || scale != 1.0 {
+                    out.push(crate::code::pose_map(w, h, angle, scale));
+                }
             }
-            out.push((
-                codes.0.as_ref().map(|c| c.posed(angle, scale)),
-                codes.1.as_ref().map(|c| c.posed(angle, scale)),
-            ));
         }
+        out
     }
-    out
+    static GRID_MAPS: std::sync::OnceLock<Vec<Vec<u16>>> = std::sync::OnceLock::new();
+    match c.map(|c| (c.width(), c.height())) {
+        Some((w, h)) if w == params::GRID && h == params::GRID => {
+            std::borrow::Cow::Borrowed(GRID_MAPS.get_or_init(|| maps(w, h)))
+        }
+        Some((w, h)) => std::borrow::Cow::Owned(maps(w, h)),
+        None => std::borrow::Cow::Owned(Vec::new()),
+    }
 }
 
 fn max_opt(a: Option<f32>, b: Option<f32>) -> Option<f32> {
