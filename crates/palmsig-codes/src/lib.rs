@@ -11,10 +11,10 @@
 //! * [`Matcher`] — masked Hamming distance minimised over ±4-sample shifts (coarse-to-fine),
 //!   then an elastic refinement (4x4 blocks, each ±1 sample), fused and calibrated into a
 //!   [`Comparison`]; a pair that scores at least 2 is searched again over turned (±6°) and
-//!   scaled (±8 %) probe codes, the best pose penalised by `log10` of the poses tried; [`Threshold::for_fmr`] picks the operating
-//!   point (see [`calibration`]). The search runs on `palmsig_core::simd`'s kernels (AVX-512,
-//!   AVX2, `popcnt`, portable: bit-identical to the scalar reference, [`Matcher::compare_scalar`]);
-//!   a probe compared with many templates is prepared once ([`Matcher::prepare`] →
+//!   scaled (±8 %) probe codes, the best pose penalised by `log10` of the poses tried;
+//!   [`Threshold::for_fmr`] picks the operating point (see [`calibration`]). The search runs on
+//!   `palmsig_core::simd`'s kernels (AVX-512, AVX2, `popcnt`, portable: bit-identical to the
+//!   scalar reference, [`Matcher::compare_scalar`]); a probe compared with many templates is prepared once ([`Matcher::prepare`] →
 //!   [`PreparedProbe`]).
 //! * [`Engine`] — ROI (and capture) → template.
 //! * [`ModalitySelection`] — `visible | nir | fused`, for evaluation.

@@ -231,8 +231,8 @@ impl Matcher {
         let k = self.kernel;
         let sd = prepared_distance(k, probe.surface.as_ref(), b.surface.as_ref(), "surface")?;
         let vd = prepared_distance(k, probe.vein.as_ref(), b.vein.as_ref(), "vein")?;
-        let mut c = self.finish(probe.surface.is_some(), probe.vein.is_some(), b, sd, vd)?;
-        if c.fused >= params::POSE_MIN_SCORE {
+        let c = self.finish(probe.surface.is_some(), probe.vein.is_some(), b, sd, vd)?;
+        self.best_pose(c, || {
             let poses = probe.poses.get_or_init(|| {
                 pose_codes(&probe.codes)
                     .into_iter()
@@ -244,16 +244,13 @@ impl Matcher {
                     })
                     .collect()
             });
-            for (ps, pv) in poses {
-                let sd = prepared_distance(k, ps.as_ref(), b.surface.as_ref(), "surface")?;
-                let vd = prepared_distance(k, pv.as_ref(), b.vein.as_ref(), "vein")?;
-                let p = self.pose_score(sd, vd);
-                if p.fused > c.fused {
-                    c = p;
-                }
-            }
-        }
-        Ok(c)
+            poses.iter().map(move |(ps, pv)| {
+                Ok((
+                    prepared_distance(k, ps.as_ref(), b.surface.as_ref(), "surface")?,
+                    prepared_distance(k, pv.as_ref(), b.vein.as_ref(), "vein")?,
+                ))
+            })
+        })
     }
 
     /// [`Matcher::compare`] computed by the plain scalar reference implementation of the same
@@ -263,18 +260,17 @@ impl Matcher {
         self.check(b)?;
         let sd = pair_distance(a.surface.as_ref(), b.surface.as_ref(), "surface")?;
         let vd = pair_distance(a.vein.as_ref(), b.vein.as_ref(), "vein")?;
-        let mut c = self.finish(a.surface.is_some(), a.vein.is_some(), b, sd, vd)?;
-        if c.fused >= params::POSE_MIN_SCORE {
-            for (ps, pv) in pose_codes(&(a.surface.clone(), a.vein.clone())) {
-                let sd = pair_distance(ps.as_ref(), b.surface.as_ref(), "surface")?;
-                let vd = pair_distance(pv.as_ref(), b.vein.as_ref(), "vein")?;
-                let p = self.pose_score(sd, vd);
-                if p.fused > c.fused {
-                    c = p;
-                }
-            }
-        }
-        Ok(c)
+        let c = self.finish(a.surface.is_some(), a.vein.is_some(), b, sd, vd)?;
+        self.best_pose(c, || {
+            pose_codes(&(a.surface.clone(), a.vein.clone()))
+                .into_iter()
+                .map(move |(ps, pv)| {
+                    Ok((
+                        pair_distance(ps.as_ref(), b.surface.as_ref(), "surface")?,
+                        pair_distance(pv.as_ref(), b.vein.as_ref(), "vein")?,
+                    ))
+                })
+        })
     }
 
     fn finish(
@@ -298,12 +294,35 @@ impl Matcher {
     /// (the Bonferroni bound, as for multi-capture references). With the plain comparison kept
     /// as well, the result's false-match rate at a score is at most twice the calibrated one.
     fn pose_score(&self, sd: Option<f32>, vd: Option<f32>) -> Comparison {
-        let pen = ((params::POSE_ANGLES.len() * params::POSE_SCALES.len()) as f32).log10();
+        let pen = pose_penalty();
         let mut p = self.calibration.score(sd, vd);
         p.fused = (p.fused - pen).max(0.0);
         p.surface = p.surface.map(|s| (s - pen).max(0.0));
         p.vein = p.vein.map(|v| (v - pen).max(0.0));
         p
+    }
+
+    /// The pose search shared by the fast and the reference paths: when the plain comparison
+    /// `c` reaches [`params::POSE_MIN_SCORE`], the best of it and of every pose's (surface,
+    /// vein) distances from `poses` (evaluated only then), scored by [`Matcher::pose_score`].
+    fn best_pose<I>(
+        &self,
+        mut c: Comparison,
+        poses: impl FnOnce() -> I,
+    ) -> Result<Comparison, MatchError>
+    where
+        I: Iterator<Item = Result<(Option<f32>, Option<f32>), MatchError>>,
+    {
+        if c.fused >= params::POSE_MIN_SCORE {
+            for d in poses() {
+                let (sd, vd) = d?;
+                let p = self.pose_score(sd, vd);
+                if p.fused > c.fused {
+                    c = p;
+                }
+            }
+        }
+        Ok(c)
     }
 
     /// Compare a probe with a multi-capture enrolment: the best-matching reference, with its
@@ -352,26 +371,36 @@ impl Matcher {
     }
 }
 
+/// The score penalty of the pose search: `log10` of the poses compared, identity included.
+fn pose_penalty() -> f32 {
+    ((params::POSE_ANGLES.len() * params::POSE_SCALES.len()) as f32).log10()
+}
+
 /// The probe codes in every searched pose but the identity, in a fixed order (the fast and the
 /// reference paths must search the same poses in the same order).
 fn pose_codes(
     codes: &(Option<FeatureCode>, Option<FeatureCode>),
 ) -> Vec<(Option<FeatureCode>, Option<FeatureCode>)> {
-    pose_maps_for(codes.0.as_ref().or(codes.1.as_ref()))
-        .iter()
-        .enumerate()
-        .map(|(i, _)| {
-            let posed = |c: &FeatureCode| c.resampled(&pose_maps_for(Some(c))[i]);
-            (codes.0.as_ref().map(posed), codes.1.as_ref().map(posed))
-        })
-        .collect()
+    let posed = |c: &Option<FeatureCode>| -> Vec<Option<FeatureCode>> {
+        match c {
+            Some(c) => pose_maps(c.width(), c.height())
+                .iter()
+                .map(|m| Some(c.resampled(m)))
+                .collect(),
+            None => vec![None; POSES_BUT_IDENTITY],
+        }
+    };
+    posed(&codes.0).into_iter().zip(posed(&codes.1)).collect()
 }
 
-/// The sample maps of every pose but the identity for `c`'s grid: computed once for the
-/// `GRID x GRID` codes the engine makes, on the fly for other shapes.
-fn pose_maps_for(c: Option<&FeatureCode>) -> std::borrow::Cow<'static, [Vec<u16>]> {
+/// Poses searched besides the plain comparison.
+const POSES_BUT_IDENTITY: usize = params::POSE_ANGLES.len() * params::POSE_SCALES.len() - 1;
+
+/// The sample maps of every pose but the identity on a `w x h` grid, in [`pose_codes`]' order:
+/// computed once for the `GRID x GRID` codes the engine makes, on the fly for other shapes.
+fn pose_maps(w: usize, h: usize) -> std::borrow::Cow<'static, [Vec<u16>]> {
     fn maps(w: usize, h: usize) -> Vec<Vec<u16>> {
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(POSES_BUT_IDENTITY);
         for &angle in &params::POSE_ANGLES {
             for &scale in &params::POSE_SCALES {
                 if angle != 0.0 || scale != 1.0 {
@@ -382,12 +411,10 @@ fn pose_maps_for(c: Option<&FeatureCode>) -> std::borrow::Cow<'static, [Vec<u16>
         out
     }
     static GRID_MAPS: std::sync::OnceLock<Vec<Vec<u16>>> = std::sync::OnceLock::new();
-    match c.map(|c| (c.width(), c.height())) {
-        Some((w, h)) if w == params::GRID && h == params::GRID => {
-            std::borrow::Cow::Borrowed(GRID_MAPS.get_or_init(|| maps(w, h)))
-        }
-        Some((w, h)) => std::borrow::Cow::Owned(maps(w, h)),
-        None => std::borrow::Cow::Owned(Vec::new()),
+    if (w, h) == (params::GRID, params::GRID) {
+        std::borrow::Cow::Borrowed(GRID_MAPS.get_or_init(|| maps(w, h)))
+    } else {
+        std::borrow::Cow::Owned(maps(w, h))
     }
 }
 
@@ -783,8 +810,7 @@ mod tests {
             let c = m.compare(&ta, &b).unwrap();
             // The probe posed like B is B, sample for sample.
             assert_eq!(c.surface_distance, Some(0.0), "{angle}° x{scale}");
-            let pen = ((params::POSE_ANGLES.len() * params::POSE_SCALES.len()) as f32).log10();
-            let exact = m.calibration().score(Some(0.0), None).fused - pen;
+            let exact = m.calibration().score(Some(0.0), None).fused - pose_penalty();
             assert!((c.fused - exact).abs() < 1e-6, "{} vs {exact}", c.fused);
             assert_eq!(m.compare_scalar(&ta, &b).unwrap(), c);
             // An unrelated code is not lifted past the gate by any pose.

@@ -115,27 +115,23 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         None => Kernel::available(),
     };
     let min = Duration::from_millis(args.min_ms);
-    // One cycle: every ordered pair (i, j), i ≠ j; returns its comparisons and score sum.
-    let cycle = |f: &mut dyn FnMut(usize, usize) -> f32| -> (u64, f64) {
+    // One cycle over the ordered pairs (i, j) that `keep` accepts; returns its comparisons and
+    // score sum.
+    let pairs = |keep: &dyn Fn(usize, usize) -> bool, f: &mut dyn FnMut(usize, usize) -> f32| {
         let (mut done, mut sum) = (0u64, 0f64);
         for i in 0..n {
-            for j in (0..n).filter(|&j| j != i) {
+            for j in (0..n).filter(|&j| keep(i, j)) {
                 sum += f(i, j) as f64;
                 done += 1;
             }
         }
         (done, sum)
     };
-    let impostor_cycle = |f: &mut dyn FnMut(usize, usize) -> f32| -> (u64, f64) {
-        let (mut done, mut sum) = (0u64, 0f64);
-        for i in 0..n {
-            for j in (0..n).filter(|&j| hand_of[j] != hand_of[i]) {
-                sum += f(i, j) as f64;
-                done += 1;
-            }
-        }
-        (done, sum)
-    };
+    // Every ordered pair, i ≠ j.
+    let cycle = |f: &mut dyn FnMut(usize, usize) -> f32| pairs(&|i, j| i != j, f);
+    // The pairs of different hands only.
+    let impostor_cycle =
+        |f: &mut dyn FnMut(usize, usize) -> f32| pairs(&|i, j| hand_of[i] != hand_of[j], f);
     let score = |c: Result<palmsig_codes::Comparison, _>| c.map_or(-1.0, |c| c.fused);
     let mut per_kernel = serde_json::Map::new();
     let mut checksums = Vec::new();
