@@ -1,7 +1,7 @@
 //! Palm signature: surface and vein feature codes, the versioned template format, matching,
 //! fusion and calibration.
 //!
-//! * [`Algorithm`] — the coding scheme (`compcode` default, `bocv`, `ordinal`); all share one
+//! * [`Algorithm`] — the coding scheme (`bocv` default, `compcode`, `ordinal`); all share one
 //!   bank of six quadrature (even + odd) Gabor pairs evaluated only at the 32x32 sample grid,
 //!   and code the phase-free orientation energy (robust to sub-sample misregistration).
 //! * [`FeatureCode`] — one modality's bit-planes and validity mask (public row accessors: the

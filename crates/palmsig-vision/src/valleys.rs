@@ -170,6 +170,7 @@ pub(crate) fn scan_tips(mask: &HandMask) -> Option<TipScan> {
             tips.push(mid);
         }
     }
+    drop_wrist_side(&mut tips, &prof, &pts, o.centre);
     tips.sort_unstable();
     // Prominence: merge tips not separated by a deep enough dip.
     let prom = params::TIP_MIN_PROMINENCE_RADII * r;
@@ -208,6 +209,28 @@ pub(crate) fn scan_tips(mask: &HandMask) -> Option<TipScan> {
         run_id,
         tips,
     })
+}
+
+/// Drop the tips on the wrist's side of the palm. Device parts and clutter at the frame border
+/// merge into the mask beside the wrist and stick out like fingers, but no finger or thumb points
+/// within [`params::WRIST_CONE_DEG`] of the wrist's direction: the opposite of the fingers', taken
+/// as the mean direction of the [`params::WRIST_FROM_TIPS`] tips farthest from the palm centre
+/// (long fingers; clutter beside the wrist lies nearer the centre than any fingertip).
+fn drop_wrist_side(tips: &mut Vec<usize>, prof: &[f32], pts: &[Point], c: Point) {
+    if tips.len() <= params::WRIST_FROM_TIPS {
+        return;
+    }
+    let dir = |i: usize| unit(Point::new(pts[i].x - c.x, pts[i].y - c.y));
+    let mut far = tips.clone();
+    far.sort_by(|&a, &b| prof[b].total_cmp(&prof[a]));
+    let sum = far[..params::WRIST_FROM_TIPS]
+        .iter()
+        .fold(Point::new(0.0, 0.0), |s, &i| {
+            Point::new(s.x + dir(i).x, s.y + dir(i).y)
+        });
+    let fingers = unit(sum);
+    let cos_max = params::WRIST_CONE_DEG.to_radians().cos();
+    tips.retain(|&i| -(dir(i).x * fingers.x + dir(i).y * fingers.y) < cos_max);
 }
 
 /// Find the finger valleys of the hand in `mask`.
@@ -791,7 +814,9 @@ fn choose_fingers(
             let a1 = Point::new(v2.x - v3.x, v2.y - v3.y);
             let a2 = Point::new(v1.x - v2.x, v1.y - v2.y);
             let cosb = (a1.x * a2.x + a1.y * a2.y) / (g1 * g2);
-            score += cosb.clamp(-1.0, 1.0).acos(); // bend at V2, radians
+            // Bend at V2 beyond what real hands show, radians.
+            score +=
+                (cosb.clamp(-1.0, 1.0).acos() - params::FREE_V2_BEND_DEG.to_radians()).max(0.0);
             score += ((g1 + g2) / 2.0 / (params::VALLEY_GAP_RADII * r))
                 .ln()
                 .abs();

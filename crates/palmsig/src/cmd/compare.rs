@@ -39,7 +39,7 @@ pub struct Args {
     #[arg(long, default_value = "unknown")]
     hand: String,
     /// Coding scheme for images (templates carry their own).
-    #[arg(long, default_value = "compcode")]
+    #[arg(long, default_value = "bocv")]
     algorithm: String,
 }
 

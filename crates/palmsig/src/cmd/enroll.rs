@@ -288,7 +288,7 @@ impl std::fmt::Debug for Gallery {
 
 impl Gallery {
     /// Open the gallery in `dir`; with `create`, make it (and its key) if missing, coding with
-    /// `algorithm` (default CompCode).
+    /// `algorithm` (default: `Algorithm::default()`).
     pub fn open(
         dir: &Path,
         create: bool,
@@ -317,7 +317,7 @@ impl Gallery {
                 })?
         } else {
             Meta {
-                algorithm: algorithm.unwrap_or(Algorithm::CompCode).name().to_string(),
+                algorithm: algorithm.unwrap_or_default().name().to_string(),
                 next_record: 1,
                 records: BTreeMap::new(),
             }

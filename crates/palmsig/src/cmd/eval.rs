@@ -27,7 +27,7 @@ pub struct Args {
     #[arg(long)]
     pub out: PathBuf,
     /// Coding algorithm: compcode, bocv, ordinal.
-    #[arg(long, default_value = "compcode")]
+    #[arg(long, default_value = "bocv")]
     pub algorithm: String,
     /// Images used and score judged: visible (surface), nir (vein) or fused.
     #[arg(long, value_parser = ["visible", "nir", "fused"], default_value = "fused")]

@@ -35,7 +35,7 @@ pub struct Args {
     #[arg(long, default_value = "unknown")]
     hand: String,
     /// Coding scheme: compcode (default), bocv, ordinal.
-    #[arg(long, default_value = "compcode")]
+    #[arg(long, default_value = "bocv")]
     algorithm: String,
     /// Output template file.
     #[arg(long)]

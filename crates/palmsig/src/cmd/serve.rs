@@ -25,7 +25,7 @@ pub struct Args {
     #[arg(long)]
     pub demo: bool,
     /// Coding algorithm: compcode, bocv, ordinal.
-    #[arg(long, default_value = "compcode")]
+    #[arg(long, default_value = "bocv")]
     pub algorithm: String,
     /// Delete palm data unused for this many days.
     #[arg(long, default_value_t = 730)]

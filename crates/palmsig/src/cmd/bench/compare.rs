@@ -42,7 +42,7 @@ pub struct Args {
     #[arg(long)]
     kernel: Option<String>,
     /// Coding scheme.
-    #[arg(long, default_value = "compcode")]
+    #[arg(long, default_value = "bocv")]
     algorithm: String,
     /// Seed of the synthetic captures.
     #[arg(long, default_value_t = 3)]

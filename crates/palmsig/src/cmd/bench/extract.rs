@@ -22,7 +22,7 @@ pub struct Args {
     #[arg(long, default_value_t = 200_000)]
     comparisons: u64,
     /// Coding scheme.
-    #[arg(long, default_value = "compcode")]
+    #[arg(long, default_value = "bocv")]
     algorithm: String,
     /// Seed of the synthetic captures.
     #[arg(long, default_value_t = 3)]

@@ -53,7 +53,7 @@ pub struct Args {
     calibration_probes: u64,
     /// Fit the template model on real pipeline templates first: a manifest (the `palmsig eval`
     /// format, e.g. written by `palmsig synth`) whose captures are extracted with
-    /// `palmsig_codes::Engine` (CompCode); the flip-rate range is fitted to their genuine
+    /// `palmsig_codes::Engine` (the default algorithm); the flip-rate range is fitted to their genuine
     /// distances and the code smoothness to their impostor degrees of freedom.
     #[arg(long)]
     fit_manifest: Option<std::path::PathBuf>,
@@ -192,7 +192,7 @@ fn fit_model(path: &std::path::Path) -> anyhow::Result<(CodeModel, serde_json::V
     use palmsig_index::codes_adapter::bits_from_template;
     let man = palmsig_eval::Manifest::from_path(path)
         .with_context(|| format!("reading manifest {}", path.display()))?;
-    let engine = palmsig_codes::Engine::new(palmsig_codes::Algorithm::CompCode);
+    let engine = palmsig_codes::Engine::new(palmsig_codes::Algorithm::default());
     let mut per_class: Vec<Vec<BitTemplate>> = vec![Vec::new(); man.classes.len()];
     let mut failures = 0usize;
     for c in &man.captures {

@@ -198,7 +198,7 @@ async fn measure(args: &Args, dir: &std::path::Path, w: usize, h: usize) -> anyh
         palmsig_service::store::connect(&format!("sqlite:{}", dir.join("bench.db").display()))
             .await
             .context("opening the bench database")?;
-    let bio = Arc::new(EngineBiometrics::new(Algorithm::CompCode)?);
+    let bio = Arc::new(EngineBiometrics::new(Algorithm::default())?);
     let mut config = Config::new("bench-admin");
     config.rate_burst = 1e9;
     let state = AppState::new(
@@ -213,7 +213,7 @@ async fn measure(args: &Args, dir: &std::path::Path, w: usize, h: usize) -> anyh
 
     // Filler: subjects 1_000_000.. (never the measured ones), one palm-centre capture each.
     let t0 = Instant::now();
-    let engine = Engine::new(Algorithm::CompCode);
+    let engine = Engine::new(Algorithm::default());
     let threads = args
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))

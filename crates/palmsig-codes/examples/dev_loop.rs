@@ -1,0 +1,300 @@
+//! Development loop for engine changes (not a product command: `palmsig eval` is): extracts every
+//! capture of a manifest (the shared contract's columns) with each algorithm asked for and prints,
+//! per protocol split, FTA, EER and FNMR at FMR 1e-2 / 1e-3 of the surface, vein and fused scores,
+//! with the measured FMR at the calibrated thresholds. It depends only on vision and codes, so it
+//! rebuilds in seconds after a coding change.
+//!
+//! ```text
+//! cargo run --release -p palmsig-codes --example dev_loop -- MANIFEST [compcode,bocv] [--all-pairs]
+//! ```
+//! With `--fails N` it also lists the N weakest genuine pairs (capture ids and scores).
+use palmsig_codes::{Algorithm, Comparison, Engine, ModalitySelection, Template};
+use palmsig_core::{CaptureKind, Hand};
+use palmsig_vision::{load, Capture, NoExplain};
+use rayon::prelude::*;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+struct Row {
+    id: String,
+    class: String,
+    session: String,
+    kind: CaptureKind,
+    hand: Hand,
+    visible: Option<PathBuf>,
+    nir: Option<PathBuf>,
+}
+
+fn rows(manifest: &Path) -> Vec<Row> {
+    let text = std::fs::read_to_string(manifest).expect("manifest");
+    let dir = manifest.parent().unwrap_or(Path::new("."));
+    let mut lines = text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty());
+    let head: Vec<&str> = lines.next().expect("header").split(',').collect();
+    let col = |n: &str| head.iter().position(|h| *h == n).expect(n);
+    let (c, s, h, se, k, v, n) = (
+        col("capture"),
+        col("subject"),
+        col("hand"),
+        col("session"),
+        col("kind"),
+        col("visible"),
+        col("nir"),
+    );
+    let path = |p: &str| (!p.is_empty()).then(|| dir.join(p));
+    lines
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            let hand = match f[h] {
+                "left" => Hand::Left,
+                "right" => Hand::Right,
+                _ => Hand::Unknown,
+            };
+            Row {
+                id: f[c].into(),
+                class: format!("{}/{}", f[s], f[h]),
+                session: f[se].into(),
+                kind: if f[k] == "roi" {
+                    CaptureKind::Roi
+                } else {
+                    CaptureKind::Hand
+                },
+                hand,
+                visible: path(f[v]),
+                nir: path(f[n]),
+            }
+        })
+        .collect()
+}
+
+fn extract(e: &Engine, r: &Row) -> Result<Template, String> {
+    let img = |p: &Option<PathBuf>| p.as_ref().map(|p| load(p).map_err(|e| e.to_string()));
+    let capture = Capture {
+        kind: r.kind,
+        hand: r.hand,
+        visible: img(&r.visible).transpose()?,
+        nir: img(&r.nir).transpose()?,
+    };
+    e.extract(&capture, &mut NoExplain)
+        .map_err(|e| e.code().to_string())
+}
+
+/// EER and FNMR at the given FMRs of (genuine, impostor) scores (higher = more similar).
+fn rates(gen: &[f32], imp: &[f32], fmrs: &[f64]) -> (f64, Vec<Option<f64>>) {
+    let mut imp = imp.to_vec();
+    imp.sort_by(|a, b| b.total_cmp(a));
+    let fnmr_at = |t: f32| gen.iter().filter(|&&g| g < t).count() as f64 / gen.len() as f64;
+    let fmr_at = |t: f32| imp.iter().filter(|&&s| s >= t).count() as f64 / imp.len() as f64;
+    let mut cands: Vec<f32> = gen.iter().chain(imp.iter()).copied().collect();
+    cands.sort_by(f32::total_cmp);
+    cands.dedup();
+    let mut eer = 1.0f64;
+    for &t in &cands {
+        let (a, b) = (fmr_at(t), fnmr_at(t));
+        eer = eer.min(a.max(b));
+    }
+    let at = fmrs
+        .iter()
+        .map(|&f| {
+            let k = (f * imp.len() as f64).floor() as usize;
+            (imp.len() as f64 * f >= 3.0).then(|| {
+                // Smallest threshold with at most k impostors at or above it.
+                let t = if k == 0 {
+                    imp[0] + 1e-6
+                } else {
+                    let t = imp[k - 1];
+                    if k < imp.len() && imp[k] == t {
+                        t + 1e-6
+                    } else {
+                        t
+                    }
+                };
+                fnmr_at(t)
+            })
+        })
+        .collect();
+    (eer, at)
+}
+
+fn pct(v: Option<f64>) -> String {
+    v.map_or("  -  ".into(), |v| format!("{:5.2}%", 100.0 * v))
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let manifest = PathBuf::from(&args[0]);
+    let algs: Vec<Algorithm> = args
+        .get(1)
+        .filter(|a| !a.starts_with("--"))
+        .map_or("compcode", |s| s.as_str())
+        .split(',')
+        .map(|a| a.parse().expect("algorithm"))
+        .collect();
+    let all_pairs = args.iter().any(|a| a == "--all-pairs");
+    let fails: usize = args
+        .iter()
+        .position(|a| a == "--fails")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let rows = rows(&manifest);
+    if let Some(i) = args.iter().position(|a| a == "--explain-fails") {
+        let dir = PathBuf::from(&args[i + 1]);
+        let e = Engine::new(Algorithm::Bocv);
+        for r in &rows {
+            if extract(&e, r).is_err() {
+                let mut sink = palmsig_vision::DirSink::new(&dir, &r.id).expect("dir");
+                let img = |p: &Option<PathBuf>| p.as_ref().and_then(|p| load(p).ok());
+                let c = Capture {
+                    kind: r.kind,
+                    hand: r.hand,
+                    visible: img(&r.visible),
+                    nir: img(&r.nir),
+                };
+                println!("{}: {:?}", r.id, e.extract(&c, &mut sink).err());
+            }
+        }
+        return;
+    }
+    if args.iter().any(|a| a == "--geom") {
+        geom(&rows);
+        return;
+    }
+    for alg in algs {
+        let e = Engine::new(alg);
+        let t0 = std::time::Instant::now();
+        let ts: Vec<Result<Template, String>> = rows.par_iter().map(|r| extract(&e, r)).collect();
+        let secs = t0.elapsed().as_secs_f64();
+        let mut why: BTreeMap<String, usize> = BTreeMap::new();
+        for t in ts.iter().filter_map(|t| t.as_ref().err()) {
+            *why.entry(t.clone()).or_default() += 1;
+        }
+        let nfail: usize = why.values().sum();
+        let first: BTreeMap<&str, &str> = rows.iter().fold(BTreeMap::new(), |mut m, r| {
+            let s = m.entry(r.class.as_str()).or_insert(r.session.as_str());
+            if r.session.as_str() < *s {
+                *s = r.session.as_str();
+            }
+            m
+        });
+        let m = e.matcher();
+        // Pairs (i, j): cross-session = i a probe (not first session), j a gallery capture.
+        let pairs: Vec<(usize, usize)> = (0..rows.len())
+            .flat_map(|i| (0..rows.len()).map(move |j| (i, j)))
+            .filter(|&(i, j)| {
+                if all_pairs {
+                    i < j
+                } else {
+                    rows[i].session != first[rows[i].class.as_str()]
+                        && rows[j].session == first[rows[j].class.as_str()]
+                }
+            })
+            .collect();
+        let scored: Vec<(bool, usize, usize, Comparison)> = pairs
+            .par_iter()
+            .filter_map(|&(i, j)| {
+                let (a, b) = (ts[i].as_ref().ok()?, ts[j].as_ref().ok()?);
+                let c = m.compare(a, b).ok()?;
+                Some((rows[i].class == rows[j].class, i, j, c))
+            })
+            .collect();
+        println!(
+            "{alg}: {} captures, FTA {} ({why:?}), extract {:.1} ms/capture (2 threads)",
+            rows.len(),
+            pct(Some(nfail as f64 / rows.len() as f64)),
+            1000.0 * secs * 2.0 / rows.len() as f64
+        );
+        for (name, sel) in [
+            ("surface", ModalitySelection::Visible),
+            ("vein", ModalitySelection::Nir),
+            ("fused", ModalitySelection::Fused),
+        ] {
+            let (mut g, mut im) = (vec![], vec![]);
+            for (gen, _, _, c) in &scored {
+                let s = match sel {
+                    ModalitySelection::Visible => c.surface,
+                    ModalitySelection::Nir => c.vein,
+                    ModalitySelection::Fused => Some(c.fused),
+                };
+                if let Some(s) = s {
+                    if *gen {
+                        g.push(s)
+                    } else {
+                        im.push(s)
+                    }
+                }
+            }
+            if g.is_empty() || im.is_empty() {
+                continue;
+            }
+            let (eer, at) = rates(&g, &im, &[1e-2, 1e-3]);
+            let cal: Vec<String> = [2.0f32, 3.0]
+                .iter()
+                .map(|&t| {
+                    let n = im.iter().filter(|&&s| s >= t).count();
+                    format!("{:.1e}", n as f64 / im.len() as f64)
+                })
+                .collect();
+            println!(
+                "  {name:<8} EER {}  FNMR@1e-2 {}  @1e-3 {}  (gen {}, imp {}; FMR at score 2/3: {})",
+                pct(Some(eer)),
+                pct(at[0]),
+                pct(at[1]),
+                g.len(),
+                im.len(),
+                cal.join(" / ")
+            );
+        }
+        if fails > 0 {
+            let mut gen: Vec<_> = scored.iter().filter(|s| s.0).collect();
+            gen.sort_by(|a, b| a.3.fused.total_cmp(&b.3.fused));
+            for (_, i, j, c) in gen.iter().take(fails) {
+                println!(
+                    "    {} vs {}: fused {:.2} surface {:?} vein {:?}",
+                    rows[*i].id, rows[*j].id, c.fused, c.surface, c.vein
+                );
+            }
+        }
+    }
+}
+
+/// Per capture: valley span, palm radius, frame side and angle (tab-separated, for analysis).
+fn geom(rows: &[Row]) {
+    let out: Vec<String> = rows
+        .par_iter()
+        .map(|r| {
+            let img = |p: &Option<PathBuf>| p.as_ref().and_then(|p| load(p).ok());
+            let c = Capture {
+                kind: r.kind,
+                hand: r.hand,
+                visible: img(&r.visible),
+                nir: img(&r.nir),
+            };
+            match palmsig_vision::extract_roi(&c, &mut NoExplain) {
+                Ok(p) => match p.quality.keypoints {
+                    Some(k) => {
+                        let v = &k.valleys;
+                        format!(
+                            "{}\t{}\t{}\t{:.1}\t{:.1}\t{:.1}\t{:.1}\t{:.1}\t{:.1}",
+                            r.id,
+                            r.class,
+                            r.session,
+                            v.v1.dist(v.v3),
+                            v.palm_radius,
+                            k.frame.side,
+                            k.frame.y_axis.y.atan2(k.frame.y_axis.x).to_degrees(),
+                            v.palm_centre.x,
+                            v.palm_centre.y
+                        )
+                    }
+                    None => format!("{}\t{}\t{}\troi", r.id, r.class, r.session),
+                },
+                Err(e) => format!("{}\t{}\t{}\tfail\t{}", r.id, r.class, r.session, e.code()),
+            }
+        })
+        .collect();
+    for l in out {
+        println!("{l}");
+    }
+}
