@@ -127,7 +127,7 @@ fn main() {
     let algs: Vec<Algorithm> = args
         .get(1)
         .filter(|a| !a.starts_with("--"))
-        .map_or("compcode", |s| s.as_str())
+        .map_or("bocv", |s| s.as_str())
         .split(',')
         .map(|a| a.parse().expect("algorithm"))
         .collect();
@@ -155,6 +155,10 @@ fn main() {
                 println!("{}: {:?}", r.id, e.extract(&c, &mut sink).err());
             }
         }
+        return;
+    }
+    if args.iter().any(|a| a == "--time") {
+        time(&rows);
         return;
     }
     if args.iter().any(|a| a == "--geom") {
@@ -297,4 +301,37 @@ fn geom(rows: &[Row]) {
     for l in out {
         println!("{l}");
     }
+}
+
+/// Median time per capture on this thread (images decoded beforehand): ROI extraction, coding.
+fn time(rows: &[Row]) {
+    let e = Engine::new(Algorithm::default());
+    let (mut roi_ms, mut code_ms) = (vec![], vec![]);
+    for r in rows {
+        let img = |p: &Option<PathBuf>| p.as_ref().and_then(|p| load(p).ok());
+        let c = Capture {
+            kind: r.kind,
+            hand: r.hand,
+            visible: img(&r.visible),
+            nir: img(&r.nir),
+        };
+        let t0 = std::time::Instant::now();
+        let Ok(p) = palmsig_vision::extract_roi(&c, &mut NoExplain) else {
+            continue;
+        };
+        let t1 = std::time::Instant::now();
+        let _ = e.encode_roi(p.visible.as_ref(), p.nir.as_ref());
+        roi_ms.push((t1 - t0).as_secs_f64() * 1e3);
+        code_ms.push(t1.elapsed().as_secs_f64() * 1e3);
+    }
+    let med = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    println!(
+        "median per capture, one thread: ROI {:.1} ms, coding {:.1} ms ({} captures)",
+        med(&mut roi_ms),
+        med(&mut code_ms),
+        roi_ms.len()
+    );
 }

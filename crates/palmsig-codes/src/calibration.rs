@@ -137,6 +137,17 @@ impl Calibration {
         }
     }
 
+    /// The raw score under which a comparison is ranked before the tails: the fused z of both
+    /// distances, or the z of the one there is (`None` with neither).
+    pub fn raw(&self, surface: Option<f32>, vein: Option<f32>) -> Option<f32> {
+        match (surface, vein) {
+            (Some(s), Some(v)) => Some(self.fused_z(s, v)),
+            (Some(s), None) => Some(self.surface.z(s)),
+            (None, Some(v)) => Some(self.vein.z(v)),
+            (None, None) => None,
+        }
+    }
+
     /// Fused raw z of two distances (used when fitting).
     pub fn fused_z(&self, surface: f32, vein: f32) -> f32 {
         self.combine(self.surface.z(surface), self.vein.z(vein))
