@@ -26,8 +26,18 @@
 //! (2 sessions), seed 7 — never the must-show seed 11: 705,689 impostor and 2,956 genuine
 //! pairs. The example `eval_codes` regenerates them (`--fit`, see its header). Limits: the
 //! tables describe the synthetic population; a real sensor's impostor distribution differs, so
-//! deployments should refit on their own impostor pairs (`Matcher::with_calibration`). Below
-//! `S ≈ 5.6e-5` (score 4.25) the scores are extrapolated.
+//! deployments should refit on their own impostor pairs. Below `S ≈ 5.6e-5` (score 4.25) the
+//! scores are extrapolated.
+//!
+//! # Fitting a deployment's calibration
+//! [`fit_calibration`] fits the whole model from [`PairDistances`]: each comparison's plain-pose
+//! distances ([`crate::Matcher::raw_distances`]: no pose search, no multi-reference penalty) and
+//! whether the pair is genuine. `mu`, `sigma` come from the impostor distances, each weight is
+//! the modality's d′ from the genuine mean, and the three tails from the impostor z-scores, with
+//! knots down to [`params::FIT_MIN_TAIL`] remaining impostors. A modality without any pair
+//! (a visible-only sensor) keeps the built-in model. [`crate::profile::CalibrationProfile`]
+//! stores the result as JSON; `palmsig calibrate` runs the whole fit on manifests, and
+//! `Engine::with_calibration` / `Matcher::with_calibration` use it.
 //!
 //! The tables describe one comparison at one pose. The matcher's pose search (a second look,
 //! turned and scaled, at pairs scoring ≥ 2) scores its best pose `log10(poses)` lower, so the
@@ -35,11 +45,13 @@
 //! measured for FMR 1e-2 … 1e-6 moved by less than 0.1 with it, and stayed above the nominal
 //! ones.
 
+use serde::{Deserialize, Serialize};
+
 use crate::matcher::Comparison;
-use crate::Algorithm;
+use crate::{params, Algorithm};
 
 /// Empirical impostor tail of one raw score.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TailModel {
     /// `(z, -log10 S(z))`, both strictly increasing.
     pub knots: Vec<(f32, f32)>,
@@ -72,10 +84,77 @@ impl TailModel {
         let (zl, ll) = k[k.len() - 1];
         ll + self.slope * (z - zl)
     }
+
+    /// The raw score `z` at which [`TailModel::score`] reaches `score` (its inverse on the
+    /// rising part): the decision threshold on the raw scale for an FMR of `10^-score`. `None`
+    /// for a non-finite or negative `score` or a tail without knots.
+    pub fn raw_for(&self, score: f32) -> Option<f32> {
+        let k = &self.knots;
+        let (&(z0, l0), &(zl, ll)) = (k.first()?, k.last()?);
+        if !score.is_finite() || score < 0.0 {
+            return None;
+        }
+        if score <= l0 {
+            let s0 = if k.len() > 1 {
+                (k[1].1 - k[0].1) / (k[1].0 - k[0].0)
+            } else {
+                self.slope
+            };
+            return (s0 > 0.0).then(|| z0 - (l0 - score) / s0);
+        }
+        for w in k.windows(2) {
+            let ((za, la), (zb, lb)) = (w[0], w[1]);
+            if score <= lb {
+                return Some(za + (zb - za) * (score - la) / (lb - la));
+            }
+        }
+        (self.slope > 0.0).then(|| zl + (score - ll) / self.slope)
+    }
+
+    /// Check the invariants [`TailModel::score`] relies on: 2 to [`params::PROFILE_MAX_KNOTS`]
+    /// knots, `z` and `-log10 S` strictly increasing, `-log10 S ≥ 0`, a slope > 0, every number
+    /// within [`params::PROFILE_MAX_MAGNITUDE`] (so every score is finite).
+    /// `what` names the tail in the error.
+    pub fn validate(&self, what: &str) -> Result<(), CalibrationError> {
+        let bad = |why: String| CalibrationError::Invalid {
+            field: format!("{what}.knots"),
+            why,
+        };
+        let n = self.knots.len();
+        if !(2..=params::PROFILE_MAX_KNOTS).contains(&n) {
+            return Err(bad(format!(
+                "{n} knots, 2 to {} needed",
+                params::PROFILE_MAX_KNOTS
+            )));
+        }
+        let max = params::PROFILE_MAX_MAGNITUDE;
+        for (i, &(z, l)) in self.knots.iter().enumerate() {
+            if !(z.abs() <= max && (0.0..=max).contains(&l)) {
+                return Err(bad(format!(
+                    "knot {i} ({z}, {l}) is not within |z| <= {max}, 0 <= -log10 S <= {max}"
+                )));
+            }
+        }
+        for (i, w) in self.knots.windows(2).enumerate() {
+            if w[1].0 <= w[0].0 || w[1].1 <= w[0].1 {
+                return Err(bad(format!(
+                    "knots {i} and {} are not strictly increasing",
+                    i + 1
+                )));
+            }
+        }
+        if !(self.slope > 0.0 && self.slope <= max) {
+            return Err(CalibrationError::Invalid {
+                field: format!("{what}.slope"),
+                why: format!("{} is not in (0, {max}]", self.slope),
+            });
+        }
+        Ok(())
+    }
 }
 
 /// Per-modality impostor model.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModalityModel {
     /// Mean impostor distance.
     pub mu: f32,
@@ -92,10 +171,42 @@ impl ModalityModel {
     pub fn z(&self, d: f32) -> f32 {
         (self.mu - d) / self.sigma
     }
+
+    /// Check the model: `mu` in `[0, 1]` (a mean normalised distance), `sigma` in
+    /// `[params::PROFILE_MIN_SIGMA, 1]`, `weight` in `[0, params::PROFILE_MAX_MAGNITUDE]`, and
+    /// its tail ([`TailModel::validate`]). `what` names it.
+    pub fn validate(&self, what: &str) -> Result<(), CalibrationError> {
+        let check = |name: &str, v: f32, ok: bool, range: &str| {
+            if v.is_finite() && ok {
+                Ok(())
+            } else {
+                Err(CalibrationError::Invalid {
+                    field: format!("{what}.{name}"),
+                    why: format!("{v} is not {range}"),
+                })
+            }
+        };
+        check("mu", self.mu, (0.0..=1.0).contains(&self.mu), "in [0, 1]")?;
+        let min_sigma = params::PROFILE_MIN_SIGMA;
+        check(
+            "sigma",
+            self.sigma,
+            (min_sigma..=1.0).contains(&self.sigma),
+            &format!("in [{min_sigma}, 1]"),
+        )?;
+        let max = params::PROFILE_MAX_MAGNITUDE;
+        check(
+            "weight",
+            self.weight,
+            (0.0..=max).contains(&self.weight),
+            &format!("in [0, {max}]"),
+        )?;
+        self.tail.validate(&format!("{what}.tail"))
+    }
 }
 
 /// A full calibration: both modalities and their fusion.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Calibration {
     /// Surface model.
     pub surface: ModalityModel,
@@ -151,6 +262,15 @@ impl Calibration {
     /// Fused raw z of two distances (used when fitting).
     pub fn fused_z(&self, surface: f32, vein: f32) -> f32 {
         self.combine(self.surface.z(surface), self.vein.z(vein))
+    }
+
+    /// Check every number a score depends on ([`ModalityModel::validate`] for both modalities,
+    /// [`TailModel::validate`] for the fused tail): a calibration read from a file is checked
+    /// before any matcher uses it.
+    pub fn validate(&self) -> Result<(), CalibrationError> {
+        self.surface.validate("surface")?;
+        self.vein.validate("vein")?;
+        self.fused.validate("fused")
     }
 
     /// The built-in calibration of an algorithm (see the module docs for how it was fitted).
@@ -235,12 +355,213 @@ pub fn mean_std(v: &[f32]) -> (f32, f32) {
     (m as f32, var.sqrt().max(1e-6) as f32)
 }
 
-/// Why a threshold cannot be chosen.
+/// Why a threshold cannot be chosen, a calibration is unusable or cannot be fitted.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum CalibrationError {
     /// The target false-match rate is not in (0, 1].
     #[error("target false-match rate {0} is not in (0, 1]")]
     BadRate(f64),
+    /// A number of a calibration is out of its range (see [`Calibration::validate`]).
+    #[error("calibration {field}: {why}")]
+    Invalid {
+        /// Which number, e.g. `vein.tail.knots` or `surface.sigma`.
+        field: String,
+        /// What is wrong with it.
+        why: String,
+    },
+    /// Too few impostor pairs to fit a score's model.
+    #[error("{score}: {found} impostor pairs, at least {min} are needed to fit a calibration")]
+    TooFewImpostors {
+        /// `surface`, `vein`, `fused` or `any`.
+        score: &'static str,
+        /// Impostor pairs with that score.
+        found: usize,
+        /// [`params::FIT_MIN_IMPOSTORS`].
+        min: usize,
+    },
+    /// A modality with impostor pairs but no genuine pair: its fusion weight (d′) needs the
+    /// genuine mean.
+    #[error("{modality}: no genuine pair, so no fusion weight can be fitted")]
+    NoGenuine {
+        /// `surface` or `vein`.
+        modality: &'static str,
+    },
+    /// The impostor scores have no spread to fit a tail to (e.g. all distances equal).
+    #[error("{score}: the impostor scores are degenerate (no spread), no tail can be fitted")]
+    Degenerate {
+        /// `surface`, `vein` or `fused`.
+        score: &'static str,
+    },
+}
+
+/// One comparison of a fitting set: the plain-pose best-shift distances
+/// ([`crate::Matcher::raw_distances`]) and whether the two captures are of the same palm.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PairDistances {
+    /// Surface distance (`None`: a side without a surface code, or too little overlap).
+    pub surface: Option<f32>,
+    /// Vein distance.
+    pub vein: Option<f32>,
+    /// Same palm (subject and hand).
+    pub genuine: bool,
+}
+
+/// How many pairs a fit used, per score.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct PairCounts {
+    /// Impostor pairs with a surface distance.
+    pub impostor_surface: usize,
+    /// Impostor pairs with a vein distance.
+    pub impostor_vein: usize,
+    /// Impostor pairs with both (the fused tail's data).
+    pub impostor_fused: usize,
+    /// Genuine pairs with a surface distance.
+    pub genuine_surface: usize,
+    /// Genuine pairs with a vein distance.
+    pub genuine_vein: usize,
+    /// Genuine pairs with both.
+    pub genuine_fused: usize,
+}
+
+impl std::fmt::Display for PairCounts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "impostor pairs surface {} vein {} fused {}; genuine pairs surface {} vein {} fused {}",
+            self.impostor_surface,
+            self.impostor_vein,
+            self.impostor_fused,
+            self.genuine_surface,
+            self.genuine_vein,
+            self.genuine_fused
+        )
+    }
+}
+
+/// A fitted calibration with what it was fitted on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FittedCalibration {
+    /// The calibration (valid: [`Calibration::validate`] passes).
+    pub calibration: Calibration,
+    /// Pairs used per score.
+    pub counts: PairCounts,
+    /// Scores without any pair, whose built-in model was kept (`surface`, `vein`, `fused`).
+    pub builtin_kept: Vec<&'static str>,
+}
+
+/// Fit a whole calibration for `algorithm` from comparisons of a fitting set (see the module
+/// docs): per modality `mu`, `sigma` of the impostor distances, weight = d′ of the genuine mean,
+/// the tail of its impostor z; then the tail of the fused z of the impostor pairs with both
+/// distances. A score without any pair keeps `algorithm`'s built-in model; one with fewer than
+/// [`params::FIT_MIN_IMPOSTORS`] impostor pairs is refused, as is a set with no pair at all.
+pub fn fit_calibration(
+    algorithm: Algorithm,
+    pairs: &[PairDistances],
+) -> Result<FittedCalibration, CalibrationError> {
+    let builtin = Calibration::builtin(algorithm);
+    let finite = |d: Option<f32>| d.filter(|v| v.is_finite());
+    let distances = |genuine: bool, pick: fn(&PairDistances) -> Option<f32>| -> Vec<f32> {
+        pairs
+            .iter()
+            .filter(|p| p.genuine == genuine)
+            .filter_map(|p| finite(pick(p)))
+            .collect()
+    };
+    let (imp_s, gen_s) = (
+        distances(false, |p| p.surface),
+        distances(true, |p| p.surface),
+    );
+    let (imp_v, gen_v) = (distances(false, |p| p.vein), distances(true, |p| p.vein));
+    let both = |genuine: bool| {
+        pairs
+            .iter()
+            .filter(move |p| p.genuine == genuine)
+            .filter_map(|p| Some((finite(p.surface)?, finite(p.vein)?)))
+    };
+    let counts = PairCounts {
+        impostor_surface: imp_s.len(),
+        impostor_vein: imp_v.len(),
+        impostor_fused: both(false).count(),
+        genuine_surface: gen_s.len(),
+        genuine_vein: gen_v.len(),
+        genuine_fused: both(true).count(),
+    };
+    if imp_s.is_empty() && imp_v.is_empty() {
+        return Err(CalibrationError::TooFewImpostors {
+            score: "any",
+            found: 0,
+            min: params::FIT_MIN_IMPOSTORS,
+        });
+    }
+    let mut builtin_kept = Vec::new();
+    let mut modality = |name, imp: &[f32], gen: &[f32], base: &ModalityModel| {
+        if imp.is_empty() && gen.is_empty() {
+            builtin_kept.push(name);
+            return Ok(base.clone());
+        }
+        fit_modality(name, imp, gen)
+    };
+    let surface = modality("surface", &imp_s, &gen_s, &builtin.surface)?;
+    let vein = modality("vein", &imp_v, &gen_v, &builtin.vein)?;
+    let mut calibration = Calibration {
+        surface,
+        vein,
+        fused: builtin.fused.clone(),
+    };
+    let zf: Vec<f32> = both(false)
+        .map(|(s, v)| calibration.fused_z(s, v))
+        .collect();
+    if zf.is_empty() {
+        builtin_kept.push("fused");
+    } else {
+        calibration.fused = fit_tail("fused", &zf)?;
+    }
+    calibration.validate()?;
+    Ok(FittedCalibration {
+        calibration,
+        counts,
+        builtin_kept,
+    })
+}
+
+/// One modality's model from its impostor and genuine distances.
+fn fit_modality(
+    name: &'static str,
+    impostor: &[f32],
+    genuine: &[f32],
+) -> Result<ModalityModel, CalibrationError> {
+    if impostor.len() < params::FIT_MIN_IMPOSTORS {
+        return Err(CalibrationError::TooFewImpostors {
+            score: name,
+            found: impostor.len(),
+            min: params::FIT_MIN_IMPOSTORS,
+        });
+    }
+    if genuine.is_empty() {
+        return Err(CalibrationError::NoGenuine { modality: name });
+    }
+    let (mu, sigma) = mean_std(impostor);
+    let (genuine_mean, _) = mean_std(genuine);
+    let z: Vec<f32> = impostor.iter().map(|&d| (mu - d) / sigma).collect();
+    Ok(ModalityModel {
+        mu,
+        sigma,
+        // A modality whose genuine pairs are no closer than its impostors carries no evidence.
+        weight: ((mu - genuine_mean) / sigma).max(0.0),
+        tail: fit_tail(name, &z)?,
+    })
+}
+
+/// A tail fitted with [`params::FIT_MIN_TAIL`], after the minimum-count check.
+fn fit_tail(name: &'static str, z: &[f32]) -> Result<TailModel, CalibrationError> {
+    if z.len() < params::FIT_MIN_IMPOSTORS {
+        return Err(CalibrationError::TooFewImpostors {
+            score: name,
+            found: z.len(),
+            min: params::FIT_MIN_IMPOSTORS,
+        });
+    }
+    fit(z, params::FIT_MIN_TAIL).ok_or(CalibrationError::Degenerate { score: name })
 }
 
 /// A decision threshold on the fused (or a per-modality) calibrated score.
@@ -572,5 +893,120 @@ mod tests {
             prev = s;
         }
         assert!(fit(&v[..50], 20).is_none());
+    }
+
+    #[test]
+    fn builtin_tables_validate() {
+        for a in Algorithm::ALL {
+            Calibration::builtin(a).validate().unwrap();
+        }
+    }
+
+    #[test]
+    fn raw_for_inverts_score() {
+        let t = &Calibration::builtin(Algorithm::CompCode).fused;
+        for s in [0.0f32, 0.1, 1.0, 2.5, 4.0, 4.2466, 6.0, 9.0] {
+            let z = t.raw_for(s).unwrap();
+            assert!(
+                (t.score(z) - s).abs() < 1e-3,
+                "{s}: z {z} gives {}",
+                t.score(z)
+            );
+        }
+        assert!(t.raw_for(6.0).unwrap() > t.raw_for(4.0).unwrap());
+        assert_eq!(t.raw_for(f32::NAN), None);
+        assert_eq!(t.raw_for(-1.0), None);
+    }
+
+    /// Distances like the coders': impostors N(mu, sigma), genuine N(g, sigma).
+    fn pairs(rng: &mut Rng, n_imp: usize, n_gen: usize, vein: bool) -> Vec<PairDistances> {
+        let mut out = Vec::new();
+        for i in 0..n_imp + n_gen {
+            let genuine = i >= n_imp;
+            let (ms, mv) = if genuine { (0.20, 0.22) } else { (0.40, 0.45) };
+            out.push(PairDistances {
+                surface: Some(ms + 0.02 * rng.normal() as f32),
+                vein: vein.then(|| mv + 0.04 * rng.normal() as f32),
+                genuine,
+            });
+        }
+        out
+    }
+
+    #[test]
+    fn fit_calibration_recovers_the_model() {
+        let mut rng = Rng::new(3);
+        let p = pairs(&mut rng, 20_000, 300, true);
+        let f = fit_calibration(Algorithm::CompCode, &p).unwrap();
+        let c = &f.calibration;
+        assert!((c.surface.mu - 0.40).abs() < 0.002 && (c.surface.sigma - 0.02).abs() < 0.001);
+        assert!((c.vein.mu - 0.45).abs() < 0.002 && (c.vein.sigma - 0.04).abs() < 0.002);
+        // d' = (mu - genuine mean) / sigma: 10 and 5.75.
+        assert!(
+            (c.surface.weight - 10.0).abs() < 0.5,
+            "{}",
+            c.surface.weight
+        );
+        assert!((c.vein.weight - 5.75).abs() < 0.4, "{}", c.vein.weight);
+        assert!(f.builtin_kept.is_empty());
+        assert_eq!(f.counts.impostor_fused, 20_000);
+        assert_eq!(f.counts.genuine_vein, 300);
+        // Knots stop where fewer than FIT_MIN_TAIL impostors remain: S >= 20 / 20000.
+        for t in [&c.surface.tail, &c.vein.tail, &c.fused] {
+            let last = t.knots.last().unwrap().1;
+            assert!(last <= 3.0 + 1e-3 && last > 2.5, "{last}");
+        }
+        // Gaussian fused z: S(2) = 0.02275 → 1.643.
+        assert!(
+            (c.fused.score(2.0) - 1.643).abs() < 0.1,
+            "{}",
+            c.fused.score(2.0)
+        );
+        c.validate().unwrap();
+    }
+
+    #[test]
+    fn fit_calibration_refuses_small_or_one_sided_sets() {
+        let mut rng = Rng::new(4);
+        let few = pairs(&mut rng, 999, 50, true);
+        assert!(matches!(
+            fit_calibration(Algorithm::CompCode, &few),
+            Err(CalibrationError::TooFewImpostors { found: 999, .. })
+        ));
+        let no_gen = pairs(&mut rng, 2000, 0, true);
+        assert!(matches!(
+            fit_calibration(Algorithm::CompCode, &no_gen),
+            Err(CalibrationError::NoGenuine { .. })
+        ));
+        assert!(matches!(
+            fit_calibration(Algorithm::CompCode, &[]),
+            Err(CalibrationError::TooFewImpostors { score: "any", .. })
+        ));
+        let flat: Vec<PairDistances> = (0..2000)
+            .map(|i| PairDistances {
+                surface: Some(0.4),
+                vein: None,
+                genuine: i % 100 == 0,
+            })
+            .collect();
+        assert!(matches!(
+            fit_calibration(Algorithm::CompCode, &flat),
+            Err(CalibrationError::Degenerate { score: "surface" })
+        ));
+    }
+
+    #[test]
+    fn a_modality_without_pairs_keeps_the_builtin_model() {
+        let mut rng = Rng::new(6);
+        let p = pairs(&mut rng, 3000, 100, false);
+        let f = fit_calibration(Algorithm::Bocv, &p).unwrap();
+        let b = Calibration::builtin(Algorithm::Bocv);
+        assert_eq!(f.builtin_kept, vec!["vein", "fused"]);
+        assert_eq!(&f.calibration.vein, &b.vein);
+        assert_eq!(&f.calibration.fused, &b.fused);
+        assert_ne!(&f.calibration.surface, &b.surface);
+        // With 3000 impostors the knots reach S = 20/3000 at most.
+        let last = f.calibration.surface.tail.knots.last().unwrap().1;
+        assert!(last <= (3000.0f32 / 20.0).log10() + 1e-3, "{last}");
     }
 }

@@ -1,8 +1,9 @@
 //! [`Engine`]: ROI images (and, through vision, captures) → [`Template`].
 
+use crate::calibration::Calibration;
 use crate::code::CodeKind;
 use crate::encode::{Coder, Job};
-use crate::{params, Algorithm, Matcher, Template, TemplateError};
+use crate::{params, Algorithm, CalibrationProfile, Matcher, Template, TemplateError};
 use palmsig_core::{GrayImage, Modality};
 use palmsig_vision::{extract_roi, AcquireError, Capture, ExplainSink, NoExplain};
 
@@ -59,11 +60,22 @@ pub struct Engine {
 impl Engine {
     /// An engine for `algorithm` with its built-in calibration.
     pub fn new(algorithm: Algorithm) -> Engine {
+        Engine::with_calibration(algorithm, Calibration::builtin(algorithm).clone())
+    }
+
+    /// An engine for `algorithm` whose matcher scores with `calibration` (a deployment's own,
+    /// e.g. from a [`CalibrationProfile`]); coding is the same as [`Engine::new`]'s.
+    pub fn with_calibration(algorithm: Algorithm, calibration: Calibration) -> Engine {
         Engine {
             algorithm,
             coder: Coder::new(),
-            matcher: Matcher::new(algorithm),
+            matcher: Matcher::with_calibration(algorithm, calibration),
         }
+    }
+
+    /// An engine for a profile's algorithm with its calibration.
+    pub fn with_profile(profile: &CalibrationProfile) -> Engine {
+        Engine::with_calibration(profile.algorithm(), profile.calibration().clone())
     }
 
     /// The algorithm.

@@ -16,7 +16,10 @@
 //!   `palmsig_core::simd`'s kernels (AVX-512, AVX2, `popcnt`, portable: bit-identical to the
 //!   scalar reference, [`Matcher::compare_scalar`]); a probe compared with many templates is prepared once ([`Matcher::prepare`] →
 //!   [`PreparedProbe`]).
-//! * [`Engine`] — ROI (and capture) → template.
+//! * [`Engine`] — ROI (and capture) → template; [`Engine::with_calibration`] for a deployment's
+//!   own calibration.
+//! * [`CalibrationProfile`] — a calibration fitted for one sensor ([`fit_calibration`] on
+//!   [`Matcher::raw_distances`] of a dev set), as a checked JSON file (see [`profile`]).
 //! * [`ModalitySelection`] — `visible | nir | fused`, for evaluation.
 //!
 //! ```
@@ -52,11 +55,16 @@ mod engine;
 mod matcher;
 pub mod params;
 mod preprocess;
+pub mod profile;
 mod template;
 
 pub use algorithm::{Algorithm, ModalitySelection, ParseNameError};
-pub use calibration::{CalibrationError, Threshold};
+pub use calibration::{
+    fit_calibration, Calibration, CalibrationError, FittedCalibration, PairCounts, PairDistances,
+    Threshold,
+};
 pub use code::{CodeError, CodeKind, FeatureCode};
 pub use engine::{Engine, ExtractError};
 pub use matcher::{Comparison, MatchError, Matcher, PreparedProbe};
+pub use profile::{CalibrationProfile, ProfileError};
 pub use template::{Template, TemplateError, FORMAT_VERSION, MAGIC};

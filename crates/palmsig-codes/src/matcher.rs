@@ -365,6 +365,33 @@ impl Matcher {
     }
 }
 
+/// What a calibration is fitted on.
+impl Matcher {
+    /// The plain comparison's best-shift distances `(surface, vein)` of a prepared probe and a
+    /// template: the shift and elastic search only, no pose search, no multi-reference penalty,
+    /// no calibration. These are what [`Calibration`] models (one comparison at one pose), so a
+    /// deployment's calibration is fitted on them ([`crate::calibration::fit_calibration`]).
+    /// A modality is `None` when either side lacks its code or the overlap is too small.
+    pub fn raw_distances(
+        &self,
+        probe: &PreparedProbe,
+        b: &Template,
+    ) -> Result<(Option<f32>, Option<f32>), MatchError> {
+        self.check_made_with(probe.algorithm, probe.param_hash)?;
+        self.check(b)?;
+        let common = (probe.surface.is_some() && b.surface.is_some())
+            || (probe.vein.is_some() && b.vein.is_some());
+        if !common {
+            return Err(MatchError::NoCommonModality);
+        }
+        let k = self.kernel;
+        Ok((
+            prepared_distance(k, probe.surface.as_ref(), b.surface.as_ref(), "surface")?,
+            prepared_distance(k, probe.vein.as_ref(), b.vein.as_ref(), "vein")?,
+        ))
+    }
+}
+
 /// The probe codes in every searched pose but the identity, in a fixed order (the fast and the
 /// reference paths must search the same poses in the same order).
 fn pose_codes(

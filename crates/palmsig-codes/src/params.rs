@@ -177,3 +177,33 @@ pub(crate) fn tuned(key: &str, default: f32) -> f32 {
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
 }
+
+/// Calibration fitting: tail knots stop where fewer than this many impostor scores remain above
+/// the knot. A quantile estimated from 20 exceedances has a relative standard error of about
+/// `1/sqrt(20)` ≈ 22 % in the rate (0.1 in `-log10`); fewer makes the last knots, and the slope
+/// extrapolated from them, follow the noise of a small real dev set (a few thousand impostor
+/// pairs reach ~2 decades of knots, the straight-line extension covers the rest).
+pub const FIT_MIN_TAIL: usize = 20;
+/// Calibration fitting: fewest impostor pairs (per fitted modality, and for the fused score)
+/// from which a calibration is fitted. With 1000 and [`FIT_MIN_TAIL`] the knots reach
+/// `S = 2e-2` (seven quarter-decade knots), the least that gives the extension slope a decade of
+/// support; below it a refit is noise and the built-in tables are the better guess.
+pub const FIT_MIN_IMPOSTORS: usize = 1000;
+/// Calibration profile (JSON file) format written and the only one read: bump on any change of
+/// its fields' meaning, so an old binary refuses a new profile instead of misreading it.
+pub const PROFILE_FORMAT: u32 = 1;
+/// Largest calibration profile file read (bytes): a profile is a few KiB (three tails of at most
+/// [`PROFILE_MAX_KNOTS`] knots); anything far larger is not one, and is refused before parsing.
+pub const PROFILE_MAX_BYTES: u64 = 1 << 20;
+/// Most knots in one tail of a loaded calibration: quarter-decade knots down to `S = 1e-12`
+/// (a trillion impostor pairs) are 49; 256 leaves room for finer fits and still bounds the
+/// work of one score lookup.
+pub const PROFILE_MAX_KNOTS: usize = 256;
+/// Largest magnitude of a loaded calibration's knot coordinates, tail slopes and fusion weights.
+/// Fitted values are single or double digits (z of a few, `-log10 S` below 12, slopes 1–3,
+/// weights 5–12); the bound keeps every score a loaded profile can produce finite (at most
+/// ~1e10 with [`PROFILE_MIN_SIGMA`]), so a hostile or corrupt profile cannot make `inf`/NaN.
+pub const PROFILE_MAX_MAGNITUDE: f32 = 1e4;
+/// Smallest impostor standard deviation of a loaded calibration: the floor `mean_std` itself
+/// applies (1e-6), so every fitted profile passes while `z = (mu - d) / sigma` stays below 1e6.
+pub const PROFILE_MIN_SIGMA: f32 = 1e-6;
