@@ -2,13 +2,16 @@
 //! `palmsig eval` is). Renders captures with `palmsig_synth` (cached under the cache dir), runs
 //! vision's ROI extraction for full-hand captures, codes them with every algorithm, and prints
 //! EER and FNMR at FMR 1e-3 / 1e-4 per modality and fused, for the all-pairs and cross-session
-//! protocols; with `--fit`, also prints the calibration tables (Rust source) fitted on this run.
+//! protocols; with `--fit`, also prints the calibration tables (Rust source) fitted on this run
+//! (`palmsig_codes::fit_calibration` on the plain-pose distances; `palmsig calibrate` fits the
+//! same on any manifest and writes a loadable profile).
 //!
 //! ```text
 //! cargo run --release -p palmsig-codes --example eval_codes -- \
 //!     --identities 100 --captures 6 --seed 5 --difficulty realistic --kind hand [--fit]
 //! ```
-use palmsig_codes::calibration::{fit, mean_std, Calibration, ModalityModel};
+use palmsig_codes::calibration::{mean_std, Calibration, ModalityModel};
+use palmsig_codes::{fit_calibration, PairDistances};
 use palmsig_codes::{Algorithm, Engine, Matcher, Template};
 use palmsig_core::{CaptureKind, GrayImage, Hand};
 use palmsig_synth::{render_for, DatasetConfig, Difficulty, Identity};
@@ -483,31 +486,58 @@ fn main() {
             println!("{line}");
         }
         if do_fit {
-            let zs: Vec<f32> = imp_s.iter().map(|&d| cal.surface.z(d)).collect();
-            let zv: Vec<f32> = imp_v.iter().map(|&d| cal.vein.z(d)).collect();
-            let zf: Vec<f32> = pairs
-                .iter()
-                .filter(|p| !p.0)
-                .filter_map(|p| Some(cal.fused_z(p.2?, p.3?)))
+            // The calibration describes one comparison at one pose: fit it on the plain-pose
+            // distances, as `palmsig calibrate` does.
+            let fit_pairs: Vec<PairDistances> = (0..n)
+                .into_par_iter()
+                .flat_map_iter(|a| {
+                    let probe = tpl[a].as_ref().and_then(|t| matcher.prepare(t).ok());
+                    let (tpl, samples, matcher) = (&tpl, &samples, &matcher);
+                    (a + 1..n).filter_map(move |b| {
+                        let (surface, vein) = matcher
+                            .raw_distances(probe.as_ref()?, tpl[b].as_ref()?)
+                            .ok()?;
+                        Some(PairDistances {
+                            surface,
+                            vein,
+                            genuine: samples[a].class == samples[b].class,
+                        })
+                    })
+                })
                 .collect();
-            let show = |name: &str, t: Option<palmsig_codes::calibration::TailModel>| {
-                if let Some(t) = t {
-                    let ks: Vec<String> = t
-                        .knots
-                        .iter()
-                        .map(|k| format!("({:.4}, {:.4})", k.0, k.1))
-                        .collect();
-                    println!(
-                        "FIT {algo} {name}: knots &[{}], slope {:.4}",
-                        ks.join(", "),
-                        t.slope
-                    );
+            let fitted = match fit_calibration(algo, &fit_pairs) {
+                Ok(f) => f,
+                Err(e) => {
+                    println!("FIT {algo}: {e}");
+                    continue;
                 }
             };
-            println!("FIT {algo} mu/sigma/weight: surface ({ms:.5}, {ss:.5}, {ws:.4}) vein ({mv:.5}, {sv:.5}, {wv:.4})");
-            show("surface", fit(&zs, 30));
-            show("vein", fit(&zv, 30));
-            show("fused", fit(&zf, 30));
+            let c = &fitted.calibration;
+            let show = |name: &str, t: &palmsig_codes::calibration::TailModel| {
+                let ks: Vec<String> = t
+                    .knots
+                    .iter()
+                    .map(|k| format!("({:.4}, {:.4})", k.0, k.1))
+                    .collect();
+                println!(
+                    "FIT {algo} {name}: knots &[{}], slope {:.4}",
+                    ks.join(", "),
+                    t.slope
+                );
+            };
+            println!(
+                "FIT {algo} mu/sigma/weight: surface ({:.5}, {:.5}, {:.4}) vein ({:.5}, {:.5}, {:.4}); {}",
+                c.surface.mu,
+                c.surface.sigma,
+                c.surface.weight,
+                c.vein.mu,
+                c.vein.sigma,
+                c.vein.weight,
+                fitted.counts
+            );
+            show("surface", &c.surface.tail);
+            show("vein", &c.vein.tail);
+            show("fused", &c.fused);
         }
     }
 }
