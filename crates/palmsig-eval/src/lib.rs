@@ -9,8 +9,12 @@
 //! * [`Protocol`] — `all-pairs`, `cross-session`, `open-set` (see [`protocol`]).
 //! * [`metrics`] — FMR, FNMR, EER (interpolated crossing, tie rule), FNMR at FMR (rule of 3),
 //!   DET points, rank-1, FNIR at FPIR; the formulas are in that module's docs.
+//! * [`extract_all`], [`map_pairs`] — the run's extraction step and every within-manifest pair,
+//!   for other consumers of a manifest (`palmsig calibrate` fits a calibration on them).
 //! * [`evaluate`] — the run: writes into the output folder
-//!   - `report.json` ([`Report`]; rates are fractions in `[0, 1]`, `null` where not estimable),
+//!   - `report.json` ([`Report`]; rates are fractions in `[0, 1]`, `null` where not estimable;
+//!     `calibration` checks a calibrated engine's decision at each nominal FMR against the
+//!     measured rates, see [`metrics`]),
 //!   - `scores.txt`: one comparison per line, `claimed_class probe_class probe_capture score`
 //!     (cross-session with multi-capture gallery classes adds `scores_enrolment.txt`). A class
 //!     is written `subject/hand`, a capture by its id, both through [`escape_token`] (`%`, `/`,
@@ -57,6 +61,6 @@ pub use engine::{EngineInfo, EvalEngine, Failure, NoProgress, Progress, Scores};
 pub use manifest::{escape_token, CaptureRecord, ClassKey, Manifest, ManifestError};
 pub use protocol::Protocol;
 pub use run::{
-    evaluate, EvalError, EvalOptions, FailuresToAcquire, Generalized, MetricsSummary,
-    ModalitySelection, Report, Split,
+    evaluate, extract_all, map_pairs, EvalError, EvalOptions, Extraction, FailuresToAcquire,
+    Generalized, MetricsSummary, ModalitySelection, Report, Split,
 };

@@ -25,6 +25,13 @@
 //! value is `FNMR(t)`. The FMR achieved (`≤ α`, lower when impostor scores tie at `s`) and `t` are
 //! reported with it. The value is `null` when `I < 3/α` (rule of 3, [`crate::params::RULE_OF_N`]).
 //!
+//! # Calibration check
+//! For an engine whose scores are `-log10` of its estimated FMR, the decision for FMR
+//! `α = 10⁻ᵏ` is the threshold `t = k`; [`calibration_points`] states at each such `t` the
+//! measured `FMR(t)` (`null` when `I < 3/α`, the rule of 3) and `FNMR(t)`. A measured FMR far
+//! below `α` means the calibration is pessimistic for these data (refit it: `palmsig
+//! calibrate`); above `α`, optimistic.
+//!
 //! # Identification (closed-set rank-1, open-set FNIR at FPIR)
 //! A search compares one probe with every enrolled class (one score per class). A **mated**
 //! search's mate is at rank 1 when its score is strictly above every non-mate score (a tie counts
@@ -92,6 +99,47 @@ pub struct DetPoint {
     pub fnmr: f64,
 }
 
+/// The decision at a nominal false-match rate checked against the rates measured, for an
+/// engine whose scores are calibrated as `-log10` of the estimated FMR (palmsig's): the
+/// threshold for FMR `10^-k` is the score `k`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct CalibrationPoint {
+    /// `-log10` of the nominal FMR (the `scores.txt` scale): accept iff score `≥ threshold`.
+    pub threshold: f32,
+    /// Measured fraction of impostor scores `≥ threshold` (`null` where fewer than `3/FMR`
+    /// impostor pairs, as for `fnmr_at_fmr`).
+    pub fmr: Option<f64>,
+    /// Measured fraction of genuine scores `< threshold` (`null` without genuine pairs).
+    pub fnmr: Option<f64>,
+}
+
+impl CalibrationPoint {
+    /// Measured FMR over nominal FMR (`10^-threshold`): above 1 the calibration promised too
+    /// little, far below 1 it is pessimistic. `None` where the FMR is not stated.
+    pub fn ratio(&self) -> Option<f64> {
+        self.fmr.map(|f| f * 10f64.powf(f64::from(self.threshold)))
+    }
+}
+
+/// [`CalibrationPoint`]s at FMR `1e-2` … `1e-6` of score slices sorted ascending.
+pub fn calibration_points(genuine: &[f32], impostor: &[f32]) -> BTreeMap<String, CalibrationPoint> {
+    let below = |v: &[f32], t: f32| v.partition_point(|&x| x < t);
+    params::FMR_EXPONENTS
+        .iter()
+        .map(|&k| {
+            let threshold = k as f32;
+            let (ni, ng) = (impostor.len(), genuine.len());
+            let point = CalibrationPoint {
+                threshold,
+                fmr: enough_trials(ni as u64, k)
+                    .then(|| (ni - below(impostor, threshold)) as f64 / ni as f64),
+                fnmr: (ng > 0).then(|| below(genuine, threshold) as f64 / ng as f64),
+            };
+            (rate_key(k), point)
+        })
+        .collect()
+}
+
 /// Verification metrics of one set of genuine and impostor scores.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Verification {
@@ -107,6 +155,8 @@ pub struct Verification {
     pub operating_points: BTreeMap<String, Option<OperatingPoint>>,
     /// DET curve, thinned (see [`params::DET_LOG_STEP`]), in threshold order (FMR falling).
     pub det: Vec<DetPoint>,
+    /// The calibrated decision at FMR `1e-2` … `1e-6` against the measured rates.
+    pub calibration: BTreeMap<String, CalibrationPoint>,
 }
 
 /// Number of values `≤ x` in an ascending slice.
@@ -178,6 +228,7 @@ impl Verification {
             fnmr_at_fmr,
             operating_points,
             det,
+            calibration: calibration_points(genuine, impostor),
         }
     }
 }

@@ -13,7 +13,9 @@ use serde::Serialize;
 use crate::det::{self, Curve};
 use crate::engine::{EngineInfo, EvalEngine, Failure, Progress, Scores};
 use crate::manifest::{escape_token, CaptureRecord, Manifest};
-use crate::metrics::{self, Identification, OperatingPoint, Search, Verification};
+use crate::metrics::{
+    self, CalibrationPoint, Identification, OperatingPoint, Search, Verification,
+};
 use crate::params;
 use crate::protocol::{self, Protocol, Role};
 
@@ -119,6 +121,8 @@ pub struct MetricsSummary {
     pub fnmr_at_fmr: BTreeMap<String, Option<f64>>,
     /// Thresholds and achieved FMR.
     pub operating_points: BTreeMap<String, Option<OperatingPoint>>,
+    /// The calibrated decision at each nominal FMR against the measured rates.
+    pub calibration: BTreeMap<String, CalibrationPoint>,
     /// Closed-set rank-1 (enrolment only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rank1: Option<f64>,
@@ -132,6 +136,7 @@ impl MetricsSummary {
             eer: v.eer,
             fnmr_at_fmr: v.fnmr_at_fmr.clone(),
             operating_points: v.operating_points.clone(),
+            calibration: v.calibration.clone(),
             rank1,
         }
     }
@@ -202,6 +207,10 @@ pub struct Report {
     pub sessions: u64,
     /// Thresholds (accept iff score ≥ threshold) and achieved FMR of `fnmr_at_fmr`.
     pub operating_points: BTreeMap<String, Option<OperatingPoint>>,
+    /// The product's decision for each nominal FMR (threshold `-log10 FMR` on the `scores.txt`
+    /// scale) with the FMR and FNMR measured there (headline scores; see
+    /// [`metrics::calibration_points`]).
+    pub calibration: BTreeMap<String, CalibrationPoint>,
     /// ISO/IEC 19795-1 generalized FMR/FNMR including failures to acquire.
     pub generalized: Generalized,
     /// Identification details (cross-session, open-set).
@@ -433,6 +442,129 @@ fn select(c: &CaptureRecord, m: ModalitySelection) -> Result<CaptureRecord, Fail
     Ok(c)
 }
 
+/// Every capture of a manifest extracted ([`extract_all`]).
+#[derive(Debug)]
+pub struct Extraction<T> {
+    /// One entry per capture, in manifest order: its template, or `None` (a failure to acquire).
+    pub templates: Vec<Option<T>>,
+    /// The failures to acquire: capture index and why.
+    pub failures: Vec<(usize, Failure)>,
+    /// Wall time of each capture's extraction (ms, one thread), in manifest order.
+    pub times_ms: Vec<f64>,
+    /// Wall time of the whole extraction (s, all threads).
+    pub seconds: f64,
+}
+
+impl<T> Extraction<T> {
+    /// Count, rate and reasons of the failures to acquire.
+    pub fn failures_to_acquire(&self) -> FailuresToAcquire {
+        failures_to_acquire(&self.failures, self.templates.len())
+    }
+}
+
+fn failures_to_acquire(failures: &[(usize, Failure)], captures: usize) -> FailuresToAcquire {
+    let mut reasons = BTreeMap::new();
+    for (_, f) in failures {
+        *reasons.entry(f.code.clone()).or_insert(0u64) += 1;
+    }
+    FailuresToAcquire {
+        count: failures.len() as u64,
+        rate: if captures > 0 {
+            failures.len() as f64 / captures as f64
+        } else {
+            0.0
+        },
+        reasons,
+    }
+}
+
+/// Extract every capture of `manifest` under a modality selection, in parallel (the current
+/// rayon pool), the first `explain_count` with `explain` set. A capture that cannot be
+/// extracted is a failure to acquire, never an error. This is step 1 of [`evaluate`], and what
+/// a calibration fit (`palmsig calibrate`) starts from.
+pub fn extract_all<E: EvalEngine>(
+    engine: &E,
+    manifest: &Manifest,
+    modality: ModalitySelection,
+    explain_count: usize,
+    progress: &dyn Progress,
+) -> Extraction<E::Template> {
+    let t0 = Instant::now();
+    let n = manifest.captures.len();
+    progress.stage("extract", n as u64);
+    let extracted: Vec<(Result<E::Template, Failure>, f64)> = manifest
+        .captures
+        .par_iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let t = Instant::now();
+            let r = select(c, modality).and_then(|c| engine.extract(&c, i < explain_count));
+            progress.inc(1);
+            (r, t.elapsed().as_secs_f64() * 1e3)
+        })
+        .collect();
+    progress.finish();
+    let mut out = Extraction {
+        templates: Vec::with_capacity(n),
+        failures: Vec::new(),
+        times_ms: Vec::with_capacity(n),
+        seconds: t0.elapsed().as_secs_f64(),
+    };
+    for (i, (r, ms)) in extracted.into_iter().enumerate() {
+        out.times_ms.push(ms);
+        match r {
+            Ok(t) => out.templates.push(Some(t)),
+            Err(f) => {
+                out.failures.push((i, f));
+                out.templates.push(None);
+            }
+        }
+    }
+    out
+}
+
+/// `f(genuine, probe, reference)` over every unordered pair of acquired captures of one
+/// manifest (each pair once, the later capture as the prepared probe), in parallel; pairs where
+/// `f` gives `None` are left out. Genuine = same class (subject, hand). Pairs are only formed
+/// within `templates`, i.e. within one manifest: captures of different manifests (sensors) are
+/// never compared.
+pub fn map_pairs<E, R, F>(
+    engine: &E,
+    manifest: &Manifest,
+    templates: &[Option<E::Template>],
+    progress: &dyn Progress,
+    f: F,
+) -> Vec<R>
+where
+    E: EvalEngine,
+    R: Send,
+    F: Fn(bool, &E::Probe, &E::Template) -> Option<R> + Sync,
+{
+    let acquired: Vec<usize> = (0..templates.len().min(manifest.captures.len()))
+        .filter(|&i| templates[i].is_some())
+        .collect();
+    progress.stage("compare", acquired.len() as u64);
+    let out = acquired
+        .par_iter()
+        .enumerate()
+        .flat_map_iter(|(k, &j)| {
+            let probe = templates[j].as_ref().map(|t| engine.prepare(t));
+            let class = manifest.captures[j].class;
+            let row: Vec<R> = acquired[..k]
+                .iter()
+                .filter_map(|&i| {
+                    let (p, r) = (probe.as_ref()?, templates[i].as_ref()?);
+                    f(manifest.captures[i].class == class, p, r)
+                })
+                .collect();
+            progress.inc(1);
+            row
+        })
+        .collect();
+    progress.finish();
+    out
+}
+
 /// Run an evaluation and write its files into `out` (created if needed). Never stops on a
 /// capture that fails to acquire; fails only on bad options or unwritable output.
 pub fn evaluate<E: EvalEngine>(
@@ -453,35 +585,18 @@ pub fn evaluate<E: EvalEngine>(
     let n = manifest.captures.len();
 
     // 1. Extraction.
-    let t_extract = Instant::now();
-    progress.stage("extract", n as u64);
-    let extracted: Vec<(Result<E::Template, Failure>, f64)> = manifest
-        .captures
-        .par_iter()
-        .enumerate()
-        .map(|(i, c)| {
-            let t0 = Instant::now();
-            let r =
-                select(c, opts.modality).and_then(|c| engine.extract(&c, i < opts.explain_count));
-            let ms = t0.elapsed().as_secs_f64() * 1e3;
-            progress.inc(1);
-            (r, ms)
-        })
-        .collect();
-    progress.finish();
-    let extract_s = t_extract.elapsed().as_secs_f64();
-    let mut times: Vec<f64> = extracted.iter().map(|e| e.1).collect();
-    let mut templates: Vec<Option<E::Template>> = Vec::with_capacity(n);
-    let mut failures: Vec<(usize, Failure)> = Vec::new();
-    for (i, (r, _)) in extracted.into_iter().enumerate() {
-        match r {
-            Ok(t) => templates.push(Some(t)),
-            Err(f) => {
-                failures.push((i, f));
-                templates.push(None);
-            }
-        }
-    }
+    let Extraction {
+        templates,
+        failures,
+        times_ms: mut times,
+        seconds: extract_s,
+    } = extract_all(
+        engine,
+        manifest,
+        opts.modality,
+        opts.explain_count,
+        progress,
+    );
     // Explain some failures too (extracted again with the explain flag).
     for (i, _) in failures
         .iter()
@@ -493,15 +608,7 @@ pub fn evaluate<E: EvalEngine>(
         }
     }
     write_failures(&out.join("failures.csv"), manifest, &failures)?;
-    let mut reasons = BTreeMap::new();
-    for (_, f) in &failures {
-        *reasons.entry(f.code.clone()).or_insert(0u64) += 1;
-    }
-    let fta = FailuresToAcquire {
-        count: failures.len() as u64,
-        rate: failures.len() as f64 / n as f64,
-        reasons,
-    };
+    let fta = failures_to_acquire(&failures, n);
 
     // 2. Comparisons.
     let ctx = Ctx {
@@ -746,6 +853,7 @@ pub fn evaluate<E: EvalEngine>(
         subjects: subjects.len() as u64,
         sessions: sessions.len() as u64,
         operating_points: headline.operating_points.clone(),
+        calibration: headline.calibration.clone(),
         generalized,
         identification,
         per_modality,

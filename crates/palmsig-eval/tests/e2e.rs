@@ -59,6 +59,22 @@ fn check_outputs(out: &Path, lines_expected: u64) -> Value {
         assert!(f.get(k).is_some(), "fnmr_at_fmr lacks {k}");
     }
     assert_eq!(f.as_object().unwrap().len(), 5);
+    let cal = r["calibration"]
+        .as_object()
+        .expect("report.json has calibration");
+    assert_eq!(cal.len(), 5);
+    for (k, t) in [
+        ("1e-2", 2.0),
+        ("1e-3", 3.0),
+        ("1e-4", 4.0),
+        ("1e-5", 5.0),
+        ("1e-6", 6.0),
+    ] {
+        let p = &cal[k];
+        assert_eq!(p["threshold"].as_f64(), Some(t), "{k}");
+        assert!(p["fmr"].is_null() || p["fmr"].is_f64(), "{k}: {p}");
+        assert!(p["fnmr"].is_null() || p["fnmr"].is_f64(), "{k}: {p}");
+    }
     let fta = &r["failures_to_acquire"];
     assert!(fta["count"].is_u64() && fta["rate"].is_f64() && fta["reasons"].is_object());
     let scores = std::fs::read_to_string(out.join("scores.txt")).unwrap();
@@ -193,6 +209,7 @@ fn all_pairs_metrics_match_the_scores_file() {
     assert!(eer > 0.0 && eer < 0.5, "overlapping classes: {eer}");
     assert_eq!(v.eer, rep.eer);
     assert_eq!(v.fnmr_at_fmr, rep.fnmr_at_fmr);
+    assert_eq!(v.calibration, rep.calibration);
 }
 
 #[test]
@@ -225,6 +242,14 @@ fn cross_session_uses_the_numerically_first_session() {
     assert_eq!(e.eer, Some(0.0));
     let r = check_outputs(&out, 264);
     assert!(r["enrolment"]["fnmr_at_fmr"].get("1e-2").is_some());
+    // The fake engine's genuine scores (1.0) are below every calibrated threshold (2 … 6), and
+    // 110 impostor pairs are too few to state an FMR of 1e-2.
+    let cal = &r["enrolment"]["calibration"]["1e-2"];
+    assert_eq!(
+        (cal["threshold"].as_f64(), cal["fnmr"].as_f64()),
+        (Some(2.0), Some(1.0))
+    );
+    assert!(cal["fmr"].is_null());
     let lines = std::fs::read_to_string(out.join("scores_enrolment.txt")).unwrap();
     assert_eq!(lines.lines().count(), 22 * 6);
     // Probes never come from session 1.
@@ -433,4 +458,33 @@ fn failed_comparisons_are_counted_and_scored_lowest() {
     assert_eq!(rep.comparisons, c2(34));
     // Its genuine pairs fail to match: EER > 0.
     assert!(rep.eer.unwrap() > 0.0);
+}
+
+#[test]
+fn extract_all_and_map_pairs_cover_each_pair_once() {
+    use palmsig_eval::{extract_all, map_pairs};
+    let dir = tempfile::tempdir().unwrap();
+    let m = Manifest::from_path(&write_dataset(dir.path(), 3, 2)).unwrap();
+    let engine = FakeEngine::default();
+    let x = extract_all(&engine, &m, ModalitySelection::Fused, 0, &NoProgress);
+    assert_eq!(x.templates.len(), m.captures.len());
+    assert_eq!(x.times_ms.len(), m.captures.len());
+    let fta = x.failures_to_acquire();
+    assert_eq!(fta.count, 2);
+    assert_eq!(fta.reasons.values().sum::<u64>(), 2);
+    let acquired = x.templates.iter().flatten().count() as u64;
+    let pairs = map_pairs(&engine, &m, &x.templates, &NoProgress, |genuine, p, r| {
+        // The flag is the truth: same class.
+        assert_eq!(genuine, p.class == r.class);
+        Some((genuine, p.class.clone(), r.class.clone()))
+    });
+    assert_eq!(pairs.len() as u64, c2(acquired));
+    // 6 classes with 6 captures each, less the two failures (each in its own class).
+    let genuine = pairs.iter().filter(|p| p.0).count() as u64;
+    assert_eq!(genuine, 4 * c2(6) + 2 * c2(5));
+    // `None` leaves a pair out.
+    let none = map_pairs(&engine, &m, &x.templates, &NoProgress, |g, _, _| {
+        g.then_some(())
+    });
+    assert_eq!(none.len() as u64, genuine);
 }

@@ -203,3 +203,31 @@ fn median_odd_even_empty() {
     assert_eq!(median(&mut [4.0, 1.0, 2.0, 3.0]), Some(2.5));
     assert_eq!(median(&mut []), None);
 }
+
+#[test]
+fn calibration_points_measure_the_nominal_thresholds() {
+    use palmsig_eval::metrics::calibration_points;
+    // 300 impostor scores: 0.0, 0.01, …, 2.99 (three at ≥ 2.97 …); genuine 1.5, 2.5, 3.5, 7.
+    let impostor: Vec<f32> = (0..300).map(|i| i as f32 / 100.0).collect();
+    let genuine = [1.5f32, 2.5, 3.5, 7.0];
+    let c = calibration_points(&genuine, &impostor);
+    assert_eq!(c.len(), 5);
+    let p = c["1e-2"];
+    assert_eq!(p.threshold, 2.0);
+    // Scores ≥ 2.0: 2.00 … 2.99 = 100 of 300 (f32 rounding of i/100 keeps 2.00 at 2.0).
+    approx(p.fmr, 100.0 / 300.0);
+    approx(p.fnmr, 1.0 / 4.0);
+    approx(p.ratio(), 100.0 / 300.0 * 100.0);
+    // 300 < 3/1e-3: no FMR stated, FNMR still is.
+    let p = c["1e-3"];
+    assert_eq!((p.threshold, p.fmr), (3.0, None));
+    approx(p.fnmr, 2.0 / 4.0);
+    assert_eq!(p.ratio(), None);
+    approx(c["1e-6"].fnmr, 3.0 / 4.0);
+    // No genuine pair: no FNMR.
+    assert_eq!(calibration_points(&[], &impostor)["1e-2"].fnmr, None);
+    // Verification carries the same points.
+    let mut g = genuine.to_vec();
+    let mut i = impostor.clone();
+    assert_eq!(Verification::compute(&mut g, &mut i).calibration, c);
+}
