@@ -32,6 +32,9 @@ pub struct Config {
     pub rate_burst: f64,
     /// Rate limit: refill per second.
     pub rate_per_s: f64,
+    /// How the biometric engine's scores are calibrated (`built-in`, or the profile file and
+    /// what it was fitted on), shown to the operator.
+    pub calibration: String,
 }
 
 impl Config {
@@ -47,6 +50,7 @@ impl Config {
             webhook_max_attempts: WEBHOOK_MAX_ATTEMPTS,
             rate_burst: RATE_LIMIT_BURST,
             rate_per_s: RATE_LIMIT_PER_S,
+            calibration: "built-in".into(),
         }
     }
 }

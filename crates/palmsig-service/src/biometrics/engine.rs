@@ -2,7 +2,7 @@
 //! `palmsig_codes` coding, `palmsig_index` 1:N gallery with the codes adapter. Each reference
 //! capture of a palm is one gallery record; a match on any of them identifies the palm.
 use super::{BioError, Biometrics, CaptureInput, CaptureRejected, Hit};
-use palmsig_codes::{Algorithm, Engine, Template};
+use palmsig_codes::{Algorithm, Calibration, Engine, Template};
 use palmsig_index::{CodesScorer, Decision, GalleryRead, GalleryWrite, Index, SearchParams};
 use palmsig_vision::{Capture, NoExplain};
 use std::collections::HashMap;
@@ -37,9 +37,21 @@ impl std::fmt::Debug for EngineBiometrics {
 
 impl EngineBiometrics {
     /// An empty gallery for `algorithm` with the index's default search settings (decision at
-    /// its default FPIR).
+    /// its default FPIR), scoring with the built-in calibration.
     pub fn new(algorithm: Algorithm) -> Result<Self, BioError> {
-        let engine = Engine::new(algorithm);
+        Self::with_engine(Engine::new(algorithm))
+    }
+
+    /// [`EngineBiometrics::new`] scoring with a deployment's calibration (a profile fitted for
+    /// its sensor by `palmsig calibrate`).
+    pub fn with_calibration(
+        algorithm: Algorithm,
+        calibration: Calibration,
+    ) -> Result<Self, BioError> {
+        Self::with_engine(Engine::with_calibration(algorithm, calibration))
+    }
+
+    fn with_engine(engine: Engine) -> Result<Self, BioError> {
         let index = Index::new(CodesScorer::new(engine.matcher().clone()))
             .map_err(|e| BioError::Gallery(e.to_string()))?;
         Ok(Self {

@@ -604,6 +604,7 @@ fn system_stats(w: &Web) -> Value {
         "backend": w.st.store.backend(),
         "active_key": w.st.keys.active_id(),
         "keys": w.st.keys.ids(),
+        "calibration": w.st.config.calibration,
         "identify": {"count": n, "mean_ms": (mean * 10.0).round() / 10.0, "p50_le_ms": p50, "p99_le_ms": p99},
     })
 }
@@ -628,6 +629,7 @@ fn system_html(w: &Web) -> String {
 <dt>Active key-encryption key</dt><dd><code>{}</code></dd>
 <dt>Keys in the key ring</dt><dd>{}</dd>
 <dt>Gallery size (palms)</dt><dd data-stat="gallery_palms">{}</dd>
+<dt>Score calibration</dt><dd>{}</dd>
 <dt>Identify requests</dt><dd data-stat="identify.count">{}</dd>
 <dt>Identify latency, mean</dt><dd data-stat="identify.mean_ms">{} ms</dd>
 <dt>Identify latency, p50</dt><dd data-stat="identify.p50_le_ms">{}</dd>
@@ -637,6 +639,7 @@ fn system_html(w: &Web) -> String {
         esc(s["active_key"].as_str().unwrap_or("")),
         keys.join(", "),
         s["gallery_palms"],
+        esc(s["calibration"].as_str().unwrap_or("")),
         s["identify"]["count"],
         s["identify"]["mean_ms"],
         le(&s["identify"]["p50_le_ms"]),
