@@ -27,6 +27,8 @@ enum Command {
     Compare(cmd::compare::Args),
     /// Evaluate the engine on a manifest (ISO/IEC 19795-1 metrics, DET curve, report).
     Eval(cmd::eval::Args),
+    /// Fit a calibration profile (score -> false-match rate) for a sensor on its manifests.
+    Calibrate(cmd::calibrate::Args),
     /// Benchmarks of the hot paths (printing JSON).
     Bench(cmd::bench::Args),
     /// Enrol a person's palm into a local encrypted gallery (several captures, duplicate check).
@@ -38,13 +40,18 @@ enum Command {
 }
 
 fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+    run(Cli::parse())
+}
+
+/// Run a parsed command line (the tests drive whole commands through it).
+fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(a) => cmd::serve::run(a),
         Command::Synth(a) => cmd::synth::run(a),
         Command::Extract(a) => cmd::extract::run(a),
         Command::Compare(a) => cmd::compare::run(a),
         Command::Eval(a) => cmd::eval::run(a),
+        Command::Calibrate(a) => cmd::calibrate::run(a),
         Command::Bench(a) => cmd::bench::run(a),
         Command::Enroll(a) => cmd::enroll::run(a),
         Command::Identify(a) => cmd::identify::run(a),

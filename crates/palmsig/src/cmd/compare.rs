@@ -3,8 +3,8 @@
 //! `A` and `B` are each a template file (recognised by its `PSIG` magic) or a capture image
 //! (coded on the fly with `--kind`, `--hand`, `--as`, `--algorithm`; add `--a-nir` / `--b-nir`
 //! for the NIR companion of an image). Prints JSON: per-modality and fused calibrated scores
-//! (`-log10` of the estimated false-match rate), the distances, the threshold for `--fmr` and the
-//! decision.
+//! (`-log10` of the estimated false-match rate, built-in or `--profile` calibration), the
+//! distances, the threshold for `--fmr` and the decision.
 
 use std::path::{Path, PathBuf};
 
@@ -41,6 +41,9 @@ pub struct Args {
     /// Coding scheme for images (templates carry their own).
     #[arg(long, default_value = "bocv")]
     algorithm: String,
+    /// Calibration profile (`palmsig calibrate`) to score with instead of the built-in tables.
+    #[arg(long)]
+    profile: Option<PathBuf>,
 }
 
 fn side(path: &Path, nir: Option<&Path>, args: &Args, engine: &Engine) -> anyhow::Result<Template> {
@@ -69,11 +72,12 @@ fn side(path: &Path, nir: Option<&Path>, args: &Args, engine: &Engine) -> anyhow
 pub fn run(args: Args) -> anyhow::Result<()> {
     let threshold = Threshold::for_fmr(args.fmr).map_err(|e| anyhow::anyhow!("--fmr: {e}"))?;
     let algorithm: Algorithm = args.algorithm.parse()?;
+    let profile = super::calibrate::load_profile(args.profile.as_deref())?;
     let engine = Engine::new(algorithm);
     let a = side(&args.a, args.a_nir.as_deref(), &args, &engine)?;
     let b = side(&args.b, args.b_nir.as_deref(), &args, &engine)?;
     // Templates carry their algorithm: compare with a matcher of theirs.
-    let matcher = palmsig_codes::Matcher::new(a.algorithm);
+    let matcher = super::calibrate::matcher(a.algorithm, profile.as_ref())?;
     let c = matcher.compare(&a, &b)?;
     println!(
         "{}",
@@ -87,6 +91,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             "fmr": args.fmr,
             "threshold": threshold.score(),
             "decision": if threshold.accepts(c.fused) { "accept" } else { "reject" },
+            "calibration": args.profile.as_ref().map_or("built-in".into(), |p| p.display().to_string()),
         })
     );
     Ok(())

@@ -56,6 +56,10 @@ pub struct Args {
     /// Replace this id's existing enrolment of the same hand.
     #[arg(long)]
     pub replace: bool,
+    /// Calibration profile (`palmsig calibrate`) for the duplicate check's scores, instead of
+    /// the built-in tables.
+    #[arg(long)]
+    pub profile: Option<PathBuf>,
 }
 
 /// Why a gallery operation failed.
@@ -73,6 +77,8 @@ pub(crate) enum GalleryError {
     Io(PathBuf, std::io::Error),
     /// A command-line value is not acceptable.
     BadArg(String),
+    /// The calibration profile cannot be used.
+    Profile(PathBuf, palmsig_codes::ProfileError),
     /// A capture could not be read or was refused by the quality gate.
     Capture {
         /// The image file.
@@ -108,6 +114,7 @@ impl std::fmt::Display for GalleryError {
             Self::Meta(m) => write!(f, "gallery metadata: {m}"),
             Self::Io(p, e) => write!(f, "{}: {e}", p.display()),
             Self::BadArg(m) => f.write_str(m),
+            Self::Profile(p, e) => write!(f, "--profile {}: {e}", p.display()),
             Self::Capture {
                 file,
                 code,
@@ -288,12 +295,22 @@ impl std::fmt::Debug for Gallery {
 
 impl Gallery {
     /// Open the gallery in `dir`; with `create`, make it (and its key) if missing, coding with
-    /// `algorithm` (default: `Algorithm::default()`).
+    /// `algorithm` (default: `Algorithm::default()`); scores with `profile`'s calibration when
+    /// given (it must be for the gallery's algorithm), else the built-in one.
     pub fn open(
         dir: &Path,
         create: bool,
         algorithm: Option<Algorithm>,
+        profile: Option<&Path>,
     ) -> Result<Gallery, GalleryError> {
+        // A bad profile is refused before anything is created.
+        let profile = profile
+            .map(|p| {
+                palmsig_codes::CalibrationProfile::load(p)
+                    .map_err(|e| GalleryError::Profile(p.to_path_buf(), e))
+                    .map(|c| (p, c))
+            })
+            .transpose()?;
         let key_path = dir.join("keys.json");
         if !key_path.exists() {
             if !create {
@@ -335,7 +352,15 @@ impl Gallery {
                 )));
             }
         }
-        let engine = Engine::new(alg);
+        let engine = match &profile {
+            Some((p, c)) => Engine::with_calibration(
+                alg,
+                c.calibration_for(alg)
+                    .map_err(|e| GalleryError::Profile(p.to_path_buf(), e))?
+                    .clone(),
+            ),
+            None => Engine::new(alg),
+        };
         let scorer = CodesScorer::new(engine.matcher().clone());
         let (store, _recovery) = palmsig_index::Store::open(
             dir.join("index"),
@@ -643,7 +668,7 @@ pub(crate) fn enroll(args: &Args) -> Result<serde_json::Value, GalleryError> {
         })
         .transpose()?;
     let pres = presentations(&args.images, &args.nir, &args.as_modality)?;
-    let mut g = Gallery::open(&args.gallery, true, algorithm)?;
+    let mut g = Gallery::open(&args.gallery, true, algorithm, args.profile.as_deref())?;
     let mut templates = Vec::with_capacity(pres.len());
     for p in &pres {
         templates.push((p.name(), extract(g.engine(), p, kind, hand)?));
@@ -719,6 +744,7 @@ pub(crate) mod tests {
             kind: "hand".into(),
             algorithm: None,
             replace: false,
+            profile: None,
         }
     }
 
@@ -728,7 +754,7 @@ pub(crate) mod tests {
     fn orphan_records_are_recovered() {
         use palmsig_synth::{render_roi, CaptureSpec, Difficulty, Identity};
         let d = TempDir::new("enroll-orphans");
-        let g = Gallery::open(&d.0, true, None).unwrap();
+        let g = Gallery::open(&d.0, true, None, None).unwrap();
         let id = Identity::new(3, 1, Hand::Right).unwrap();
         let r = render_roi(&id, &CaptureSpec::sample(&id, Difficulty::Easy, 1, 0), 128).unwrap();
         let t = g
@@ -738,10 +764,10 @@ pub(crate) mod tests {
         g.store.insert(g.meta.next_record, &t).unwrap();
         assert_eq!(g.records(), 1);
         drop(g);
-        let g = Gallery::open(&d.0, false, None).unwrap();
+        let g = Gallery::open(&d.0, false, None, None).unwrap();
         assert_eq!((g.recovered, g.records(), g.hands()), (1, 0, 0));
         drop(g);
-        let g = Gallery::open(&d.0, false, None).unwrap();
+        let g = Gallery::open(&d.0, false, None, None).unwrap();
         assert_eq!((g.recovered, g.records()), (0, 0), "removal was durable");
     }
 
@@ -794,7 +820,7 @@ pub(crate) mod tests {
         ));
         // identify never creates a gallery.
         assert!(matches!(
-            Gallery::open(&d.0.join("absent"), false, None),
+            Gallery::open(&d.0.join("absent"), false, None, None),
             Err(GalleryError::NotAGallery(_))
         ));
         assert!(!d.0.join("absent").exists());

@@ -47,13 +47,35 @@ pub struct Args {
     /// Open-set: seed of the held-out choice.
     #[arg(long, default_value_t = palmsig_eval::params::DEFAULT_SEED)]
     pub seed: u64,
+    /// Calibration profile (`palmsig calibrate`) to score with instead of the built-in tables.
+    #[arg(long)]
+    pub profile: Option<PathBuf>,
 }
 
-/// `palmsig_codes::Engine` (with `palmsig_vision` for decoding and the ROI) as an [`EvalEngine`].
-struct CodesEngine {
-    engine: Engine,
+/// `palmsig_codes::Engine` (with `palmsig_vision` for decoding and the ROI) as an [`EvalEngine`]
+/// (also what `palmsig calibrate` extracts and pairs with).
+pub(crate) struct CodesEngine {
+    pub(crate) engine: Engine,
     selection: palmsig_codes::ModalitySelection,
     explain_dir: Option<PathBuf>,
+    /// How the scores are calibrated, for the report's engine version.
+    calibration: String,
+}
+
+impl CodesEngine {
+    /// An engine judging `selection`, writing stage images under `explain_dir` when asked.
+    pub(crate) fn new(
+        engine: Engine,
+        selection: palmsig_codes::ModalitySelection,
+        explain_dir: Option<PathBuf>,
+    ) -> CodesEngine {
+        CodesEngine {
+            engine,
+            selection,
+            explain_dir,
+            calibration: "built-in calibration".into(),
+        }
+    }
 }
 
 fn load(path: &Option<PathBuf>) -> Result<Option<GrayImage>, Failure> {
@@ -124,9 +146,10 @@ impl EvalEngine for CodesEngine {
         EngineInfo {
             algorithm: self.engine.algorithm().name().to_string(),
             version: format!(
-                "palmsig {} (template format {})",
+                "palmsig {} (template format {}, {})",
                 env!("CARGO_PKG_VERSION"),
-                palmsig_codes::FORMAT_VERSION
+                palmsig_codes::FORMAT_VERSION,
+                self.calibration
             ),
         }
     }
@@ -159,7 +182,7 @@ impl CodesEngine {
 }
 
 /// An indicatif bar on stderr (drawn only on a terminal).
-struct Bar(Mutex<Option<ProgressBar>>);
+pub(crate) struct Bar(pub(crate) Mutex<Option<ProgressBar>>);
 
 impl Progress for Bar {
     fn stage(&self, name: &str, total: u64) {
@@ -224,11 +247,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     let manifest = Manifest::from_path(&args.manifest)
         .with_context(|| format!("manifest {}", args.manifest.display()))?;
-    let engine = CodesEngine {
-        engine: Engine::new(algorithm),
+    let profile = super::calibrate::load_profile(args.profile.as_deref())?;
+    let mut engine = CodesEngine::new(
+        super::calibrate::engine(algorithm, profile.as_ref())?,
         selection,
-        explain_dir: args.explain.clone(),
-    };
+        args.explain.clone(),
+    );
+    if let Some(p) = &args.profile {
+        engine.calibration = format!("calibration profile {}", p.display());
+    }
     let opts = EvalOptions {
         protocol,
         modality,
@@ -299,6 +326,7 @@ fn print_summary(r: &palmsig_eval::Report, out: &Path) {
             );
         }
     }
+    print_calibration("calibration", &r.calibration);
     if let Some(e) = &r.enrolment {
         let f: Vec<String> = e
             .fnmr_at_fmr
@@ -311,6 +339,7 @@ fn print_summary(r: &palmsig_eval::Report, out: &Path) {
             fmt_rate(e.rank1),
             f.join("  ")
         );
+        print_calibration("enrolment calibration", &e.calibration);
     }
     println!(
         "extract {} ms median, {} comparisons/s",
@@ -322,4 +351,22 @@ fn print_summary(r: &palmsig_eval::Report, out: &Path) {
         "wrote {}/{{report.json, scores.txt, det.svg, det.png, failures.csv}}",
         out.display()
     );
+}
+
+/// One line per nominal FMR: the calibrated threshold, the FMR measured there (and its ratio
+/// to the nominal one: far below 1 = pessimistic calibration, above 1 = optimistic) and FNMR.
+fn print_calibration(
+    title: &str,
+    points: &std::collections::BTreeMap<String, palmsig_eval::metrics::CalibrationPoint>,
+) {
+    println!("{title} (threshold = -log10 FMR; measured FMR / nominal):");
+    for (k, p) in points {
+        let ratio = p.ratio().map_or("-".into(), |r| format!("{r:.3}x"));
+        println!(
+            "  {k}: threshold {:.1}  FMR {}  ({ratio})  FNMR {}",
+            p.threshold,
+            p.fmr.map_or("null".into(), |v| format!("{v:.3e}")),
+            fmt_rate(p.fnmr)
+        );
+    }
 }

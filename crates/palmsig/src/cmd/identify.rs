@@ -33,6 +33,9 @@ pub struct Args {
     /// left, right or unknown.
     #[arg(long, default_value = "unknown")]
     pub hand: String,
+    /// Calibration profile (`palmsig calibrate`) to score with instead of the built-in tables.
+    #[arg(long)]
+    pub profile: Option<PathBuf>,
 }
 
 /// `palmsig identify` as a function: the JSON it prints.
@@ -45,7 +48,7 @@ pub(crate) fn identify(args: &Args) -> Result<serde_json::Value, GalleryError> {
     let kind = parse_kind(&args.kind)?;
     let nir: Vec<PathBuf> = args.nir.iter().cloned().collect();
     let pres = presentations(std::slice::from_ref(&args.image), &nir, &args.as_modality)?;
-    let g = Gallery::open(&args.gallery, false, None)?;
+    let g = Gallery::open(&args.gallery, false, None, args.profile.as_deref())?;
     let t_open = t0.elapsed();
     let t1 = Instant::now();
     let probe = extract(g.engine(), &pres[0], kind, hand)?;
@@ -87,6 +90,7 @@ mod tests {
             as_modality: "visible".into(),
             kind: "hand".into(),
             hand: "unknown".into(),
+            profile: None,
         }
     }
 
@@ -172,7 +176,7 @@ mod tests {
                 .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
-        let g = Gallery::open(&gallery, false, None).unwrap();
+        let g = Gallery::open(&gallery, false, None, None).unwrap();
         let t = extract(
             g.engine(),
             &presentations(&[alice[0].0.clone()], &[alice[0].1.clone()], "visible").unwrap()[0],

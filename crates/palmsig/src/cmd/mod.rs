@@ -1,5 +1,6 @@
 //! One module per subcommand; each owns its `Args` and `run`.
 pub mod bench;
+pub mod calibrate;
 pub mod compare;
 pub mod enroll;
 pub mod eval;

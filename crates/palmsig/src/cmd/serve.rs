@@ -36,6 +36,33 @@ pub struct Args {
     /// Do not expose the dev outbox of one-time codes at `/v1/dev/outbox`.
     #[arg(long)]
     pub no_dev_outbox: bool,
+    /// Calibration profile (`palmsig calibrate`, fitted for this deployment's sensor) to score
+    /// with instead of the built-in tables. A profile that cannot be used stops the service
+    /// before anything is created.
+    #[arg(long)]
+    pub profile: Option<PathBuf>,
+}
+
+/// The engine's algorithm and calibration (with its description for the operator), checked
+/// before the service creates anything.
+fn engine_setup(args: &Args) -> anyhow::Result<EngineSetup> {
+    let algorithm: palmsig_codes::Algorithm = args
+        .algorithm
+        .parse()
+        .map_err(|e| anyhow::anyhow!("--algorithm: {e}"))?;
+    let Some(profile) = super::calibrate::load_profile(args.profile.as_deref())? else {
+        return Ok((algorithm, None, "built-in".into()));
+    };
+    let calibration = profile
+        .calibration_for(algorithm)
+        .map_err(|e| anyhow::anyhow!("--profile: {e}"))?
+        .clone();
+    let label = format!(
+        "profile {} ({})",
+        args.profile.as_deref().unwrap_or(Path::new("")).display(),
+        profile.source()
+    );
+    Ok((algorithm, Some(calibration), label))
 }
 
 /// The database URL for `data` and an optional explicit URL.
@@ -67,6 +94,7 @@ fn admin_token(data: &Path) -> anyhow::Result<String> {
 
 /// Run `palmsig serve`.
 pub fn run(args: Args) -> anyhow::Result<()> {
+    let engine = engine_setup(&args)?;
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -74,10 +102,18 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         )
         .json()
         .init();
-    tokio::runtime::Runtime::new()?.block_on(serve(args))
+    tokio::runtime::Runtime::new()?.block_on(serve(args, engine))
 }
 
-async fn serve(args: Args) -> anyhow::Result<()> {
+/// The engine's algorithm, calibration and its description for the operator.
+type EngineSetup = (
+    palmsig_codes::Algorithm,
+    Option<palmsig_codes::Calibration>,
+    String,
+);
+
+async fn serve(args: Args, engine: EngineSetup) -> anyhow::Result<()> {
+    let (algorithm, calibration, calibration_label) = engine;
     std::fs::create_dir_all(&args.data)
         .with_context(|| format!("creating {}", args.data.display()))?;
     let keys =
@@ -87,12 +123,12 @@ async fn serve(args: Args) -> anyhow::Result<()> {
     let store = palmsig_service::store::connect(&url)
         .await
         .context("opening the database")?;
-    let algorithm: palmsig_codes::Algorithm = args
-        .algorithm
-        .parse()
-        .map_err(|e| anyhow::anyhow!("--algorithm: {e}"))?;
-    let bio = Arc::new(EngineBiometrics::new(algorithm)?);
+    let bio = Arc::new(match calibration {
+        Some(c) => EngineBiometrics::with_calibration(algorithm, c)?,
+        None => EngineBiometrics::new(algorithm)?,
+    });
     let mut config = Config::new(token.clone());
+    config.calibration = calibration_label;
     config.retention_ms = args.retention_days.max(1) * 24 * 3600 * 1000;
     config.secure_cookies = args.secure_cookies;
     config.dev_outbox = !args.no_dev_outbox;
@@ -115,6 +151,7 @@ async fn serve(args: Args) -> anyhow::Result<()> {
     println!("  database:   {}", state.store.backend());
     println!("  key id:     {}", state.keys.active_id());
     println!("  gallery:    {loaded} palms");
+    println!("  calibration: {}", state.config.calibration);
     println!("  API:        http://{addr}/v1   OpenAPI: http://{addr}/openapi.json");
     println!(
         "  health:     http://{addr}/healthz  http://{addr}/readyz  metrics: http://{addr}/metrics"

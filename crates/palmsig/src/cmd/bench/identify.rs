@@ -61,9 +61,14 @@ pub struct Args {
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// Full matcher: `bits` (the index's shift-searching Hamming matcher with an impostor model
-    /// fitted here) or `codes` (`palmsig_codes::Matcher`, CompCode, its built-in calibration).
+    /// fitted here) or `codes` (`palmsig_codes::Matcher`, CompCode, its built-in calibration or
+    /// `--profile`).
     #[arg(long, default_value = "bits", value_parser = ["bits", "codes"])]
     scorer: String,
+    /// With `--scorer codes`: a calibration profile (`palmsig calibrate`, CompCode) to score with
+    /// instead of the built-in tables.
+    #[arg(long)]
+    profile: Option<std::path::PathBuf>,
 }
 
 fn pct(sorted: &[f64], q: f64) -> f64 {
@@ -154,20 +159,22 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         ),
     };
     let outsider = |i: u64| (1u64 << 40) + i;
+    anyhow::ensure!(
+        a.profile.is_none() || a.scorer == "codes",
+        "--profile calibrates palmsig_codes' matcher: use it with --scorer codes"
+    );
     if a.scorer == "codes" {
         let alg = palmsig_codes::Algorithm::CompCode;
-        let scorer = CodesScorer::new(palmsig_codes::Matcher::new(alg));
+        let profile = crate::cmd::calibrate::load_profile(a.profile.as_deref())?;
+        let scorer = CodesScorer::new(crate::cmd::calibrate::matcher(alg, profile.as_ref())?);
         let conv = move |t: BitTemplate| {
             template_from_bits(&t, alg).expect("model templates fit CompCode")
         };
-        return bench(
-            a,
-            model,
-            fit,
-            scorer,
-            conv,
-            json!("palmsig_codes built-in calibration"),
-        );
+        let info = match &a.profile {
+            Some(p) => json!(format!("palmsig_codes calibration profile {}", p.display())),
+            None => json!("palmsig_codes built-in calibration"),
+        };
+        return bench(a, model, fit, scorer, conv, info);
     }
     // Impostor model of the matcher, fitted on pairs of people outside the gallery.
     let mut scorer = BitScorer::default();
