@@ -561,7 +561,15 @@ fn fit_tail(name: &'static str, z: &[f32]) -> Result<TailModel, CalibrationError
             min: params::FIT_MIN_IMPOSTORS,
         });
     }
-    fit(z, params::FIT_MIN_TAIL).ok_or(CalibrationError::Degenerate { score: name })
+    let mut tail =
+        fit(z, params::FIT_MIN_TAIL).ok_or(CalibrationError::Degenerate { score: name })?;
+    for k in &mut tail.knots {
+        // `-log10(1)` is `-0`: written as `0` in a profile.
+        if k.1 == 0.0 {
+            k.1 = 0.0;
+        }
+    }
+    Ok(tail)
 }
 
 /// A decision threshold on the fused (or a per-modality) calibrated score.
@@ -949,6 +957,11 @@ mod tests {
         );
         assert!((c.vein.weight - 5.75).abs() < 0.4, "{}", c.vein.weight);
         assert!(f.builtin_kept.is_empty());
+        assert!(
+            c.fused.knots[0].1.is_sign_positive(),
+            "{:?}",
+            c.fused.knots[0]
+        );
         assert_eq!(f.counts.impostor_fused, 20_000);
         assert_eq!(f.counts.genuine_vein, 300);
         // Knots stop where fewer than FIT_MIN_TAIL impostors remain: S >= 20 / 20000.
