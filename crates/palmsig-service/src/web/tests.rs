@@ -251,6 +251,13 @@ async fn values_are_escaped() {
         )
         .await;
     assert!(p.html.contains("Tenants"));
+    // The System tab names the score calibration in use (the default: built-in tables).
+    let sys = b.get("/console/system").await;
+    assert!(
+        sys.html.contains("Score calibration</dt><dd>built-in</dd>"),
+        "{}",
+        sys.html
+    );
     let evil = r#"<script>alert("x")</script>"#;
     let p = b
         .post("/console/tenants", &[("op", "create"), ("name", evil)])
