@@ -3,8 +3,8 @@
 //! vision's ROI extraction for full-hand captures, codes them with every algorithm, and prints
 //! EER and FNMR at FMR 1e-3 / 1e-4 per modality and fused, for the all-pairs and cross-session
 //! protocols; with `--fit`, also prints the calibration tables (Rust source) fitted on this run
-//! (`palmsig_codes::fit_calibration` on the plain-pose distances; `palmsig calibrate` fits the
-//! same on any manifest and writes a loadable profile).
+//! (`palmsig_codes::fit_calibration` on the distances the matcher scored; `palmsig calibrate`
+//! fits the same on any manifest, twice to settle the pose choice, and writes a loadable profile).
 //!
 //! ```text
 //! cargo run --release -p palmsig-codes --example eval_codes -- \
@@ -486,23 +486,14 @@ fn main() {
             println!("{line}");
         }
         if do_fit {
-            // The calibration describes one comparison at one pose: fit it on the plain-pose
-            // distances, as `palmsig calibrate` does.
-            let fit_pairs: Vec<PairDistances> = (0..n)
-                .into_par_iter()
-                .flat_map_iter(|a| {
-                    let probe = tpl[a].as_ref().and_then(|t| matcher.prepare(t).ok());
-                    let (tpl, samples, matcher) = (&tpl, &samples, &matcher);
-                    (a + 1..n).filter_map(move |b| {
-                        let (surface, vein) = matcher
-                            .raw_distances(probe.as_ref()?, tpl[b].as_ref()?)
-                            .ok()?;
-                        Some(PairDistances {
-                            surface,
-                            vein,
-                            genuine: samples[a].class == samples[b].class,
-                        })
-                    })
+            // The tails describe the statistic the matcher scores (the best pose): fit on the
+            // distances `compare` kept, as `palmsig calibrate` does.
+            let fit_pairs: Vec<PairDistances> = pairs
+                .iter()
+                .map(|p| PairDistances {
+                    surface: p.2,
+                    vein: p.3,
+                    genuine: p.0,
                 })
                 .collect();
             let fitted = match fit_calibration(algo, &fit_pairs) {

@@ -30,9 +30,11 @@
 //! scores are extrapolated.
 //!
 //! # Fitting a deployment's calibration
-//! [`fit_calibration`] fits the whole model from [`PairDistances`]: each comparison's plain-pose
-//! distances ([`crate::Matcher::raw_distances`]: no pose search, no multi-reference penalty) and
-//! whether the pair is genuine. `mu`, `sigma` come from the impostor distances, each weight is
+//! [`fit_calibration`] fits the whole model from [`PairDistances`]: each comparison's distances
+//! as the matcher scores them ([`crate::Matcher::scored_distances`]: the best pose, no
+//! multi-reference penalty) and whether the pair is genuine. The pose a comparison keeps
+//! depends on the fusion weights, so `palmsig calibrate` fits twice: on the distances chosen
+//! under the built-in weights, then on those chosen under the first fit's. `mu`, `sigma` come from the impostor distances, each weight is
 //! the modality's d′ from the genuine mean, and the three tails from the impostor z-scores, with
 //! knots down to [`params::FIT_MIN_TAIL`] remaining impostors. A modality without any pair
 //! (a visible-only sensor) keeps the built-in model. [`crate::profile::CalibrationProfile`]
@@ -394,8 +396,8 @@ pub enum CalibrationError {
     },
 }
 
-/// One comparison of a fitting set: the plain-pose best-shift distances
-/// ([`crate::Matcher::raw_distances`]) and whether the two captures are of the same palm.
+/// One comparison of a fitting set: the distances the matcher scores
+/// ([`crate::Matcher::scored_distances`]) and whether the two captures are of the same palm.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PairDistances {
     /// Surface distance (`None`: a side without a surface code, or too little overlap).

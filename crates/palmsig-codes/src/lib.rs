@@ -19,7 +19,7 @@
 //! * [`Engine`] — ROI (and capture) → template; [`Engine::with_calibration`] for a deployment's
 //!   own calibration.
 //! * [`CalibrationProfile`] — a calibration fitted for one sensor ([`fit_calibration`] on
-//!   [`Matcher::raw_distances`] of a dev set), as a checked JSON file (see [`profile`]).
+//!   [`Matcher::scored_distances`] of a dev set), as a checked JSON file (see [`profile`]).
 //! * [`ModalitySelection`] — `visible | nir | fused`, for evaluation.
 //!
 //! ```

@@ -367,11 +367,26 @@ impl Matcher {
 
 /// What a calibration is fitted on.
 impl Matcher {
+    /// The distances `(surface, vein)` the calibrated score of [`Matcher::compare_prepared`] is
+    /// computed from: the best pose's when the pose search runs (under this matcher's fusion
+    /// weights), no multi-reference penalty, no tails. The calibration's tails describe this
+    /// statistic, so a deployment's calibration is fitted on it
+    /// ([`crate::calibration::fit_calibration`]; fit with a matcher using the fitted weights
+    /// again so the poses are chosen as the refitted matcher will choose them).
+    pub fn scored_distances(
+        &self,
+        probe: &PreparedProbe,
+        b: &Template,
+    ) -> Result<(Option<f32>, Option<f32>), MatchError> {
+        let c = self.compare_prepared(probe, b)?;
+        Ok((c.surface_distance, c.vein_distance))
+    }
+
     /// The plain comparison's best-shift distances `(surface, vein)` of a prepared probe and a
     /// template: the shift and elastic search only, no pose search, no multi-reference penalty,
-    /// no calibration. These are what [`Calibration`] models (one comparison at one pose), so a
-    /// deployment's calibration is fitted on them ([`crate::calibration::fit_calibration`]).
-    /// A modality is `None` when either side lacks its code or the overlap is too small.
+    /// no calibration (diagnostics: what the pose search adds is the difference to
+    /// [`Matcher::scored_distances`]). A modality is `None` when either side lacks its code or
+    /// the overlap is too small.
     pub fn raw_distances(
         &self,
         probe: &PreparedProbe,

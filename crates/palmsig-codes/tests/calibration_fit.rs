@@ -1,5 +1,5 @@
 //! Fitting a calibration on synthetic palms (`palmsig_synth` ROI crops) through the public API:
-//! plain-pose distances, the fit, the profile file, and an engine scoring with it.
+//! scored and plain distances, the fit, the profile file, and an engine scoring with it.
 use palmsig_codes::{
     fit_calibration, Algorithm, CalibrationProfile, Engine, MatchError, PairDistances, Template,
 };
@@ -23,14 +23,14 @@ fn templates(engine: &Engine, subjects: u32, captures: u32) -> Vec<(u32, Templat
     out
 }
 
-/// Every pair's plain-pose distances.
+/// Every pair's scored distances.
 fn all_pairs(engine: &Engine, t: &[(u32, Template)]) -> Vec<PairDistances> {
     let m = engine.matcher();
     let mut out = Vec::new();
     for (j, (sj, tj)) in t.iter().enumerate() {
         let probe = m.prepare(tj).unwrap();
         for (si, ti) in &t[..j] {
-            let (surface, vein) = m.raw_distances(&probe, ti).unwrap();
+            let (surface, vein) = m.scored_distances(&probe, ti).unwrap();
             out.push(PairDistances {
                 surface,
                 vein,
@@ -42,7 +42,7 @@ fn all_pairs(engine: &Engine, t: &[(u32, Template)]) -> Vec<PairDistances> {
 }
 
 #[test]
-fn raw_distances_are_the_plain_comparison() {
+fn scored_and_plain_distances() {
     let engine = Engine::new(Algorithm::CompCode);
     let m = engine.matcher();
     let t = templates(&engine, 4, 2);
@@ -52,8 +52,11 @@ fn raw_distances_are_the_plain_comparison() {
             let raw = m.raw_distances(&p, b).unwrap();
             let c = m.compare_prepared(&p, b).unwrap();
             // The comparison keeps the best of the plain pose and the searched ones: never
-            // worse than the plain distances' score.
+            // worse than the plain distances' score; its distances are the scored ones.
             assert!(c.fused >= m.calibration().score(raw.0, raw.1).fused - 1e-6);
+            let scored = m.scored_distances(&p, b).unwrap();
+            assert_eq!(scored, (c.surface_distance, c.vein_distance));
+            assert_eq!(m.calibration().score(scored.0, scored.1), c);
         }
         assert_eq!(m.raw_distances(&p, a).unwrap(), (Some(0.0), Some(0.0)));
     }
