@@ -250,6 +250,40 @@ fn main() {
                 cal.join(" / ")
             );
         }
+        for (name, pick) in [("surface", 0usize), ("vein", 1)] {
+            let (mut g, mut im) = (vec![], vec![]);
+            for (gen, _, _, c) in &scored {
+                let d = if pick == 0 {
+                    c.surface_distance
+                } else {
+                    c.vein_distance
+                };
+                if let Some(d) = d {
+                    if *gen {
+                        g.push(d as f64)
+                    } else {
+                        im.push(d as f64)
+                    }
+                }
+            }
+            if im.len() < 2 {
+                continue;
+            }
+            let ms = |v: &[f64]| {
+                let m = v.iter().sum::<f64>() / v.len() as f64;
+                (
+                    m,
+                    (v.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / v.len() as f64).sqrt(),
+                )
+            };
+            let ((mi, si), (mg, _)) = (ms(&im), ms(&g));
+            im.sort_by(f64::total_cmp);
+            let q = |f: f64| (mi - im[((f * im.len() as f64) as usize).min(im.len() - 1)]) / si;
+            println!(
+                "  {name} distances: impostor mean {mi:.4} sd {si:.4}, genuine mean {mg:.4}; impostor z at FMR 1e-1/1e-2/1e-3: {:.2} {:.2} {:.2}",
+                q(1e-1), q(1e-2), q(1e-3)
+            );
+        }
         if fails > 0 {
             let mut gen: Vec<_> = scored.iter().filter(|s| s.0).collect();
             gen.sort_by(|a, b| a.3.fused.total_cmp(&b.3.fused));

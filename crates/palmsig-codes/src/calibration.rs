@@ -20,14 +20,16 @@
 //! million scores this high", and [`Threshold::for_fmr`] is simply `-log10(fmr)`.
 //!
 //! # How the built-in tables were fitted
-//! With [`fit`] (and [`mean_std`] for `mu`, `sigma`; the weight from the genuine mean) on all
-//! pairs of synthetic full-hand captures run through the whole pipeline (segmentation, valleys,
-//! ROI, coding): `palmsig_synth`, realistic difficulty, 100 subjects x 2 hands x 6 captures
-//! (2 sessions), seed 7 — never the must-show seed 11: 705,689 impostor and 2,956 genuine
-//! pairs. The example `eval_codes` regenerates them (`--fit`, see its header). Limits: the
-//! tables describe the synthetic population; a real sensor's impostor distribution differs, so
-//! deployments should refit on their own impostor pairs. Below `S ≈ 5.6e-5` (score 4.25) the
-//! scores are extrapolated.
+//! With `palmsig calibrate` (below) on the pooled real-scanner development sets, one profile
+//! per algorithm, embedded as JSON (`calibration/<algorithm>.json`, each stating its source and
+//! pair counts): 940 nm contactless full hands (`casia940-dev`), contact green + NIR ROIs
+//! (`polyu-ms`) and contactless visible ROIs (`tongji-2s`): 67,701 surface and 49,701 vein and
+//! fused impostor pairs. Synthetic hands are not pooled in: their impostors are far more alike
+//! (mean best-pose distance ~0.35 against ~0.39 on every real sensor), and the product faces
+//! real palms; a synthetic run that wants exact rates refits (`palmsig calibrate` on its own
+//! manifest). The tables reach `S ≈ 3e-4` measured; beyond that they are extrapolated. Each
+//! sensor's impostors sit a little differently (mean distance ±0.006, about half a sigma), so a
+//! deployment should refit on its own impostor pairs.
 //!
 //! # Fitting a deployment's calibration
 //! [`fit_calibration`] fits the whole model from [`PairDistances`]: each comparison's distances
@@ -41,11 +43,9 @@
 //! stores the result as JSON; `palmsig calibrate` runs the whole fit on manifests, and
 //! `Engine::with_calibration` / `Matcher::with_calibration` use it.
 //!
-//! The tables describe one comparison at one pose. The matcher's pose search (a second look,
-//! turned and scaled, at pairs scoring ≥ 2) scores its best pose `log10(poses)` lower, so the
-//! calibrated rate stays an upper bound within a factor of two; on seed 11 the thresholds
-//! measured for FMR 1e-2 … 1e-6 moved by less than 0.1 with it, and stayed above the nominal
-//! ones.
+//! The tables describe the matcher's final statistic: every comparison's best pose (the
+//! matcher searches turned and scaled probe codes on every pair and keeps the best), so no
+//! penalty applies to it; only multi-capture references keep their Bonferroni `log10(k)`.
 
 use serde::{Deserialize, Serialize};
 
@@ -286,7 +286,11 @@ impl Calibration {
             .iter()
             .position(|&a| a == algorithm)
             .unwrap_or(0);
-        CELLS[i].get_or_init(|| fitted::table(algorithm))
+        CELLS[i].get_or_init(|| {
+            crate::profile::CalibrationProfile::embedded(algorithm)
+                .calibration()
+                .clone()
+        })
     }
 }
 
@@ -601,270 +605,6 @@ impl Threshold {
     /// Whether a score is accepted (score ≥ threshold).
     pub fn accepts(self, score: f32) -> bool {
         score >= self.score
-    }
-}
-
-mod fitted {
-    //! Tables produced by `cargo run --release -p palmsig-codes --features tuning --example
-    //! eval_codes -- --identities 100 --captures 6 --seed 7 --difficulty realistic --kind hand
-    //! --fit`: full-hand captures through the whole pipeline (1,191 acquired; 705,689 impostor
-    //! pairs, so the knots reach S ≈ 5.6e-5), never the must-show seed 11.
-    use super::{Calibration, ModalityModel, TailModel};
-    use crate::Algorithm;
-
-    fn tail(knots: &[(f32, f32)], slope: f32) -> TailModel {
-        TailModel {
-            knots: knots.to_vec(),
-            slope,
-        }
-    }
-
-    pub(super) fn table(algorithm: Algorithm) -> Calibration {
-        match algorithm {
-            Algorithm::CompCode => Calibration {
-                surface: ModalityModel {
-                    mu: 0.31044,
-                    sigma: 0.02360,
-                    weight: 7.4770,
-                    tail: tail(
-                        &[
-                            (-6.7548, 0.0000),
-                            (-0.0811, 0.2500),
-                            (0.4999, 0.5000),
-                            (0.8880, 0.7500),
-                            (1.1939, 1.0000),
-                            (1.4478, 1.2500),
-                            (1.6697, 1.5000),
-                            (1.8677, 1.7500),
-                            (2.0466, 2.0000),
-                            (2.2124, 2.2500),
-                            (2.3662, 2.4999),
-                            (2.5155, 2.7500),
-                            (2.6427, 2.9998),
-                            (2.7716, 3.2498),
-                            (2.8850, 3.5003),
-                            (2.9937, 3.7517),
-                            (3.0920, 3.9974),
-                            (3.1933, 4.2466),
-                        ],
-                        2.3691,
-                    ),
-                },
-                vein: ModalityModel {
-                    mu: 0.35693,
-                    sigma: 0.05282,
-                    weight: 5.0478,
-                    tail: tail(
-                        &[
-                            (-4.5034, 0.0000),
-                            (-0.1347, 0.2500),
-                            (0.4924, 0.5000),
-                            (0.9195, 0.7500),
-                            (1.2614, 1.0000),
-                            (1.5545, 1.2500),
-                            (1.8091, 1.5000),
-                            (2.0396, 1.7500),
-                            (2.2477, 2.0000),
-                            (2.4388, 2.2500),
-                            (2.6092, 2.4999),
-                            (2.7670, 2.7500),
-                            (2.9032, 2.9998),
-                            (3.0259, 3.2498),
-                            (3.1461, 3.5003),
-                            (3.2614, 3.7517),
-                            (3.3587, 3.9974),
-                            (3.4814, 4.2466),
-                        ],
-                        2.2142,
-                    ),
-                },
-                fused: tail(
-                    &[
-                        (-6.2848, 0.0000),
-                        (-0.1084, 0.2500),
-                        (0.5196, 0.5000),
-                        (0.9458, 0.7500),
-                        (1.2786, 1.0000),
-                        (1.5573, 1.2500),
-                        (1.7961, 1.5000),
-                        (2.0128, 1.7500),
-                        (2.2150, 2.0000),
-                        (2.4024, 2.2500),
-                        (2.5838, 2.4999),
-                        (2.7577, 2.7500),
-                        (2.9134, 2.9998),
-                        (3.0804, 3.2498),
-                        (3.2302, 3.5003),
-                        (3.3676, 3.7517),
-                        (3.5188, 3.9974),
-                        (3.6451, 4.2466),
-                    ],
-                    1.7552,
-                ),
-            },
-            Algorithm::Bocv => Calibration {
-                surface: ModalityModel {
-                    mu: 0.34579,
-                    sigma: 0.02367,
-                    weight: 7.5783,
-                    tail: tail(
-                        &[
-                            (-4.1047, 0.0000),
-                            (-0.1253, 0.2500),
-                            (0.5184, 0.5000),
-                            (0.9502, 0.7500),
-                            (1.2687, 1.0000),
-                            (1.5234, 1.2500),
-                            (1.7407, 1.5000),
-                            (1.9247, 1.7500),
-                            (2.0879, 2.0000),
-                            (2.2305, 2.2500),
-                            (2.3673, 2.4999),
-                            (2.5000, 2.7500),
-                            (2.6113, 2.9998),
-                            (2.7104, 3.2498),
-                            (2.7970, 3.5003),
-                            (2.9101, 3.7517),
-                            (2.9887, 3.9974),
-                            (3.0745, 4.2466),
-                        ],
-                        2.6989,
-                    ),
-                },
-                vein: ModalityModel {
-                    mu: 0.36025,
-                    sigma: 0.01941,
-                    weight: 11.1474,
-                    tail: tail(
-                        &[
-                            (-3.9528, 0.0000),
-                            (-0.1986, 0.2500),
-                            (0.4417, 0.5000),
-                            (0.9147, 0.7500),
-                            (1.3060, 1.0000),
-                            (1.6503, 1.2500),
-                            (1.9607, 1.5000),
-                            (2.2448, 1.7500),
-                            (2.5113, 2.0000),
-                            (2.7691, 2.2500),
-                            (3.0161, 2.4999),
-                            (3.2347, 2.7500),
-                            (3.4651, 2.9998),
-                            (3.6913, 3.2498),
-                            (3.9404, 3.5003),
-                            (4.1672, 3.7517),
-                            (4.3183, 3.9974),
-                            (4.4313, 4.2466),
-                        ],
-                        1.3079,
-                    ),
-                },
-                fused: tail(
-                    &[
-                        (-5.0897, 0.0000),
-                        (-0.2084, 0.2500),
-                        (0.5232, 0.5000),
-                        (1.0463, 0.7500),
-                        (1.4735, 1.0000),
-                        (1.8413, 1.2500),
-                        (2.1668, 1.5000),
-                        (2.4587, 1.7500),
-                        (2.7339, 2.0000),
-                        (2.9887, 2.2500),
-                        (3.2352, 2.4999),
-                        (3.4684, 2.7500),
-                        (3.6878, 2.9998),
-                        (3.8873, 3.2498),
-                        (4.0843, 3.5003),
-                        (4.2701, 3.7517),
-                        (4.4298, 3.9974),
-                        (4.5787, 4.2466),
-                    ],
-                    1.4362,
-                ),
-            },
-            Algorithm::Ordinal => Calibration {
-                surface: ModalityModel {
-                    mu: 0.35181,
-                    sigma: 0.02451,
-                    weight: 7.1137,
-                    tail: tail(
-                        &[
-                            (-4.2153, 0.0000),
-                            (-0.1270, 0.2500),
-                            (0.5099, 0.5000),
-                            (0.9395, 0.7500),
-                            (1.2683, 1.0000),
-                            (1.5334, 1.2500),
-                            (1.7561, 1.5000),
-                            (1.9532, 1.7500),
-                            (2.1301, 2.0000),
-                            (2.2947, 2.2500),
-                            (2.4463, 2.4999),
-                            (2.5825, 2.7500),
-                            (2.7128, 2.9998),
-                            (2.8368, 3.2498),
-                            (2.9557, 3.5003),
-                            (3.0815, 3.7517),
-                            (3.1563, 3.9974),
-                            (3.2214, 4.2466),
-                        ],
-                        2.5172,
-                    ),
-                },
-                vein: ModalityModel {
-                    mu: 0.36454,
-                    sigma: 0.02237,
-                    weight: 10.0563,
-                    tail: tail(
-                        &[
-                            (-3.8192, 0.0000),
-                            (-0.2117, 0.2500),
-                            (0.4216, 0.5000),
-                            (0.8951, 0.7500),
-                            (1.3058, 1.0000),
-                            (1.6729, 1.2500),
-                            (2.0099, 1.5000),
-                            (2.3234, 1.7500),
-                            (2.6221, 2.0000),
-                            (2.9084, 2.2500),
-                            (3.1918, 2.4999),
-                            (3.4723, 2.7500),
-                            (3.7233, 2.9998),
-                            (3.9629, 3.2498),
-                            (4.1793, 3.5003),
-                            (4.3900, 3.7517),
-                            (4.5762, 3.9974),
-                            (4.7569, 4.2466),
-                        ],
-                        1.2527,
-                    ),
-                },
-                fused: tail(
-                    &[
-                        (-4.8981, 0.0000),
-                        (-0.2082, 0.2500),
-                        (0.4945, 0.5000),
-                        (1.0105, 0.7500),
-                        (1.4361, 1.0000),
-                        (1.8106, 1.2500),
-                        (2.1599, 1.5000),
-                        (2.4758, 1.7500),
-                        (2.7673, 2.0000),
-                        (3.0456, 2.2500),
-                        (3.3038, 2.4999),
-                        (3.5851, 2.7500),
-                        (3.8561, 2.9998),
-                        (4.1132, 3.2498),
-                        (4.3663, 3.5003),
-                        (4.5756, 3.7517),
-                        (4.7742, 3.9974),
-                        (5.0428, 4.2466),
-                    ],
-                    1.0957,
-                ),
-            },
-        }
     }
 }
 

@@ -128,10 +128,21 @@ impl CalibrationProfile {
 
     /// The built-in calibration of `algorithm` as a profile.
     pub fn builtin(algorithm: Algorithm) -> CalibrationProfile {
-        CalibrationProfile {
-            algorithm,
-            source: "built-in tables (palmsig_codes::calibration)".to_string(),
-            calibration: Calibration::builtin(algorithm).clone(),
+        CalibrationProfile::embedded(algorithm)
+    }
+
+    /// Parse the profile embedded for `algorithm` (`calibration/<name>.json` in this crate; see
+    /// [`crate::calibration`] for how it was fitted). The files are checked by this crate's
+    /// tests, so a failure here is a build defect.
+    pub(crate) fn embedded(algorithm: Algorithm) -> CalibrationProfile {
+        let text = match algorithm {
+            Algorithm::Bocv => include_str!("../calibration/bocv.json"),
+            Algorithm::CompCode => include_str!("../calibration/compcode.json"),
+            Algorithm::Ordinal => include_str!("../calibration/ordinal.json"),
+        };
+        match CalibrationProfile::from_json(text) {
+            Ok(p) => p,
+            Err(e) => unreachable!("embedded {} calibration profile: {e}", algorithm.name()),
         }
     }
 
