@@ -284,6 +284,25 @@ fn main() {
                 q(1e-1), q(1e-2), q(1e-3)
             );
         }
+        let both: Vec<(f64, f64)> = scored
+            .iter()
+            .filter(|s| !s.0)
+            .filter_map(|(_, _, _, c)| Some((c.surface_distance? as f64, c.vein_distance? as f64)))
+            .collect();
+        if both.len() > 2 {
+            let n = both.len() as f64;
+            let (ma, mb) = (
+                both.iter().map(|p| p.0).sum::<f64>() / n,
+                both.iter().map(|p| p.1).sum::<f64>() / n,
+            );
+            let cov = both.iter().map(|p| (p.0 - ma) * (p.1 - mb)).sum::<f64>() / n;
+            let va = both.iter().map(|p| (p.0 - ma).powi(2)).sum::<f64>() / n;
+            let vb = both.iter().map(|p| (p.1 - mb).powi(2)).sum::<f64>() / n;
+            println!(
+                "  impostor surface/vein distance correlation {:.3}",
+                cov / (va * vb).sqrt()
+            );
+        }
         if fails > 0 {
             let mut gen: Vec<_> = scored.iter().filter(|s| s.0).collect();
             gen.sort_by(|a, b| a.3.fused.total_cmp(&b.3.fused));
