@@ -54,7 +54,15 @@ async fn pages_in_headless_chromium() {
     let state = AppState::new(
         store,
         Keyring::new(Kek::generate("k1")),
-        Arc::new(EngineBiometrics::new(Algorithm::default()).unwrap()),
+        Arc::new(
+            EngineBiometrics::with_calibration(
+                Algorithm::Bocv,
+                palmsig_codes::CalibrationProfile::synthetic()
+                    .calibration()
+                    .clone(),
+            )
+            .unwrap(),
+        ),
         Arc::new(SystemClock),
         Arc::new(DevOutbox::new()),
         Arc::new(SimulatedProcessor),

@@ -58,7 +58,7 @@ struct ManifestFit {
 
 /// Read a `--profile` file (checked: format, parameter hash, numbers), if one is given.
 pub(crate) fn load_profile(path: Option<&Path>) -> anyhow::Result<Option<CalibrationProfile>> {
-    path.map(|p| CalibrationProfile::load(p).with_context(|| format!("--profile {}", p.display())))
+    path.map(|p| CalibrationProfile::open(p).with_context(|| format!("--profile {}", p.display())))
         .transpose()
 }
 

@@ -306,7 +306,7 @@ impl Gallery {
         // A bad profile is refused before anything is created.
         let profile = profile
             .map(|p| {
-                palmsig_codes::CalibrationProfile::load(p)
+                palmsig_codes::CalibrationProfile::open(p)
                     .map_err(|e| GalleryError::Profile(p.to_path_buf(), e))
                     .map(|c| (p, c))
             })
@@ -744,7 +744,9 @@ pub(crate) mod tests {
             kind: "hand".into(),
             algorithm: None,
             replace: false,
-            profile: None,
+            // Synthetic palms: scored with the generator's profile, as a deployment with its
+            // sensor's (the built-in real-sensor tables pass synthetic strangers).
+            profile: Some(PathBuf::from(palmsig_codes::CalibrationProfile::SYNTHETIC)),
         }
     }
 

@@ -90,7 +90,9 @@ mod tests {
             as_modality: "visible".into(),
             kind: "hand".into(),
             hand: "unknown".into(),
-            profile: None,
+            // Synthetic palms: scored with the generator's profile, as a deployment with its
+            // sensor's (the built-in real-sensor tables pass synthetic strangers).
+            profile: Some(PathBuf::from(palmsig_codes::CalibrationProfile::SYNTHETIC)),
         }
     }
 

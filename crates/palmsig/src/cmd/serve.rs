@@ -37,8 +37,9 @@ pub struct Args {
     #[arg(long)]
     pub no_dev_outbox: bool,
     /// Calibration profile (`palmsig calibrate`, fitted for this deployment's sensor) to score
-    /// with instead of the built-in tables. A profile that cannot be used stops the service
-    /// before anything is created.
+    /// with instead of the built-in real-sensor tables, or `synthetic` for the generator's palms.
+    /// A profile that cannot be used stops the service before anything is created. With `--demo`
+    /// and no profile, `synthetic` (the demo's scanner simulator hovers synthetic palms).
     #[arg(long)]
     pub profile: Option<PathBuf>,
 }
@@ -50,7 +51,10 @@ fn engine_setup(args: &Args) -> anyhow::Result<EngineSetup> {
         .algorithm
         .parse()
         .map_err(|e| anyhow::anyhow!("--algorithm: {e}"))?;
-    let Some(profile) = super::calibrate::load_profile(args.profile.as_deref())? else {
+    let demo_default = (args.demo && args.profile.is_none())
+        .then(|| PathBuf::from(palmsig_codes::CalibrationProfile::SYNTHETIC));
+    let spec = args.profile.clone().or(demo_default);
+    let Some(profile) = super::calibrate::load_profile(spec.as_deref())? else {
         return Ok((algorithm, None, "built-in".into()));
     };
     let calibration = profile
@@ -59,7 +63,7 @@ fn engine_setup(args: &Args) -> anyhow::Result<EngineSetup> {
         .clone();
     let label = format!(
         "profile {} ({})",
-        args.profile.as_deref().unwrap_or(Path::new("")).display(),
+        spec.as_deref().unwrap_or(Path::new("")).display(),
         profile.source()
     );
     Ok((algorithm, Some(calibration), label))
