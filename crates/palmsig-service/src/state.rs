@@ -293,7 +293,8 @@ impl AppState {
         Ok(deleted)
     }
 
-    /// Delete all palm data of a person; returns the palm ids removed.
+    /// Delete all palm data of a person (scrubbed from the database files); returns the palm
+    /// ids removed.
     pub async fn delete_palms_of(&self, person_id: &str) -> Result<Vec<String>, ServiceError> {
         let mut ids = Vec::new();
         for p in self.store.palms_of(person_id).await? {
@@ -301,6 +302,16 @@ impl AppState {
                 ids.push(p.id);
             }
         }
+        self.store.scrub().await?;
+        Ok(ids)
+    }
+
+    /// Delete a person: palm data, then the person with cards (keys shredded), consents, links
+    /// and sessions, scrubbed from the database files. Returns the palm ids removed.
+    pub async fn delete_person(&self, person_id: &str) -> Result<Vec<String>, ServiceError> {
+        let ids = self.delete_palms_of(person_id).await?;
+        self.store.delete_person(person_id).await?;
+        self.store.scrub().await?;
         Ok(ids)
     }
 
@@ -319,6 +330,9 @@ impl AppState {
                 serde_json::json!({"cutoff_ms": cutoff}),
             )
             .await?;
+        }
+        if !ids.is_empty() {
+            self.store.scrub().await?;
         }
         Ok(ids)
     }

@@ -338,8 +338,7 @@ pub(crate) async fn delete_account(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let pid = person(&st, &headers).await?;
-    let ids = st.delete_palms_of(&pid).await?;
-    st.store.delete_person(&pid).await?;
+    let ids = st.delete_person(&pid).await?;
     st.audit(
         &format!("person:{pid}"),
         None,
