@@ -95,6 +95,12 @@ impl From<crate::crypto::CryptoError> for ApiError {
     }
 }
 
+impl From<crate::text::TextError> for ApiError {
+    fn from(e: crate::text::TextError) -> Self {
+        ApiError::unprocessable("invalid_text", e.to_string())
+    }
+}
+
 impl From<crate::vault::CardError> for ApiError {
     fn from(e: crate::vault::CardError) -> Self {
         ApiError::unprocessable("bad_card", e.to_string())

@@ -3,8 +3,13 @@ mod common;
 
 use axum::http::{Method, StatusCode};
 use common::*;
+use serde_json::json;
 
-backend_tests!(dev_outbox_needs_operator, deletion_leaves_no_trace);
+backend_tests!(
+    dev_outbox_needs_operator,
+    deletion_leaves_no_trace,
+    control_characters_refused
+);
 
 /// The dev outbox lists every one-time code: even where it is enabled, only the operator reads it.
 async fn dev_outbox_needs_operator(kind: Kind) {
@@ -96,4 +101,181 @@ async fn deletion_leaves_no_trace(kind: Kind) {
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// (what, method, path, headers, JSON body or null).
+type Case<'a> = (
+    &'a str,
+    Method,
+    String,
+    &'a [(&'a str, String)],
+    serde_json::Value,
+);
+
+/// A NUL (or other control character) in any text reaching SQL is a typed 4xx, never a 500
+/// (PostgreSQL refuses NUL in text), and nothing is stored.
+async fn control_characters_refused(kind: Kind) {
+    with_db(kind, |db| async move {
+        let app = TestApp::new(&db).await;
+        let t = app.tenant("Shop").await;
+        let phone = "+41790002002";
+        app.enrol(&t.device, phone, "nul", "4242424242424242")
+            .await
+            .unwrap();
+        let cookie = [("cookie", app.login(phone).await)];
+        let admin = [("authorization", format!("Bearer {ADMIN}"))];
+        let tauth = t.auth();
+        let none: [(&str, String); 0] = [];
+        let form = |body: &str| {
+            axum::http::Request::post("/v1/oauth/token")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(axum::body::Body::from(body.to_string()))
+                .unwrap()
+        };
+        // Form bodies.
+        for body in [
+            "grant_type=client_credentials&client_id=a%00&client_secret=x",
+            "grant_type=client_credentials&client_id=a&client_secret=x%00",
+            "grant_type=client%01credentials&client_id=a&client_secret=x",
+        ] {
+            let (s, _, v) = app.raw(form(body)).await;
+            assert!(s.is_client_error(), "token form {body}: {s} {v}");
+        }
+        // JSON bodies: (what, method, path, headers, body).
+        let nul = "a\u{0}b";
+        let cases: Vec<Case<'_>> = vec![
+            (
+                "token client_id",
+                Method::POST,
+                "/v1/oauth/token".into(),
+                &none[..],
+                json!({"grant_type": "client_credentials", "client_id": nul, "client_secret": "x"}),
+            ),
+            (
+                "tenant name",
+                Method::POST,
+                "/v1/admin/tenants".into(),
+                &admin[..],
+                json!({"name": nul}),
+            ),
+            (
+                "site name",
+                Method::POST,
+                "/v1/sites".into(),
+                &tauth[..],
+                json!({"name": nul}),
+            ),
+            (
+                "device name",
+                Method::POST,
+                "/v1/devices".into(),
+                &tauth[..],
+                json!({"site_id": t.site_id, "name": nul}),
+            ),
+            (
+                "device site",
+                Method::POST,
+                "/v1/devices".into(),
+                &tauth[..],
+                json!({"site_id": nul, "name": "x"}),
+            ),
+            (
+                "webhook url",
+                Method::POST,
+                "/v1/webhooks".into(),
+                &tauth[..],
+                json!({"url": "http://127.0.0.1:9/h\u{0}ook"}),
+            ),
+            (
+                "portal otp phone",
+                Method::POST,
+                "/v1/portal/otp".into(),
+                &none[..],
+                json!({"phone": "+4179000\u{0}2002"}),
+            ),
+            (
+                "portal login code",
+                Method::POST,
+                "/v1/portal/session".into(),
+                &none[..],
+                json!({"phone": phone, "code": "12\u{0}456"}),
+            ),
+            (
+                "portal login phone",
+                Method::POST,
+                "/v1/portal/session".into(),
+                &none[..],
+                json!({"phone": "\u{0}", "code": "123456"}),
+            ),
+            (
+                "loyalty id",
+                Method::PUT,
+                format!("/v1/me/loyalty/{}", t.id),
+                &cookie[..],
+                json!({"loyalty_id": nul}),
+            ),
+            (
+                "object key",
+                Method::PUT,
+                "/v1/me/consents".into(),
+                &cookie[..],
+                json!({"pay\u{0}ment": true}),
+            ),
+            (
+                "card path",
+                Method::DELETE,
+                "/v1/me/cards/a%00b".into(),
+                &cookie[..],
+                json!(null),
+            ),
+            (
+                "device path",
+                Method::GET,
+                "/v1/devices/a%00".into(),
+                &tauth[..],
+                json!(null),
+            ),
+            (
+                "cursor query",
+                Method::GET,
+                "/v1/events?cursor=a%00".into(),
+                &tauth[..],
+                json!(null),
+            ),
+            (
+                "loyalty path",
+                Method::DELETE,
+                "/v1/me/loyalty/a%1Fb".into(),
+                &cookie[..],
+                json!(null),
+            ),
+        ];
+        for (what, method, path, headers, body) in cases {
+            let body = (!body.is_null()).then_some(body);
+            let (s, v) = app.call(method, &path, headers, body).await;
+            assert!(s.is_client_error(), "{what}: {s} {v}");
+            assert_eq!(v["error"]["code"], "invalid_text", "{what}: {s} {v}");
+        }
+        // Device-signed enrolment start.
+        let (s, _, v) = app
+            .device(
+                &t.device,
+                Method::POST,
+                "/v1/device/enrolments",
+                json!({"phone": "+4179\u{0}0002003"}),
+                &[],
+            )
+            .await;
+        assert!(s.is_client_error(), "enrolment phone: {s} {v}");
+        assert_eq!(v["error"]["code"], "invalid_text", "{v}");
+        let (s, tenants) = app.admin(Method::GET, "/v1/admin/tenants", None).await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(
+            !tenants.to_string().contains("\\u0000"),
+            "nothing stored: {tenants}"
+        );
+        drop(app);
+        db
+    })
+    .await;
 }
