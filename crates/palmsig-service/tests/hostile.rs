@@ -8,7 +8,8 @@ use serde_json::json;
 backend_tests!(
     dev_outbox_needs_operator,
     deletion_leaves_no_trace,
-    control_characters_refused
+    control_characters_refused,
+    extraction_is_bounded
 );
 
 /// The dev outbox lists every one-time code: even where it is enabled, only the operator reads it.
@@ -274,6 +275,53 @@ async fn control_characters_refused(kind: Kind) {
             !tenants.to_string().contains("\\u0000"),
             "nothing stored: {tenants}"
         );
+        drop(app);
+        db
+    })
+    .await;
+}
+
+/// Captures are extracted at most `extract_concurrency` at a time; one that finds no slot within
+/// the wait is answered 503 `busy` with Retry-After, and is served once a slot is free.
+async fn extraction_is_bounded(kind: Kind) {
+    with_db(kind, |db| async move {
+        let mut config = test_config();
+        config.extract_concurrency = 1;
+        config.extract_wait_ms = 50;
+        let app = TestApp::with(
+            &db,
+            std::sync::Arc::new(palmsig_service::biometrics::LabelBiometrics::new()),
+            palmsig_service::crypto::Keyring::new(palmsig_service::crypto::Kek::generate("k1")),
+            config,
+        )
+        .await;
+        assert_eq!(app.state.extract_slots.size(), 1);
+        let t = app.tenant("Shop").await;
+        let probe = json!({"purpose": "age", "visible": b64(b"palm:busy")});
+        let held = app
+            .state
+            .extract_slots
+            .acquire(std::time::Duration::from_millis(10))
+            .await
+            .unwrap();
+        let (s, h, v) = app
+            .device(
+                &t.device,
+                Method::POST,
+                "/v1/device/identify",
+                probe.clone(),
+                &[],
+            )
+            .await;
+        assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{v}");
+        assert_eq!(v["error"]["code"], "busy");
+        assert_eq!(h.get("retry-after").unwrap(), "1");
+        drop(held);
+        let (s, _, v) = app
+            .device(&t.device, Method::POST, "/v1/device/identify", probe, &[])
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        assert_eq!(app.state.extract_slots.available(), 1, "slot released");
         drop(app);
         db
     })
