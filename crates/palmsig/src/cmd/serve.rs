@@ -203,13 +203,36 @@ async fn serve(args: Args, engine: EngineSetup, sender: Arc<dyn OtpSender>) -> a
                 .await;
         }
     });
+    let stop = shutdown_signal()?;
     axum::serve(listener, palmsig_service::app(state.clone()))
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
+        .with_graceful_shutdown(stop)
         .await?;
     palmsig_service::webhook::drain(&state).await;
+    tracing::info!("palmsig service stopped cleanly");
     Ok(())
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM (what service managers and containers send), after
+/// which axum stops accepting and drains the requests in flight. The handlers are installed
+/// before serving starts, so a SIGTERM right after startup is not the default kill.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    #[cfg(unix)]
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("installing the SIGTERM handler")?;
+    Ok(async move {
+        #[cfg(unix)]
+        let term = term.recv();
+        #[cfg(not(unix))]
+        let term = std::future::pending::<Option<()>>();
+        let name = tokio::select! {
+            _ = tokio::signal::ctrl_c() => "SIGINT",
+            _ = term => "SIGTERM",
+        };
+        tracing::info!(
+            signal = name,
+            "shutdown requested: draining requests in flight"
+        );
+    })
 }
 
 #[cfg(test)]
