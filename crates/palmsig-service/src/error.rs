@@ -75,7 +75,9 @@ impl IntoResponse for ApiError {
                 axum::http::HeaderValue::from_static("Bearer"),
             );
         }
-        if self.status == StatusCode::TOO_MANY_REQUESTS {
+        if self.status == StatusCode::TOO_MANY_REQUESTS
+            || self.status == StatusCode::SERVICE_UNAVAILABLE
+        {
             r.headers_mut()
                 .insert("retry-after", axum::http::HeaderValue::from_static("1"));
         }
@@ -92,6 +94,12 @@ impl From<crate::store::StoreError> for ApiError {
 impl From<crate::crypto::CryptoError> for ApiError {
     fn from(e: crate::crypto::CryptoError) -> Self {
         ApiError::internal(e)
+    }
+}
+
+impl From<crate::text::TextError> for ApiError {
+    fn from(e: crate::text::TextError) -> Self {
+        ApiError::unprocessable("invalid_text", e.to_string())
     }
 }
 

@@ -40,6 +40,7 @@ pub mod payments;
 pub mod signing;
 pub mod state;
 pub mod store;
+pub mod text;
 pub mod vault;
 mod web;
 pub mod webhook;

@@ -564,8 +564,8 @@ const OPS: &[Op] = &[
     op(
         "get",
         "/v1/dev/outbox",
-        "Dev outbox of one-time codes (local development only)",
-        "",
+        "Dev outbox of one-time codes (`serve --dev` on loopback only)",
+        "operator",
     ),
 ];
 

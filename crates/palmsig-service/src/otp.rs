@@ -1,6 +1,8 @@
-//! Delivery of one-time codes to a phone, behind [`OtpSender`]. The default, [`DevOutbox`], keeps
-//! the codes in memory so the local portal (`GET /v1/dev/outbox`) and tests can show them; a
-//! production deployment plugs an SMS gateway in here.
+//! Delivery of one-time codes to a phone, behind [`OtpSender`]. The default, [`LogOnlySender`],
+//! logs that a code was sent (never the code); [`DevOutbox`] keeps the codes in memory so a local
+//! trial (`serve --dev`, loopback only) and tests can show them; a production deployment plugs an
+//! SMS gateway in here.
+use std::net::SocketAddr;
 use std::sync::Mutex;
 
 /// Sends a one-time code to a phone number.
@@ -10,6 +12,55 @@ pub trait OtpSender: Send + Sync + std::fmt::Debug {
     /// The dev outbox, if this sender is one (exposed locally only).
     fn outbox(&self) -> Option<Vec<OutboxMessage>> {
         None
+    }
+}
+
+/// The default sender: records the fact that a code was sent, with the phone masked, and never
+/// the code, so neither logs nor pages can be used to take over an account.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct LogOnlySender;
+
+impl OtpSender for LogOnlySender {
+    fn send(&self, phone: &str, _code: &str) -> Result<(), String> {
+        tracing::info!(phone = %mask_phone(phone), "one-time code issued (no SMS gateway configured)");
+        Ok(())
+    }
+}
+
+/// `+41791234567` → `+41*******67`: enough for an operator to correlate, not to identify.
+pub fn mask_phone(phone: &str) -> String {
+    phone
+        .chars()
+        .enumerate()
+        .map(|(i, c)| {
+            if i < 3 || i + 2 >= phone.chars().count() {
+                c
+            } else {
+                '*'
+            }
+        })
+        .collect()
+}
+
+/// Why the dev outbox is refused at startup.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum DevModeError {
+    /// `--dev` on an address reachable from other machines would hand every one-time code to them.
+    #[error("--dev exposes one-time codes and is only allowed on a loopback address, not {0}")]
+    NotLoopback(SocketAddr),
+    /// The listen address did not resolve to anything.
+    #[error("--dev: the listen address resolves to no address")]
+    NoAddress,
+}
+
+/// Refuse the dev outbox unless every address the service listens on is loopback.
+pub fn check_dev_listen(addrs: &[SocketAddr]) -> Result<(), DevModeError> {
+    if addrs.is_empty() {
+        return Err(DevModeError::NoAddress);
+    }
+    match addrs.iter().find(|a| !a.ip().is_loopback()) {
+        Some(a) => Err(DevModeError::NotLoopback(*a)),
+        None => Ok(()),
     }
 }
 
@@ -102,6 +153,32 @@ mod tests {
         assert!(normalize_e164("+4179x").is_none());
         assert!(normalize_e164("+1234567").is_none());
         assert!(normalize_e164("+1234567890123456").is_none());
+    }
+
+    #[test]
+    fn log_only_sender_keeps_no_code() {
+        let s = LogOnlySender;
+        s.send("+41791234567", "123456").unwrap();
+        assert!(s.outbox().is_none(), "no outbox to read codes from");
+        assert_eq!(mask_phone("+41791234567"), "+41*******67");
+    }
+
+    #[test]
+    fn dev_mode_only_on_loopback() {
+        let a = |s: &str| s.parse::<SocketAddr>().unwrap();
+        assert_eq!(
+            check_dev_listen(&[a("127.0.0.1:8080"), a("[::1]:8080")]),
+            Ok(())
+        );
+        assert_eq!(
+            check_dev_listen(&[a("0.0.0.0:8080")]),
+            Err(DevModeError::NotLoopback(a("0.0.0.0:8080")))
+        );
+        assert_eq!(
+            check_dev_listen(&[a("127.0.0.1:1"), a("192.168.1.5:1")]),
+            Err(DevModeError::NotLoopback(a("192.168.1.5:1")))
+        );
+        assert_eq!(check_dev_listen(&[]), Err(DevModeError::NoAddress));
     }
 
     #[test]

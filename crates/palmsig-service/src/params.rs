@@ -58,3 +58,7 @@ pub const WEBHOOK_TIMEOUT_MS: u64 = 5000;
 
 /// Age thresholds of the `age` purpose, in years.
 pub const AGE_THRESHOLDS: [u32; 2] = [18, 21];
+
+/// How long a capture waits for an extraction slot before it is answered 503 `busy`: long
+/// enough to ride out a burst at a kiosk, short enough that a device retries rather than hangs.
+pub const EXTRACT_WAIT_MS: u64 = 5_000;

@@ -32,6 +32,11 @@ pub struct Config {
     pub rate_burst: f64,
     /// Rate limit: refill per second.
     pub rate_per_s: f64,
+    /// Captures decoded and coded at once (each holds a decoded frame in memory); default: the
+    /// number of cores.
+    pub extract_concurrency: usize,
+    /// How long a capture waits for a slot before 503 `busy` (ms).
+    pub extract_wait_ms: u64,
     /// How the biometric engine's scores are calibrated (`built-in`, or the profile file and
     /// what it was fitted on), shown to the operator.
     pub calibration: String,
@@ -51,6 +56,8 @@ impl Config {
             rate_burst: RATE_LIMIT_BURST,
             rate_per_s: RATE_LIMIT_PER_S,
             calibration: "built-in".into(),
+            extract_concurrency: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            extract_wait_ms: EXTRACT_WAIT_MS,
         }
     }
 }
@@ -97,6 +104,59 @@ impl RateLimiter {
     }
 }
 
+/// Bounds how many captures are extracted at once, so concurrent large images cannot take all
+/// memory and cores; a request that finds no slot within the wait gets [`Busy`].
+#[derive(Debug)]
+pub struct ExtractLimiter {
+    slots: Arc<tokio::sync::Semaphore>,
+    size: usize,
+}
+
+/// No extraction slot became free in time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("all extraction slots are busy")]
+pub struct Busy;
+
+impl From<Busy> for ApiError {
+    fn from(_: Busy) -> Self {
+        ApiError::new(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "busy",
+            "too many captures in progress; retry shortly",
+        )
+    }
+}
+
+impl ExtractLimiter {
+    /// `size` slots (at least one).
+    pub fn new(size: usize) -> Self {
+        let size = size.max(1);
+        Self {
+            slots: Arc::new(tokio::sync::Semaphore::new(size)),
+            size,
+        }
+    }
+    /// Number of slots.
+    pub fn size(&self) -> usize {
+        self.size
+    }
+    /// Slots free now.
+    pub fn available(&self) -> usize {
+        self.slots.available_permits()
+    }
+    /// Take a slot, waiting at most `wait`; released when the permit is dropped (move it into
+    /// the blocking task, which outlives a cancelled request).
+    pub async fn acquire(
+        &self,
+        wait: std::time::Duration,
+    ) -> Result<tokio::sync::OwnedSemaphorePermit, Busy> {
+        match tokio::time::timeout(wait, self.slots.clone().acquire_owned()).await {
+            Ok(Ok(p)) => Ok(p),
+            _ => Err(Busy),
+        }
+    }
+}
+
 /// Everything a request handler needs; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct AppState(pub Arc<Inner>);
@@ -127,6 +187,8 @@ pub struct Inner {
     pub enrol_lock: tokio::sync::Mutex<()>,
     /// Rate limits.
     pub limiter: RateLimiter,
+    /// Concurrent capture extractions.
+    pub extract_slots: ExtractLimiter,
     /// HTTP client of the webhook deliveries.
     pub http: reqwest::Client,
     /// Webhook delivery tasks still running (tests wait on them).
@@ -187,13 +249,14 @@ impl AppState {
             clock,
             sender,
             processor,
-            config,
             metrics: Metrics::default(),
             enrolments: Mutex::new(HashMap::new()),
             enrol_lock: tokio::sync::Mutex::new(()),
             limiter: RateLimiter::default(),
+            extract_slots: ExtractLimiter::new(config.extract_concurrency),
             http,
             webhook_tasks: Mutex::new(Vec::new()),
+            config,
         }))
     }
 
@@ -293,7 +356,8 @@ impl AppState {
         Ok(deleted)
     }
 
-    /// Delete all palm data of a person; returns the palm ids removed.
+    /// Delete all palm data of a person (scrubbed from the database files); returns the palm
+    /// ids removed.
     pub async fn delete_palms_of(&self, person_id: &str) -> Result<Vec<String>, ServiceError> {
         let mut ids = Vec::new();
         for p in self.store.palms_of(person_id).await? {
@@ -301,6 +365,16 @@ impl AppState {
                 ids.push(p.id);
             }
         }
+        self.store.scrub().await?;
+        Ok(ids)
+    }
+
+    /// Delete a person: palm data, then the person with cards (keys shredded), consents, links
+    /// and sessions, scrubbed from the database files. Returns the palm ids removed.
+    pub async fn delete_person(&self, person_id: &str) -> Result<Vec<String>, ServiceError> {
+        let ids = self.delete_palms_of(person_id).await?;
+        self.store.delete_person(person_id).await?;
+        self.store.scrub().await?;
         Ok(ids)
     }
 
@@ -319,6 +393,9 @@ impl AppState {
                 serde_json::json!({"cutoff_ms": cutoff}),
             )
             .await?;
+        }
+        if !ids.is_empty() {
+            self.store.scrub().await?;
         }
         Ok(ids)
     }
@@ -359,4 +436,27 @@ pub async fn rewrap_all(store: &DynStore, keys: &Keyring) -> Result<usize, Servi
 /// A new random id with a type prefix, e.g. `palm_3f9c…` (128 bits).
 pub fn new_id(prefix: &str) -> String {
     format!("{prefix}_{}", uuid::Uuid::new_v4().simple())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[tokio::test]
+    async fn extract_limiter_bounds_concurrency() {
+        let l = ExtractLimiter::new(2);
+        assert_eq!((l.size(), l.available()), (2, 2));
+        let a = l.acquire(Duration::from_millis(10)).await.unwrap();
+        let _b = l.acquire(Duration::from_millis(10)).await.unwrap();
+        assert_eq!(l.available(), 0);
+        assert_eq!(
+            l.acquire(Duration::from_millis(20)).await.unwrap_err(),
+            Busy
+        );
+        drop(a);
+        assert!(l.acquire(Duration::from_millis(20)).await.is_ok());
+        assert_eq!(ExtractLimiter::new(0).size(), 1, "never zero slots");
+        assert_eq!(ApiError::from(Busy).status.as_u16(), 503);
+    }
 }

@@ -42,17 +42,37 @@ pub fn load(path: impl AsRef<Path>) -> Result<GrayImage, DecodeError> {
     decode(&bytes)
 }
 
-fn decode_inner(bytes: &[u8]) -> Result<GrayImage, DecodeError> {
-    let mut reader = ImageReader::new(Cursor::new(bytes))
+/// A reader over `bytes` for one of the accepted formats.
+fn reader(bytes: &[u8]) -> Result<ImageReader<Cursor<&[u8]>>, DecodeError> {
+    let reader = ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|e| DecodeError::Corrupt(e.to_string()))?;
     match reader.format() {
         Some(image::ImageFormat::Png)
         | Some(image::ImageFormat::Jpeg)
         | Some(image::ImageFormat::Bmp)
-        | Some(image::ImageFormat::Tiff) => {}
-        _ => return Err(DecodeError::UnknownFormat),
+        | Some(image::ImageFormat::Tiff) => Ok(reader),
+        _ => Err(DecodeError::UnknownFormat),
     }
+}
+
+/// Refuse an image whose header declares more than [`params::MAX_IMAGE_SIDE`] per side or
+/// [`params::MAX_IMAGE_PIXELS`] in all; only the header is read, nothing is allocated.
+fn check_declared_size(bytes: &[u8]) -> Result<(), DecodeError> {
+    let (w, h) = reader(bytes)?.into_dimensions().map_err(map_err)?;
+    let side = params::MAX_IMAGE_SIDE;
+    if w > side || h > side || u64::from(w) * u64::from(h) > params::MAX_IMAGE_PIXELS {
+        return Err(DecodeError::TooLarge(format!(
+            "{w}x{h} declared; at most {side} per side and {} pixels",
+            params::MAX_IMAGE_PIXELS
+        )));
+    }
+    Ok(())
+}
+
+fn decode_inner(bytes: &[u8]) -> Result<GrayImage, DecodeError> {
+    check_declared_size(bytes)?;
+    let mut reader = reader(bytes)?;
     let mut limits = Limits::default();
     limits.max_image_width = Some(params::MAX_IMAGE_SIDE);
     limits.max_image_height = Some(params::MAX_IMAGE_SIDE);
@@ -134,6 +154,63 @@ mod tests {
         assert_eq!(sixteen_to_eight(&[0, 65535]), vec![0, 255]);
         assert_eq!(sixteen_to_eight(&[0, 200]), vec![0, 200]);
         assert_eq!(sixteen_to_eight(&[0, 256, 511]), vec![0, 128, 255]);
+    }
+
+    /// A PNG that is only a header (and 4 bytes of data): 8-bit gray, `w`×`h` (a decompression bomb's first bytes).
+    fn png_header(w: u32, h: u32) -> Vec<u8> {
+        fn crc32(bytes: &[u8]) -> u32 {
+            let mut c = !0u32;
+            for &b in bytes {
+                c ^= u32::from(b);
+                for _ in 0..8 {
+                    c = if c & 1 == 1 {
+                        (c >> 1) ^ 0xEDB8_8320
+                    } else {
+                        c >> 1
+                    };
+                }
+            }
+            !c
+        }
+        let mut ihdr = b"IHDR".to_vec();
+        ihdr.extend(w.to_be_bytes());
+        ihdr.extend(h.to_be_bytes());
+        ihdr.extend([8, 0, 0, 0, 0]); // depth 8, gray, deflate, no filter, no interlace
+        let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+        out.extend(13u32.to_be_bytes());
+        out.extend(&ihdr);
+        out.extend(crc32(&ihdr).to_be_bytes());
+        // One IDAT with the start of a zlib stream (decoders read the header up to here).
+        let idat = b"IDAT\x78\x9c\x01\x00";
+        out.extend(4u32.to_be_bytes());
+        out.extend(idat);
+        out.extend(crc32(idat).to_be_bytes());
+        out.extend(0u32.to_be_bytes());
+        out.extend(b"IEND");
+        out.extend(crc32(b"IEND").to_be_bytes());
+        out
+    }
+
+    #[test]
+    fn declared_size_refused_before_decoding() {
+        // 16000x16000 gray is 256 MB: within the decoder's allocation limit, but no capture is
+        // that large; it must be refused from the header, before any pixel buffer exists.
+        let t = std::time::Instant::now();
+        let e = decode(&png_header(16_000, 16_000)).unwrap_err();
+        assert!(matches!(e, DecodeError::TooLarge(_)), "{e:?}");
+        assert_eq!(e.code(), "too_large");
+        // Over the pixel budget with both sides allowed.
+        let side = params::MAX_IMAGE_SIDE;
+        let e = decode(&png_header(side, side)).unwrap_err();
+        assert!(matches!(e, DecodeError::TooLarge(_)), "{e:?}");
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(1),
+            "{:?}",
+            t.elapsed()
+        );
+        // A plausible size passes the size check (and fails later: there are no pixel data).
+        let e = decode(&png_header(640, 480)).unwrap_err();
+        assert!(!matches!(e, DecodeError::TooLarge(_)), "{e:?}");
     }
 
     #[test]

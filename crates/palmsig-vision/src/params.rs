@@ -9,9 +9,14 @@ pub const ROI_SIZE: usize = 128;
 
 // ---------------------------------------------------------------- decoding
 
-/// Largest accepted image, in pixels per side: bigger inputs are refused before allocation
-/// (a scanner frame is at most a few thousand pixels; this bounds memory on hostile input).
-pub const MAX_IMAGE_SIDE: u32 = 16_384;
+/// Largest accepted image, in pixels per side, read from the header and refused before any
+/// allocation: a scanner frame is at most a few thousand pixels, and a few hundred bytes of PNG
+/// can claim 16000×16000 (a decompression bomb).
+pub const MAX_IMAGE_SIDE: u32 = 8_192;
+/// Largest accepted image area (pixels), also checked from the header: 40 MP is above any palm
+/// sensor or phone camera frame, and bounds one decode (an 8-bit RGB frame: 120 MB, plus 40 MB
+/// of gray output).
+pub const MAX_IMAGE_PIXELS: u64 = 40_000_000;
 /// Largest accepted decoder allocation in bytes (bounds memory on hostile input).
 pub const MAX_DECODE_ALLOC: u64 = 512 * 1024 * 1024;
 /// Smallest image side we can work with: below this there is no palm detail to code.

@@ -1,5 +1,5 @@
 //! Authentication of the four kinds of callers, and the OAuth2 token endpoint.
-use super::parse_json;
+use super::{parse_form, parse_json};
 use crate::crypto::{ct_eq, hash_secret, random_token};
 use crate::error::{ApiError, ApiResult};
 use crate::params;
@@ -141,8 +141,7 @@ pub(crate) async fn token(
     let mut req: TokenRequest = if is_json {
         parse_json(&body)?
     } else {
-        serde_urlencoded::from_bytes(&body)
-            .map_err(|e| ApiError::bad_request("invalid_request", format!("bad form body: {e}")))?
+        parse_form(&body)?
     };
     if let Some(basic) = headers
         .get(header::AUTHORIZATION)

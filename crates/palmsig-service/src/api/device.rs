@@ -457,8 +457,13 @@ pub(crate) async fn extract(
             "a capture needs a visible and/or a nir image",
         ));
     }
+    let slot = st
+        .extract_slots
+        .acquire(std::time::Duration::from_millis(st.config.extract_wait_ms))
+        .await?;
     let bio = st.bio.clone();
     let t = tokio::task::spawn_blocking(move || {
+        let _slot = slot;
         bio.extract(&CaptureInput {
             hand,
             visible: visible.as_deref(),

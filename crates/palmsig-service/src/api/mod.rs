@@ -111,6 +111,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/me/palms", delete(portal::delete_palms))
         .route("/v1/dev/outbox", get(portal::outbox))
         .fallback(|| async { ApiError::not_found("route") })
+        .layer(axum::middleware::from_fn(refuse_control_chars))
         .layer(axum::middleware::from_fn(normalize_errors))
         .layer(axum::middleware::from_fn_with_state(state.clone(), observe))
         .layer(DefaultBodyLimit::max(crate::params::MAX_BODY_BYTES))
@@ -208,8 +209,33 @@ async fn normalize_errors(req: Request, next: Next) -> Response {
 
 /// Parse a JSON body into `T` (400 `bad_json` with serde's reason).
 pub(crate) fn parse_json<T: DeserializeOwned>(body: &[u8]) -> ApiResult<T> {
-    serde_json::from_slice(body)
-        .map_err(|e| ApiError::bad_request("bad_json", format!("invalid JSON body: {e}")))
+    let bad =
+        |e: serde_json::Error| ApiError::bad_request("bad_json", format!("invalid JSON body: {e}"));
+    let v: serde_json::Value = serde_json::from_slice(body).map_err(bad)?;
+    crate::text::check_json(&v)?;
+    serde_json::from_value(v).map_err(bad)
+}
+
+/// A form body (`application/x-www-form-urlencoded`), its text checked like JSON's.
+pub(crate) fn parse_form<T: DeserializeOwned>(body: &[u8]) -> ApiResult<T> {
+    let bad = |e: serde_urlencoded::de::Error| {
+        ApiError::bad_request("invalid_request", format!("bad form body: {e}"))
+    };
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body).map_err(bad)?;
+    crate::text::check_pairs(&pairs)?;
+    serde_urlencoded::from_bytes(body).map_err(bad)
+}
+
+/// Path and query with a percent-encoded control character are refused before routing (path
+/// parameters and `?cursor=` reach SQL).
+async fn refuse_control_chars(req: Request, next: Next) -> Response {
+    let uri = req.uri();
+    let checked = crate::text::check_uri_part("path", uri.path())
+        .and_then(|()| crate::text::check_uri_part("query", uri.query().unwrap_or("")));
+    match checked {
+        Ok(()) => next.run(req).await,
+        Err(e) => ApiError::from(e).into_response(),
+    }
 }
 
 /// `?limit=&cursor=` of list endpoints.

@@ -338,8 +338,7 @@ pub(crate) async fn delete_account(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let pid = person(&st, &headers).await?;
-    let ids = st.delete_palms_of(&pid).await?;
-    st.store.delete_person(&pid).await?;
+    let ids = st.delete_person(&pid).await?;
     st.audit(
         &format!("person:{pid}"),
         None,
@@ -356,11 +355,16 @@ pub(crate) async fn delete_account(
     Ok(r)
 }
 
-/// `GET /v1/dev/outbox` (only with the dev outbox enabled).
-pub(crate) async fn outbox(State(st): State<AppState>) -> ApiResult<Json<Value>> {
+/// `GET /v1/dev/outbox` (only with the dev outbox enabled, and only for the operator: the codes
+/// log anyone in).
+pub(crate) async fn outbox(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+) -> ApiResult<Json<Value>> {
     if !st.config.dev_outbox {
         return Err(ApiError::not_found("route"));
     }
+    super::auth::operator(&st, &headers)?;
     let msgs = st
         .sender
         .outbox()

@@ -21,6 +21,10 @@ pub enum StoreError {
     /// A uniqueness rule was violated (e.g. a phone number already registered).
     #[error("conflict: {0}")]
     Conflict(String),
+    /// Deleted rows could not be scrubbed from the database files yet (SQLite readers kept the
+    /// WAL busy); the rows are deleted, the scrub runs again at the next deletion.
+    #[error("scrubbing deleted data: the WAL is still in use by readers")]
+    ScrubBusy,
     /// A URL or option that names no supported backend.
     #[error("unsupported database url `{0}` (expected sqlite:… or postgres://…)")]
     BadUrl(String),
@@ -315,6 +319,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn backend(&self) -> &'static str;
     /// A trivial query (readiness).
     async fn ping(&self) -> Result<(), StoreError>;
+    /// After a deletion: make the deleted rows unrecoverable from the database's own files
+    /// (SQLite: checkpoint and truncate the WAL; PostgreSQL: see `PgStore`).
+    async fn scrub(&self) -> Result<(), StoreError>;
 
     /// Insert a tenant.
     async fn create_tenant(&self, t: &Tenant) -> Result<(), StoreError>;

@@ -28,6 +28,9 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
+            // Deleted rows are overwritten with zeros (pages and freelist), not just unlinked:
+            // deleting palm data or an account must leave nothing to recover from the file.
+            .pragma("secure_delete", "ON")
             // Writers queue on the file lock rather than failing under concurrent enrolments.
             .busy_timeout(Duration::from_secs(30));
         let pool = SqlitePoolOptions::new()
@@ -36,6 +39,22 @@ impl SqliteStore {
             .await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
         Ok(Self { pool })
+    }
+
+    /// Copy the WAL into the database (where `secure_delete` has zeroed the deleted rows) and
+    /// truncate it to zero bytes, so the pre-deletion page images it held are gone too.
+    /// Readers normally finish within the busy timeout; a few tries cover the rest.
+    async fn scrub_deleted(&self) -> Result<(), StoreError> {
+        for _ in 0..3 {
+            let (busy, _, _): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
+                .fetch_one(&self.pool)
+                .await?;
+            if busy == 0 {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Err(StoreError::ScrubBusy)
     }
 }
 
@@ -60,6 +79,14 @@ impl PgStore {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+
+    /// Nothing to do at once: the DELETEs already made the rows unreachable to every query. The
+    /// old tuple versions stay in the table's pages until (auto)VACUUM reclaims them, and in WAL
+    /// segments until they are recycled; purging those physically is the operator's job
+    /// (autovacuum, encrypted storage, WAL retention), documented in SECURITY notes.
+    async fn scrub_deleted(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
 /// The "no cursor" position: newer than everything.
@@ -83,6 +110,9 @@ macro_rules! store_impl {
             async fn ping(&self) -> Result<(), StoreError> {
                 sqlx::query("SELECT 1").execute(&self.pool).await?;
                 Ok(())
+            }
+            async fn scrub(&self) -> Result<(), StoreError> {
+                self.scrub_deleted().await
             }
 
             async fn create_tenant(&self, t: &Tenant) -> Result<(), StoreError> {

@@ -3,7 +3,7 @@ use anyhow::Context;
 use palmsig_service::biometrics::EngineBiometrics;
 use palmsig_service::clock::SystemClock;
 use palmsig_service::crypto::{random_token, Keyring};
-use palmsig_service::otp::DevOutbox;
+use palmsig_service::otp::{check_dev_listen, DevOutbox, LogOnlySender, OtpSender};
 use palmsig_service::payments::SimulatedProcessor;
 use palmsig_service::state::{AppState, Config};
 use std::path::{Path, PathBuf};
@@ -33,9 +33,11 @@ pub struct Args {
     /// Mark the portal cookie `Secure` (serve behind TLS).
     #[arg(long)]
     pub secure_cookies: bool,
-    /// Do not expose the dev outbox of one-time codes at `/v1/dev/outbox`.
+    /// Local development: keep one-time codes in a dev outbox (`GET /v1/dev/outbox`, operator
+    /// token) and show them on the pages. Refused unless --listen is a loopback address. Without
+    /// it, codes are only logged as sent (the code itself never).
     #[arg(long)]
-    pub no_dev_outbox: bool,
+    pub dev: bool,
     /// Calibration profile (`palmsig calibrate`, fitted for this deployment's sensor) to score
     /// with instead of the built-in real-sensor tables, or `synthetic` for the generator's palms.
     /// A profile that cannot be used stops the service before anything is created. With `--demo`
@@ -96,9 +98,26 @@ fn admin_token(data: &Path) -> anyhow::Result<String> {
     Ok(t)
 }
 
+/// The one-time-code sender: the dev outbox only with `--dev` on a loopback address (checked
+/// before anything is created), otherwise the log-only sender.
+fn otp_sender(args: &Args) -> anyhow::Result<Arc<dyn OtpSender>> {
+    if !args.dev {
+        return Ok(Arc::new(LogOnlySender));
+    }
+    use std::net::ToSocketAddrs;
+    let addrs: Vec<_> = args
+        .listen
+        .to_socket_addrs()
+        .with_context(|| format!("resolving --listen {}", args.listen))?
+        .collect();
+    check_dev_listen(&addrs)?;
+    Ok(Arc::new(DevOutbox::new()))
+}
+
 /// Run `palmsig serve`.
 pub fn run(args: Args) -> anyhow::Result<()> {
     let engine = engine_setup(&args)?;
+    let sender = otp_sender(&args)?;
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -106,7 +125,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         )
         .json()
         .init();
-    tokio::runtime::Runtime::new()?.block_on(serve(args, engine))
+    tokio::runtime::Runtime::new()?.block_on(serve(args, engine, sender))
 }
 
 /// The engine's algorithm, calibration and its description for the operator.
@@ -116,7 +135,7 @@ type EngineSetup = (
     String,
 );
 
-async fn serve(args: Args, engine: EngineSetup) -> anyhow::Result<()> {
+async fn serve(args: Args, engine: EngineSetup, sender: Arc<dyn OtpSender>) -> anyhow::Result<()> {
     let (algorithm, calibration, calibration_label) = engine;
     std::fs::create_dir_all(&args.data)
         .with_context(|| format!("creating {}", args.data.display()))?;
@@ -135,13 +154,13 @@ async fn serve(args: Args, engine: EngineSetup) -> anyhow::Result<()> {
     config.calibration = calibration_label;
     config.retention_ms = args.retention_days.max(1) * 24 * 3600 * 1000;
     config.secure_cookies = args.secure_cookies;
-    config.dev_outbox = !args.no_dev_outbox;
+    config.dev_outbox = args.dev;
     let state = AppState::new(
         store,
         keys,
         bio,
         Arc::new(SystemClock),
-        Arc::new(DevOutbox::new()),
+        sender,
         Arc::new(SimulatedProcessor),
         config,
     );
@@ -160,8 +179,10 @@ async fn serve(args: Args, engine: EngineSetup) -> anyhow::Result<()> {
     println!(
         "  health:     http://{addr}/healthz  http://{addr}/readyz  metrics: http://{addr}/metrics"
     );
-    if !args.no_dev_outbox {
-        println!("  dev outbox: http://{addr}/v1/dev/outbox");
+    if args.dev {
+        println!(
+            "  dev outbox: http://{addr}/v1/dev/outbox (operator token; codes also on the pages)"
+        );
     }
     println!(
         "  operator token: in {}",
@@ -186,11 +207,70 @@ async fn serve(args: Args, engine: EngineSetup) -> anyhow::Result<()> {
                 .await;
         }
     });
+    let stop = shutdown_signal()?;
     axum::serve(listener, palmsig_service::app(state.clone()))
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
+        .with_graceful_shutdown(stop)
         .await?;
     palmsig_service::webhook::drain(&state).await;
+    tracing::info!("palmsig service stopped cleanly");
     Ok(())
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM (what service managers and containers send), after
+/// which axum stops accepting and drains the requests in flight. The handlers are installed
+/// before serving starts, so a SIGTERM right after startup is not the default kill.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    #[cfg(unix)]
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("installing the SIGTERM handler")?;
+    Ok(async move {
+        #[cfg(unix)]
+        let term = term.recv();
+        #[cfg(not(unix))]
+        let term = std::future::pending::<Option<()>>();
+        let name = tokio::select! {
+            _ = tokio::signal::ctrl_c() => "SIGINT",
+            _ = term => "SIGTERM",
+        };
+        tracing::info!(
+            signal = name,
+            "shutdown requested: draining requests in flight"
+        );
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        serve: Args,
+    }
+
+    fn args(argv: &[&str]) -> Args {
+        Cli::try_parse_from(std::iter::once("serve").chain(argv.iter().copied()))
+            .unwrap()
+            .serve
+    }
+
+    #[test]
+    fn no_dev_outbox_by_default() {
+        let sender = otp_sender(&args(&[])).unwrap();
+        assert!(sender.outbox().is_none(), "codes kept without --dev");
+    }
+
+    #[test]
+    fn dev_outbox_only_on_loopback() {
+        let sender = otp_sender(&args(&["--dev", "--listen", "127.0.0.1:0"])).unwrap();
+        assert!(sender.outbox().is_some());
+        let e = otp_sender(&args(&["--dev", "--listen", "0.0.0.0:8080"])).unwrap_err();
+        assert!(
+            e.downcast_ref::<palmsig_service::otp::DevModeError>()
+                .is_some(),
+            "{e}"
+        );
+    }
 }

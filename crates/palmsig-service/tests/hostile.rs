@@ -1,0 +1,329 @@
+//! Defects a hostile-client audit found (issue 16), on SQLite and on PostgreSQL.
+mod common;
+
+use axum::http::{Method, StatusCode};
+use common::*;
+use serde_json::json;
+
+backend_tests!(
+    dev_outbox_needs_operator,
+    deletion_leaves_no_trace,
+    control_characters_refused,
+    extraction_is_bounded
+);
+
+/// The dev outbox lists every one-time code: even where it is enabled, only the operator reads it.
+async fn dev_outbox_needs_operator(kind: Kind) {
+    with_db(kind, |db| async move {
+        let app = TestApp::new(&db).await;
+        let t = app.tenant("Shop").await;
+        let phone = "+41790001001";
+        app.enrol(&t.device, phone, "outbox", "4242424242424242")
+            .await
+            .unwrap();
+        let (s, v) = app.call(Method::GET, "/v1/dev/outbox", &[], None).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED, "{v}");
+        assert!(!v.to_string().contains(phone), "{v}");
+        let (s, v) = app
+            .call(Method::GET, "/v1/dev/outbox", &t.auth(), None)
+            .await;
+        assert_eq!(
+            s,
+            StatusCode::UNAUTHORIZED,
+            "a tenant is not the operator: {v}"
+        );
+        let (s, v) = app
+            .call(
+                Method::GET,
+                "/v1/dev/outbox",
+                &[("authorization", format!("Bearer {ADMIN}"))],
+                None,
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        assert!(v.to_string().contains(phone), "{v}");
+        drop(app);
+        db
+    })
+    .await;
+}
+
+/// `DELETE /v1/me/palms` then `DELETE /v1/me` leave nothing of the person in the database: on
+/// SQLite no copy in any file of the data dir (the WAL and free pages included), on PostgreSQL no
+/// row holding the phone, the palm ciphertext or its wrapped data key.
+async fn deletion_leaves_no_trace(kind: Kind) {
+    with_db(kind, |db| async move {
+        let app = TestApp::new(&db).await;
+        let t = app.tenant("Shop").await;
+        // Stored as E.164 text in `persons.phone` (and `otps.phone` while a code is pending).
+        let phone = "+41795550123";
+        let pid = app
+            .enrol(&t.device, phone, "erase-me", "4242424242424242")
+            .await
+            .unwrap();
+        let palm = app.state.store.palms_of(&pid).await.unwrap().remove(0);
+        let key = app
+            .state
+            .store
+            .get_data_key(&palm.id)
+            .await
+            .unwrap()
+            .unwrap();
+        let secrets: [(&str, Vec<u8>); 3] = [
+            ("phone", phone.as_bytes().to_vec()),
+            ("palm ciphertext", palm.ciphertext.clone()),
+            ("wrapped data key", key.wrapped.clone()),
+        ];
+        let before = db.raw_dump().await;
+        for (what, bytes) in &secrets {
+            assert!(
+                contains(&before, bytes),
+                "{what} is stored before deletion (the scan works)"
+            );
+        }
+        let cookie = app.login(phone).await;
+        let auth = [("cookie", cookie)];
+        let (s, v) = app.call(Method::DELETE, "/v1/me/palms", &auth, None).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        let (s, v) = app.call(Method::DELETE, "/v1/me", &auth, None).await;
+        assert_eq!(s, StatusCode::NO_CONTENT, "{v}");
+        let after = db.raw_dump().await;
+        for (what, bytes) in &secrets {
+            assert!(
+                !contains(&after, bytes),
+                "{what} still in the database files after deletion"
+            );
+        }
+        drop(app);
+        db
+    })
+    .await;
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// (what, method, path, headers, JSON body or null).
+type Case<'a> = (
+    &'a str,
+    Method,
+    String,
+    &'a [(&'a str, String)],
+    serde_json::Value,
+);
+
+/// A NUL (or other control character) in any text reaching SQL is a typed 4xx, never a 500
+/// (PostgreSQL refuses NUL in text), and nothing is stored.
+async fn control_characters_refused(kind: Kind) {
+    with_db(kind, |db| async move {
+        let app = TestApp::new(&db).await;
+        let t = app.tenant("Shop").await;
+        let phone = "+41790002002";
+        app.enrol(&t.device, phone, "nul", "4242424242424242")
+            .await
+            .unwrap();
+        let cookie = [("cookie", app.login(phone).await)];
+        let admin = [("authorization", format!("Bearer {ADMIN}"))];
+        let tauth = t.auth();
+        let none: [(&str, String); 0] = [];
+        let form = |body: &str| {
+            axum::http::Request::post("/v1/oauth/token")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(axum::body::Body::from(body.to_string()))
+                .unwrap()
+        };
+        // Form bodies.
+        for body in [
+            "grant_type=client_credentials&client_id=a%00&client_secret=x",
+            "grant_type=client_credentials&client_id=a&client_secret=x%00",
+            "grant_type=client%01credentials&client_id=a&client_secret=x",
+        ] {
+            let (s, _, v) = app.raw(form(body)).await;
+            assert!(s.is_client_error(), "token form {body}: {s} {v}");
+        }
+        // JSON bodies: (what, method, path, headers, body).
+        let nul = "a\u{0}b";
+        let cases: Vec<Case<'_>> = vec![
+            (
+                "token client_id",
+                Method::POST,
+                "/v1/oauth/token".into(),
+                &none[..],
+                json!({"grant_type": "client_credentials", "client_id": nul, "client_secret": "x"}),
+            ),
+            (
+                "tenant name",
+                Method::POST,
+                "/v1/admin/tenants".into(),
+                &admin[..],
+                json!({"name": nul}),
+            ),
+            (
+                "site name",
+                Method::POST,
+                "/v1/sites".into(),
+                &tauth[..],
+                json!({"name": nul}),
+            ),
+            (
+                "device name",
+                Method::POST,
+                "/v1/devices".into(),
+                &tauth[..],
+                json!({"site_id": t.site_id, "name": nul}),
+            ),
+            (
+                "device site",
+                Method::POST,
+                "/v1/devices".into(),
+                &tauth[..],
+                json!({"site_id": nul, "name": "x"}),
+            ),
+            (
+                "webhook url",
+                Method::POST,
+                "/v1/webhooks".into(),
+                &tauth[..],
+                json!({"url": "http://127.0.0.1:9/h\u{0}ook"}),
+            ),
+            (
+                "portal otp phone",
+                Method::POST,
+                "/v1/portal/otp".into(),
+                &none[..],
+                json!({"phone": "+4179000\u{0}2002"}),
+            ),
+            (
+                "portal login code",
+                Method::POST,
+                "/v1/portal/session".into(),
+                &none[..],
+                json!({"phone": phone, "code": "12\u{0}456"}),
+            ),
+            (
+                "portal login phone",
+                Method::POST,
+                "/v1/portal/session".into(),
+                &none[..],
+                json!({"phone": "\u{0}", "code": "123456"}),
+            ),
+            (
+                "loyalty id",
+                Method::PUT,
+                format!("/v1/me/loyalty/{}", t.id),
+                &cookie[..],
+                json!({"loyalty_id": nul}),
+            ),
+            (
+                "object key",
+                Method::PUT,
+                "/v1/me/consents".into(),
+                &cookie[..],
+                json!({"pay\u{0}ment": true}),
+            ),
+            (
+                "card path",
+                Method::DELETE,
+                "/v1/me/cards/a%00b".into(),
+                &cookie[..],
+                json!(null),
+            ),
+            (
+                "device path",
+                Method::GET,
+                "/v1/devices/a%00".into(),
+                &tauth[..],
+                json!(null),
+            ),
+            (
+                "cursor query",
+                Method::GET,
+                "/v1/events?cursor=a%00".into(),
+                &tauth[..],
+                json!(null),
+            ),
+            (
+                "loyalty path",
+                Method::DELETE,
+                "/v1/me/loyalty/a%1Fb".into(),
+                &cookie[..],
+                json!(null),
+            ),
+        ];
+        for (what, method, path, headers, body) in cases {
+            let body = (!body.is_null()).then_some(body);
+            let (s, v) = app.call(method, &path, headers, body).await;
+            assert!(s.is_client_error(), "{what}: {s} {v}");
+            assert_eq!(v["error"]["code"], "invalid_text", "{what}: {s} {v}");
+        }
+        // Device-signed enrolment start.
+        let (s, _, v) = app
+            .device(
+                &t.device,
+                Method::POST,
+                "/v1/device/enrolments",
+                json!({"phone": "+4179\u{0}0002003"}),
+                &[],
+            )
+            .await;
+        assert!(s.is_client_error(), "enrolment phone: {s} {v}");
+        assert_eq!(v["error"]["code"], "invalid_text", "{v}");
+        let (s, tenants) = app.admin(Method::GET, "/v1/admin/tenants", None).await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(
+            !tenants.to_string().contains("\\u0000"),
+            "nothing stored: {tenants}"
+        );
+        drop(app);
+        db
+    })
+    .await;
+}
+
+/// Captures are extracted at most `extract_concurrency` at a time; one that finds no slot within
+/// the wait is answered 503 `busy` with Retry-After, and is served once a slot is free.
+async fn extraction_is_bounded(kind: Kind) {
+    with_db(kind, |db| async move {
+        let mut config = test_config();
+        config.extract_concurrency = 1;
+        config.extract_wait_ms = 50;
+        let app = TestApp::with(
+            &db,
+            std::sync::Arc::new(palmsig_service::biometrics::LabelBiometrics::new()),
+            palmsig_service::crypto::Keyring::new(palmsig_service::crypto::Kek::generate("k1")),
+            config,
+        )
+        .await;
+        assert_eq!(app.state.extract_slots.size(), 1);
+        let t = app.tenant("Shop").await;
+        let probe = json!({"purpose": "age", "visible": b64(b"palm:busy")});
+        let held = app
+            .state
+            .extract_slots
+            .acquire(std::time::Duration::from_millis(10))
+            .await
+            .unwrap();
+        let (s, h, v) = app
+            .device(
+                &t.device,
+                Method::POST,
+                "/v1/device/identify",
+                probe.clone(),
+                &[],
+            )
+            .await;
+        assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{v}");
+        assert_eq!(v["error"]["code"], "busy");
+        assert_eq!(h.get("retry-after").unwrap(), "1");
+        drop(held);
+        let (s, _, v) = app
+            .device(&t.device, Method::POST, "/v1/device/identify", probe, &[])
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        assert_eq!(app.state.extract_slots.available(), 1, "slot released");
+        drop(app);
+        db
+    })
+    .await;
+}
