@@ -8,7 +8,6 @@
 //! installs them), unless `PALMSIG_SKIP_BROWSER=1` asks to skip it.
 #![cfg(feature = "engine")]
 
-use palmsig_codes::Algorithm;
 use palmsig_service::biometrics::EngineBiometrics;
 use palmsig_service::clock::SystemClock;
 use palmsig_service::crypto::{random_token, Kek, Keyring};
@@ -54,15 +53,7 @@ async fn pages_in_headless_chromium() {
     let state = AppState::new(
         store,
         Keyring::new(Kek::generate("k1")),
-        Arc::new(
-            EngineBiometrics::with_calibration(
-                Algorithm::Bocv,
-                palmsig_codes::CalibrationProfile::synthetic()
-                    .calibration()
-                    .clone(),
-            )
-            .unwrap(),
-        ),
+        Arc::new(EngineBiometrics::synthetic().unwrap()),
         Arc::new(SystemClock),
         Arc::new(DevOutbox::new()),
         Arc::new(SimulatedProcessor),

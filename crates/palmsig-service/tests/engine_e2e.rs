@@ -5,7 +5,6 @@ mod common;
 
 use axum::http::{Method, StatusCode};
 use common::*;
-use palmsig_codes::Algorithm;
 use palmsig_core::{GrayImage, Hand};
 use palmsig_service::biometrics::EngineBiometrics;
 use palmsig_service::crypto::{Kek, Keyring};
@@ -50,15 +49,7 @@ fn phone(s: u32) -> String {
 
 async fn synthetic_palms_end_to_end(kind: Kind) {
     with_db(kind, |db| async move {
-        let bio = Arc::new(
-            EngineBiometrics::with_calibration(
-                Algorithm::Bocv,
-                palmsig_codes::CalibrationProfile::synthetic()
-                    .calibration()
-                    .clone(),
-            )
-            .unwrap(),
-        );
+        let bio = Arc::new(EngineBiometrics::synthetic().unwrap());
         let app = TestApp::with(&db, bio, Keyring::new(Kek::generate("k1")), test_config()).await;
         let t = app.tenant("Shop").await;
         let mut secrets: Vec<Vec<u8>> = Vec::new();
@@ -202,15 +193,7 @@ async fn synthetic_palms_end_to_end(kind: Kind) {
         // A restart decrypts the gallery from the database and still identifies subject 3.
         let keys = app.state.keys.clone();
         drop(app);
-        let bio2 = Arc::new(
-            EngineBiometrics::with_calibration(
-                Algorithm::Bocv,
-                palmsig_codes::CalibrationProfile::synthetic()
-                    .calibration()
-                    .clone(),
-            )
-            .unwrap(),
-        );
+        let bio2 = Arc::new(EngineBiometrics::synthetic().unwrap());
         let app2 = TestApp::with(&db, bio2, keys, test_config()).await;
         assert_eq!(app2.state.bio.len(), 2);
         let (mut p3, _, _) = capture(3, 2, 1);

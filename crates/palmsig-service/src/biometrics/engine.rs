@@ -51,6 +51,14 @@ impl EngineBiometrics {
         Self::with_engine(Engine::with_calibration(algorithm, calibration))
     }
 
+    /// [`EngineBiometrics::with_calibration`] for the generator's synthetic palms (tests, the
+    /// service benchmark): their own profile (`palmsig_codes::CalibrationProfile::synthetic`),
+    /// since the built-in real-sensor tables pass synthetic strangers.
+    pub fn synthetic() -> Result<Self, BioError> {
+        let p = palmsig_codes::CalibrationProfile::synthetic();
+        Self::with_calibration(p.algorithm(), p.calibration().clone())
+    }
+
     fn with_engine(engine: Engine) -> Result<Self, BioError> {
         let index = Index::new(CodesScorer::new(engine.matcher().clone()))
             .map_err(|e| BioError::Gallery(e.to_string()))?;

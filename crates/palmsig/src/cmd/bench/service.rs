@@ -198,12 +198,7 @@ async fn measure(args: &Args, dir: &std::path::Path, w: usize, h: usize) -> anyh
         palmsig_service::store::connect(&format!("sqlite:{}", dir.join("bench.db").display()))
             .await
             .context("opening the bench database")?;
-    let bio = Arc::new(EngineBiometrics::with_calibration(
-        Algorithm::Bocv,
-        palmsig_codes::CalibrationProfile::synthetic()
-            .calibration()
-            .clone(),
-    )?);
+    let bio = Arc::new(EngineBiometrics::synthetic()?);
     let mut config = Config::new("bench-admin");
     config.rate_burst = 1e9;
     let state = AppState::new(
