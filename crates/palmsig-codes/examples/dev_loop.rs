@@ -68,6 +68,17 @@ fn rows(manifest: &Path) -> Vec<Row> {
         .collect()
 }
 
+/// The row's capture, an unreadable image left out (extraction then says why).
+fn capture(r: &Row) -> Capture {
+    let img = |p: &Option<PathBuf>| p.as_ref().and_then(|p| load(p).ok());
+    Capture {
+        kind: r.kind,
+        hand: r.hand,
+        visible: img(&r.visible),
+        nir: img(&r.nir),
+    }
+}
+
 fn extract(e: &Engine, r: &Row) -> Result<Template, String> {
     let img = |p: &Option<PathBuf>| p.as_ref().map(|p| load(p).map_err(|e| e.to_string()));
     let capture = Capture {
@@ -145,13 +156,7 @@ fn main() {
         for r in &rows {
             if extract(&e, r).is_err() {
                 let mut sink = palmsig_vision::DirSink::new(&dir, &r.id).expect("dir");
-                let img = |p: &Option<PathBuf>| p.as_ref().and_then(|p| load(p).ok());
-                let c = Capture {
-                    kind: r.kind,
-                    hand: r.hand,
-                    visible: img(&r.visible),
-                    nir: img(&r.nir),
-                };
+                let c = capture(r);
                 println!("{}: {:?}", r.id, e.extract(&c, &mut sink).err());
             }
         }
@@ -321,13 +326,7 @@ fn geom(rows: &[Row]) {
     let out: Vec<String> = rows
         .par_iter()
         .map(|r| {
-            let img = |p: &Option<PathBuf>| p.as_ref().and_then(|p| load(p).ok());
-            let c = Capture {
-                kind: r.kind,
-                hand: r.hand,
-                visible: img(&r.visible),
-                nir: img(&r.nir),
-            };
+            let c = capture(r);
             match palmsig_vision::extract_roi(&c, &mut NoExplain) {
                 Ok(p) => match p.quality.keypoints {
                     Some(k) => {
@@ -361,13 +360,7 @@ fn time(rows: &[Row]) {
     let e = Engine::new(Algorithm::default());
     let (mut roi_ms, mut code_ms) = (vec![], vec![]);
     for r in rows {
-        let img = |p: &Option<PathBuf>| p.as_ref().and_then(|p| load(p).ok());
-        let c = Capture {
-            kind: r.kind,
-            hand: r.hand,
-            visible: img(&r.visible),
-            nir: img(&r.nir),
-        };
+        let c = capture(r);
         let t0 = std::time::Instant::now();
         let Ok(p) = palmsig_vision::extract_roi(&c, &mut NoExplain) else {
             continue;

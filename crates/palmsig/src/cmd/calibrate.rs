@@ -67,10 +67,7 @@ pub(crate) fn matcher(
     algorithm: Algorithm,
     profile: Option<&CalibrationProfile>,
 ) -> anyhow::Result<Matcher> {
-    Ok(match profile {
-        Some(p) => Matcher::with_calibration(algorithm, p.calibration_for(algorithm)?.clone()),
-        None => Matcher::new(algorithm),
-    })
+    Ok(engine(algorithm, profile)?.matcher().clone())
 }
 
 /// An engine for `algorithm` scoring with the profile's calibration, or the built-in one.
