@@ -23,7 +23,7 @@ use crate::{params, Algorithm, ModalitySelection, Template};
 /// The result of comparing two templates. Scores are calibrated: each is `-log10` of the
 /// estimated false-match rate at that score (see [`crate::calibration`]), so higher = more
 /// similar and `Threshold::for_fmr(1e-6)` is the score 6. A score lowered for the number of
-/// poses or references searched (a Bonferroni bound) may fall below 0: the bound on the rate
+/// references searched (a Bonferroni bound) may fall below 0: the bound on the rate
 /// then exceeds 1, and the order of scores, which the error rates depend on, is kept (a floor at
 /// 0 tied most impostor and some genuine enrolment scores: enrolment EER 10.7 % against 0.70 %
 /// capture-to-capture on a real 2-session set).
@@ -229,12 +229,9 @@ impl Matcher {
         probe: &PreparedProbe,
         b: &Template,
     ) -> Result<Comparison, MatchError> {
-        self.check_made_with(probe.algorithm, probe.param_hash)?;
-        self.check(b)?;
+        let (sd, vd) = self.raw_distances(probe, b)?;
+        let c = self.calibration.score(sd, vd);
         let k = self.kernel;
-        let sd = prepared_distance(k, probe.surface.as_ref(), b.surface.as_ref(), "surface")?;
-        let vd = prepared_distance(k, probe.vein.as_ref(), b.vein.as_ref(), "vein")?;
-        let c = self.finish(probe.surface.is_some(), probe.vein.is_some(), b, sd, vd)?;
         self.best_pose(c, || {
             let poses = probe.poses.get_or_init(|| {
                 pose_codes(&probe.codes)
@@ -384,8 +381,8 @@ impl Matcher {
 
     /// The plain comparison's best-shift distances `(surface, vein)` of a prepared probe and a
     /// template: the shift and elastic search only, no pose search, no multi-reference penalty,
-    /// no calibration (diagnostics: what the pose search adds is the difference to
-    /// [`Matcher::scored_distances`]). A modality is `None` when either side lacks its code or
+    /// no calibration ([`Matcher::compare_prepared`] starts from them; what the pose search adds
+    /// is the difference to [`Matcher::scored_distances`]). A modality is `None` when either side lacks its code or
     /// the overlap is too small.
     pub fn raw_distances(
         &self,
