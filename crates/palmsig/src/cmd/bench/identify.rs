@@ -213,25 +213,30 @@ fn fit_model(path: &std::path::Path) -> anyhow::Result<(CodeModel, serde_json::V
     let firsts: Vec<&palmsig_codes::Template> =
         per_class.iter().filter_map(|v| v.first()).collect();
     let m = engine.matcher();
-    let scored = |a: &palmsig_codes::Template, b: &palmsig_codes::Template| {
-        m.prepare(a)
-            .and_then(|p| m.scored_distances(&p, b))
+    // Each probe prepared (shifted and posed copies) once, each bit code converted once.
+    let prepare = |ts: &[&palmsig_codes::Template]| -> Vec<Option<palmsig_codes::PreparedProbe>> {
+        ts.iter().map(|t| m.prepare(t).ok()).collect()
+    };
+    let scored = |p: &Option<palmsig_codes::PreparedProbe>, b: &palmsig_codes::Template| {
+        p.as_ref()
+            .and_then(|p| m.scored_distances(p, b).ok())
             .unwrap_or((None, None))
     };
+    let first_probes = prepare(&firsts);
+    let first_bits: Vec<_> = firsts.iter().map(|t| bits_from_template(t).ok()).collect();
     let mut imp_codes = [Vec::new(), Vec::new()];
     let mut imp_bits = Vec::new();
     let scorer = BitScorer::default();
-    let bits = |t: &palmsig_codes::Template| bits_from_template(t).ok();
     let mut st = palmsig_index::FitStats::default();
     'outer: for i in 0..firsts.len() {
         for j in i + 1..firsts.len() {
-            let (s, v) = scored(firsts[i], firsts[j]);
+            let (s, v) = scored(&first_probes[i], firsts[j]);
             imp_codes[0].extend(s);
             imp_codes[1].extend(v);
-            if let (Some(a), Some(b)) = (bits(firsts[i]), bits(firsts[j])) {
-                imp_bits.push(scorer.distance(&a, &b));
+            if let (Some(a), Some(b)) = (&first_bits[i], &first_bits[j]) {
+                imp_bits.push(scorer.distance(a, b));
                 st.impostor_aligned
-                    .extend(distance_at(&a, &b, 0, 0, scorer.min_bits));
+                    .extend(distance_at(a, b, 0, 0, scorer.min_bits));
             }
             if st.impostor_aligned.len() >= 5000 {
                 break 'outer;
@@ -242,9 +247,10 @@ fn fit_model(path: &std::path::Path) -> anyhow::Result<(CodeModel, serde_json::V
     let m_bits = imp_bits.iter().sum::<f64>() / imp_bits.len().max(1) as f64;
     let scale = [mean(&imp_codes[0]), mean(&imp_codes[1])].map(|m| m_bits / m.max(1e-6));
     for ts in &per_class {
-        for i in 0..ts.len() {
-            for j in i + 1..ts.len() {
-                let (s, v) = scored(&ts[i], &ts[j]);
+        let probes = prepare(&ts.iter().collect::<Vec<_>>());
+        for (i, probe) in probes.iter().enumerate() {
+            for t in &ts[i + 1..] {
+                let (s, v) = scored(probe, t);
                 let e: Vec<f64> = [s, v]
                     .iter()
                     .zip(scale)
