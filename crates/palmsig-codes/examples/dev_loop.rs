@@ -255,6 +255,9 @@ fn main() {
                 cal.join(" / ")
             );
         }
+        if args.iter().any(|a| a == "--bits") {
+            bits_study(&ts, &scored);
+        }
         for (name, pick) in [("surface", 0usize), ("vein", 1)] {
             let (mut g, mut im) = (vec![], vec![]);
             for (gen, _, _, c) in &scored {
@@ -380,4 +383,109 @@ fn time(rows: &[Row]) {
         med(&mut code_ms),
         roi_ms.len()
     );
+}
+
+/// Per code: the fraction of ones per plane over valid samples, and the mean lag-1 (x, y)
+/// correlation of its ±1 bits.
+fn code_stats(c: &palmsig_codes::FeatureCode) -> (Vec<f64>, f64) {
+    let (w, h, np) = (c.width(), c.height(), c.planes());
+    let mut p = vec![0.0; np];
+    let mut n: f64 = 0.0;
+    let (mut corr, mut nc): (f64, f64) = (0.0, 0.0);
+    for y in 0..h {
+        for x in 0..w {
+            if !c.is_valid(x, y) {
+                continue;
+            }
+            n += 1.0;
+            for (k, pk) in p.iter_mut().enumerate() {
+                if c.bit(k, x, y) {
+                    *pk += 1.0;
+                }
+            }
+        }
+    }
+    for pk in &mut p {
+        *pk /= n.max(1.0);
+    }
+    for y in 0..h {
+        for x in 0..w {
+            for (dx, dy) in [(1usize, 0usize), (0, 1)] {
+                let (x2, y2) = (x + dx, y + dy);
+                if x2 >= w || y2 >= h || !c.is_valid(x, y) || !c.is_valid(x2, y2) {
+                    continue;
+                }
+                for (k, &pk) in p.iter().enumerate() {
+                    let a = if c.bit(k, x, y) { 1.0 } else { 0.0 } - pk;
+                    let b = if c.bit(k, x2, y2) { 1.0 } else { 0.0 } - pk;
+                    let v = pk * (1.0 - pk);
+                    if v > 0.0 {
+                        corr += a * b / v;
+                        nc += 1.0;
+                    }
+                }
+            }
+        }
+    }
+    (p, corr / nc.max(1.0))
+}
+
+/// How well a code's own statistics predict its impostor distances (surface and vein).
+fn bits_study(ts: &[Result<Template, String>], scored: &[(bool, usize, usize, Comparison)]) {
+    for kind in 0..2 {
+        let stats: Vec<Option<(Vec<f64>, f64)>> = ts
+            .iter()
+            .map(|t| {
+                let t = t.as_ref().ok()?;
+                let c = if kind == 0 { t.surface.as_ref() } else { t.vein.as_ref() }?;
+                Some(code_stats(c))
+            })
+            .collect();
+        let (mut pred, mut obs, mut r1) = (vec![], vec![], vec![]);
+        for (gen, i, j, c) in scored {
+            let d = if kind == 0 { c.surface_distance } else { c.vein_distance };
+            let (Some(d), Some(a), Some(b)) = (d, &stats[*i], &stats[*j]) else {
+                continue;
+            };
+            if *gen {
+                continue;
+            }
+            let base: f64 = a
+                .0
+                .iter()
+                .zip(&b.0)
+                .map(|(pa, pb)| pa * (1.0 - pb) + pb * (1.0 - pa))
+                .sum::<f64>()
+                / a.0.len() as f64;
+            pred.push(base);
+            obs.push(d as f64);
+            r1.push(a.1 * b.1);
+        }
+        if pred.len() < 10 {
+            continue;
+        }
+        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+        let corr = |x: &[f64], y: &[f64]| {
+            let (mx, my) = (mean(x), mean(y));
+            let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
+            for (a, b) in x.iter().zip(y) {
+                sxy += (a - mx) * (b - my);
+                sxx += (a - mx) * (a - mx);
+                syy += (b - my) * (b - my);
+            }
+            sxy / (sxx * syy).sqrt()
+        };
+        let sd = |v: &[f64]| {
+            let m = mean(v);
+            (v.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / v.len() as f64).sqrt()
+        };
+        let planes: Vec<f64> = stats.iter().flatten().map(|s| s.0.iter().sum::<f64>() / s.0.len() as f64).collect();
+        let lag: Vec<f64> = stats.iter().flatten().map(|s| s.1).collect();
+        println!(
+            "  bits {}: ones {:.3} (sd {:.3}), lag-1 corr {:.3} (sd {:.3}); impostor pairs: base {:.4} sd {:.4}, observed {:.4} sd {:.4}, corr(base, d) {:.3}, corr(r1a*r1b, d) {:.3}",
+            if kind == 0 { "surface" } else { "vein" },
+            mean(&planes), sd(&planes), mean(&lag), sd(&lag),
+            mean(&pred), sd(&pred), mean(&obs), sd(&obs), corr(&pred, &obs), corr(&r1, &obs)
+        );
+    }
 }

@@ -11,7 +11,7 @@
 //!     --identities 100 --captures 6 --seed 5 --difficulty realistic --kind hand [--fit]
 //! ```
 use palmsig_codes::calibration::{mean_std, Calibration, ModalityModel};
-use palmsig_codes::{fit_calibration, PairDistances};
+use palmsig_codes::{fit_calibration, CodeSources, PairDistances};
 use palmsig_codes::{Algorithm, Engine, Matcher, Template};
 use palmsig_core::{CaptureKind, GrayImage, Hand};
 use palmsig_synth::{render_for, DatasetConfig, Difficulty, Identity};
@@ -415,6 +415,8 @@ fn main() {
                 println!("{name} surface {} | vein {}", q(&mut s), q(&mut v));
             }
         }
+        // Synthetic captures come in both bands.
+        let sources = CodeSources::TwoBands;
         // Fit z-normalisation on impostors of this run.
         let imp_s: Vec<f32> = pairs.iter().filter(|p| !p.0).filter_map(|p| p.2).collect();
         let imp_v: Vec<f32> = pairs.iter().filter(|p| !p.0).filter_map(|p| p.3).collect();
@@ -439,6 +441,7 @@ fn main() {
                 weight: wv,
                 tail: base.vein.tail.clone(),
             },
+            correlation: base.correlation,
             fused: base.fused.clone(),
         };
         let big = -1e9f32;
@@ -446,7 +449,7 @@ fn main() {
             let zs = p.2.map(|d| cal.surface.z(d)).unwrap_or(big);
             let zv = p.3.map(|d| cal.vein.z(d)).unwrap_or(big);
             let f = match (p.2, p.3) {
-                (Some(a), Some(b)) => cal.fused_z(a, b),
+                (Some(a), Some(b)) => cal.fused_z(sources, a, b),
                 (Some(_), None) => zs,
                 (None, Some(_)) => zv,
                 _ => big,
@@ -493,6 +496,7 @@ fn main() {
                 .map(|p| PairDistances {
                     surface: p.2,
                     vein: p.3,
+                    sources,
                     genuine: p.0,
                 })
                 .collect();

@@ -5,10 +5,12 @@
 //!    `z = (mu - d) / sigma`, with `mu`, `sigma` the mean and standard deviation of that
 //!    modality's impostor distances.
 //! 2. Fusion is score-level, a weighted sum of z-scores:
-//!    `z_fused = (w_s z_s + w_v z_v) / sqrt(w_s² + w_v²)`, with each weight the modality's
-//!    separation `d' = (mu - mean genuine distance) / sigma` (the LDA weight for independent
-//!    unit-variance scores; the two codes of an impostor pair are nearly independent, so the
-//!    normalised sum keeps unit impostor variance). With one modality, its own z.
+//!    `z_fused = (w_s z_s + w_v z_v) / sqrt(w_s² + w_v² + 2ρ w_s w_v)`, with each weight the
+//!    modality's separation `d' = (mu - mean genuine distance) / sigma` and `ρ` the impostor
+//!    correlation of the two z-scores for the pair's [`CodeSources`]: ~0.5 when both codes are
+//!    read from one NIR image, ~0.05 from two bands (BOCV on the dev sets). The divisor keeps
+//!    unit impostor variance for either kind of sensor, so one fused tail serves both.
+//!    With one modality, its own z.
 //! 3. Each of the three raw scores (surface, vein, fused) has its own [`TailModel`]: the
 //!    empirical impostor survival function `S(z) = P(impostor ≥ z)` as knots of
 //!    `(z, -log10 S)`, interpolated linearly, and beyond the last knot (where the data run out)
@@ -37,7 +39,8 @@
 //! multi-reference penalty) and whether the pair is genuine. The pose a comparison keeps
 //! depends on the fusion weights, so `palmsig calibrate` fits twice: on the distances chosen
 //! under the built-in weights, then on those chosen under the first fit's. `mu`, `sigma` come from the impostor distances, each weight is
-//! the modality's d′ from the genuine mean, and the three tails from the impostor z-scores, with
+//! the modality's d′ from the genuine mean, `ρ` per code sources from the impostor z-scores
+//! (a group with too few pairs keeps the built-in `ρ`), and the three tails from the impostor z-scores, with
 //! knots down to [`params::FIT_MIN_TAIL`] remaining impostors. A modality without any pair
 //! (a visible-only sensor) keeps the built-in model. [`crate::profile::CalibrationProfile`]
 //! stores the result as JSON; `palmsig calibrate` runs the whole fit on manifests, and
@@ -207,6 +210,51 @@ impl ModalityModel {
     }
 }
 
+/// Where a comparison's two codes come from, which sets how alike their impostor scores are.
+///
+/// A surface code read from the NIR image (no visible image: a NIR-only scanner) sees the same
+/// pixels as the vein code, so an impostor pair's surface and vein distances rise and fall
+/// together (correlation ~0.5 on the 940 nm dev set); codes from two bands are nearly independent
+/// (~0.05 on the green + NIR set). Fusion divides by the fused score's impostor spread for the
+/// pair's sources, so one fused tail fits both kinds of sensor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodeSources {
+    /// Surface and vein codes from one (NIR) image.
+    SameImage,
+    /// Surface code from a visible image, vein code from a NIR image (or only one code).
+    TwoBands,
+}
+
+impl CodeSources {
+    /// The sources of a comparison whose surface codes come from `surface` (the probe's; a
+    /// reference from the other band cannot match it anyway).
+    pub fn of_surface(surface: Option<palmsig_core::Modality>) -> CodeSources {
+        match surface {
+            Some(palmsig_core::Modality::Nir) => CodeSources::SameImage,
+            _ => CodeSources::TwoBands,
+        }
+    }
+}
+
+/// Correlation of impostor surface and vein z-scores, per [`CodeSources`].
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct FusionCorrelation {
+    /// Both codes from one image.
+    pub same_image: f32,
+    /// Codes from two bands.
+    pub two_bands: f32,
+}
+
+impl FusionCorrelation {
+    /// The correlation for `sources`.
+    pub fn of(&self, sources: CodeSources) -> f32 {
+        match sources {
+            CodeSources::SameImage => self.same_image,
+            CodeSources::TwoBands => self.two_bands,
+        }
+    }
+}
+
 /// A full calibration: both modalities and their fusion.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Calibration {
@@ -214,19 +262,28 @@ pub struct Calibration {
     pub surface: ModalityModel,
     /// Vein model.
     pub vein: ModalityModel,
+    /// Impostor correlation of the two z-scores per code sources (absent in a profile: 0, both
+    /// treated as independent).
+    #[serde(default)]
+    pub correlation: FusionCorrelation,
     /// Tail of the fused z-score.
     pub fused: TailModel,
 }
 
 impl Calibration {
     /// Calibrated scores of a pair of best-shift distances.
-    pub fn score(&self, surface: Option<f32>, vein: Option<f32>) -> Comparison {
+    pub fn score(
+        &self,
+        sources: CodeSources,
+        surface: Option<f32>,
+        vein: Option<f32>,
+    ) -> Comparison {
         let zs = surface.map(|d| self.surface.z(d));
         let zv = vein.map(|d| self.vein.z(d));
         let s = zs.map(|z| self.surface.tail.score(z));
         let v = zv.map(|z| self.vein.tail.score(z));
         let fused = match (zs, zv) {
-            (Some(a), Some(b)) => self.fused.score(self.combine(a, b)),
+            (Some(a), Some(b)) => self.fused.score(self.combine(sources, a, b)),
             (Some(_), None) => s.unwrap_or(0.0),
             (None, Some(_)) => v.unwrap_or(0.0),
             (None, None) => 0.0,
@@ -240,21 +297,28 @@ impl Calibration {
         }
     }
 
-    fn combine(&self, zs: f32, zv: f32) -> f32 {
-        let (ws, wv) = (self.surface.weight.max(0.0), self.vein.weight.max(0.0));
-        let norm = (ws * ws + wv * wv).sqrt();
-        if norm > 0.0 {
-            (ws * zs + wv * zv) / norm
-        } else {
-            (zs + zv) / std::f32::consts::SQRT_2
+    /// `(w_s z_s + w_v z_v) / sqrt(w_s² + w_v² + 2 ρ w_s w_v)`: unit impostor variance for
+    /// the sources' correlation `ρ`.
+    fn combine(&self, sources: CodeSources, zs: f32, zv: f32) -> f32 {
+        let (mut ws, mut wv) = (self.surface.weight.max(0.0), self.vein.weight.max(0.0));
+        if ws + wv <= 0.0 {
+            (ws, wv) = (1.0, 1.0);
         }
+        let rho = self.correlation.of(sources).clamp(-0.9, 0.99);
+        let var = ws * ws + wv * wv + 2.0 * rho * ws * wv;
+        (ws * zs + wv * zv) / var.max(f32::MIN_POSITIVE).sqrt()
     }
 
     /// The raw score under which a comparison is ranked before the tails: the fused z of both
     /// distances, or the z of the one there is (`None` with neither).
-    pub fn raw(&self, surface: Option<f32>, vein: Option<f32>) -> Option<f32> {
+    pub fn raw(
+        &self,
+        sources: CodeSources,
+        surface: Option<f32>,
+        vein: Option<f32>,
+    ) -> Option<f32> {
         match (surface, vein) {
-            (Some(s), Some(v)) => Some(self.fused_z(s, v)),
+            (Some(s), Some(v)) => Some(self.fused_z(sources, s, v)),
             (Some(s), None) => Some(self.surface.z(s)),
             (None, Some(v)) => Some(self.vein.z(v)),
             (None, None) => None,
@@ -262,8 +326,8 @@ impl Calibration {
     }
 
     /// Fused raw z of two distances (used when fitting).
-    pub fn fused_z(&self, surface: f32, vein: f32) -> f32 {
-        self.combine(self.surface.z(surface), self.vein.z(vein))
+    pub fn fused_z(&self, sources: CodeSources, surface: f32, vein: f32) -> f32 {
+        self.combine(sources, self.surface.z(surface), self.vein.z(vein))
     }
 
     /// Check every number a score depends on ([`ModalityModel::validate`] for both modalities,
@@ -272,6 +336,17 @@ impl Calibration {
     pub fn validate(&self) -> Result<(), CalibrationError> {
         self.surface.validate("surface")?;
         self.vein.validate("vein")?;
+        for (name, rho) in [
+            ("same_image", self.correlation.same_image),
+            ("two_bands", self.correlation.two_bands),
+        ] {
+            if !(rho.is_finite() && (-0.9..=0.99).contains(&rho)) {
+                return Err(CalibrationError::Invalid {
+                    field: format!("correlation.{name}"),
+                    why: format!("{rho} is not in [-0.9, 0.99]"),
+                });
+            }
+        }
         self.fused.validate("fused")
     }
 
@@ -408,6 +483,8 @@ pub struct PairDistances {
     pub surface: Option<f32>,
     /// Vein distance.
     pub vein: Option<f32>,
+    /// Where the two codes come from ([`CodeSources::of_surface`] of the probe).
+    pub sources: CodeSources,
     /// Same palm (subject and hand).
     pub genuine: bool,
 }
@@ -482,7 +559,7 @@ pub fn fit_calibration(
         pairs
             .iter()
             .filter(move |p| p.genuine == genuine)
-            .filter_map(|p| Some((finite(p.surface)?, finite(p.vein)?)))
+            .filter_map(|p| Some((p.sources, finite(p.surface)?, finite(p.vein)?)))
     };
     let counts = PairCounts {
         impostor_surface: imp_s.len(),
@@ -512,10 +589,24 @@ pub fn fit_calibration(
     let mut calibration = Calibration {
         surface,
         vein,
+        correlation: builtin.correlation,
         fused: builtin.fused.clone(),
     };
+    for sources in [CodeSources::SameImage, CodeSources::TwoBands] {
+        let z: Vec<(f32, f32)> = both(false)
+            .filter(|p| p.0 == sources)
+            .map(|(_, s, v)| (calibration.surface.z(s), calibration.vein.z(v)))
+            .collect();
+        if z.len() >= params::FIT_MIN_IMPOSTORS {
+            let rho = correlation(&z).clamp(-0.9, 0.99);
+            match sources {
+                CodeSources::SameImage => calibration.correlation.same_image = rho,
+                CodeSources::TwoBands => calibration.correlation.two_bands = rho,
+            }
+        }
+    }
     let zf: Vec<f32> = both(false)
-        .map(|(s, v)| calibration.fused_z(s, v))
+        .map(|(sources, s, v)| calibration.fused_z(sources, s, v))
         .collect();
     if zf.is_empty() {
         builtin_kept.push("fused");
@@ -528,6 +619,26 @@ pub fn fit_calibration(
         counts,
         builtin_kept,
     })
+}
+
+/// Pearson correlation of pairs (0 when either side has no spread).
+fn correlation(xy: &[(f32, f32)]) -> f32 {
+    let n = xy.len() as f64;
+    let (mx, my) = xy.iter().fold((0.0, 0.0), |(a, b), &(x, y)| {
+        (a + x as f64 / n, b + y as f64 / n)
+    });
+    let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
+    for &(x, y) in xy {
+        let (dx, dy) = (x as f64 - mx, y as f64 - my);
+        sxy += dx * dy;
+        sxx += dx * dx;
+        syy += dy * dy;
+    }
+    if sxx > 0.0 && syy > 0.0 {
+        (sxy / (sxx * syy).sqrt()) as f32
+    } else {
+        0.0
+    }
 }
 
 /// One modality's model from its impostor and genuine distances.
@@ -677,6 +788,7 @@ mod tests {
             out.push(PairDistances {
                 surface: Some(ms + 0.02 * rng.normal() as f32),
                 vein: vein.then(|| mv + 0.04 * rng.normal() as f32),
+                sources: CodeSources::TwoBands,
                 genuine,
             });
         }
@@ -720,6 +832,61 @@ mod tests {
         c.validate().unwrap();
     }
 
+    /// Half the impostor pairs from one image (z-scores correlated at 0.6), half from two bands
+    /// (independent): the fit finds both correlations, and the fused z it scores has unit
+    /// variance in each group, so the pooled tail is Gaussian and holds for either sensor.
+    #[test]
+    fn fusion_is_normalised_by_the_sources_correlation() {
+        let mut rng = Rng::new(9);
+        let mut p = Vec::new();
+        for i in 0..40_000 {
+            let same = i % 2 == 0;
+            let genuine = i % 100 == 0;
+            let (a, b) = (rng.normal() as f32, rng.normal() as f32);
+            let rho: f32 = if same { 0.6 } else { 0.0 };
+            let zv = rho * a + (1.0 - rho * rho).sqrt() * b;
+            let shift = if genuine { -0.15 } else { 0.0 };
+            p.push(PairDistances {
+                surface: Some(0.40 + shift + 0.02 * a),
+                vein: Some(0.45 + shift + 0.02 * zv),
+                sources: if same {
+                    CodeSources::SameImage
+                } else {
+                    CodeSources::TwoBands
+                },
+                genuine,
+            });
+        }
+        let c = fit_calibration(Algorithm::Bocv, &p).unwrap().calibration;
+        assert!((c.correlation.same_image - 0.6).abs() < 0.03, "{:?}", c.correlation);
+        assert!(c.correlation.two_bands.abs() < 0.03, "{:?}", c.correlation);
+        for sources in [CodeSources::SameImage, CodeSources::TwoBands] {
+            let z: Vec<f32> = p
+                .iter()
+                .filter(|q| !q.genuine && q.sources == sources)
+                .map(|q| c.fused_z(sources, q.surface.unwrap(), q.vein.unwrap()))
+                .collect();
+            let (_, sd) = mean_std(&z);
+            assert!((sd - 1.0).abs() < 0.04, "{sources:?}: fused sd {sd}");
+        }
+        // Unnormalised, the one-image group would spread sqrt(1.6) = 1.26 times wider.
+        let mut flat = c.clone();
+        flat.correlation = FusionCorrelation::default();
+        let z: Vec<f32> = p
+            .iter()
+            .filter(|q| !q.genuine && q.sources == CodeSources::SameImage)
+            .map(|q| flat.fused_z(CodeSources::SameImage, q.surface.unwrap(), q.vein.unwrap()))
+            .collect();
+        assert!(mean_std(&z).1 > 1.2);
+        assert!((c.fused.score(2.0) - 1.643).abs() < 0.1, "{}", c.fused.score(2.0));
+        let mut bad = c.clone();
+        bad.correlation.same_image = 1.5;
+        assert!(matches!(
+            bad.validate(),
+            Err(CalibrationError::Invalid { field, .. }) if field == "correlation.same_image"
+        ));
+    }
+
     #[test]
     fn fit_calibration_refuses_small_or_one_sided_sets() {
         let mut rng = Rng::new(4);
@@ -741,6 +908,7 @@ mod tests {
             .map(|i| PairDistances {
                 surface: Some(0.4),
                 vein: None,
+                sources: CodeSources::TwoBands,
                 genuine: i % 100 == 0,
             })
             .collect();

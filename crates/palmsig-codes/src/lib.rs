@@ -60,7 +60,8 @@ mod template;
 
 pub use algorithm::{Algorithm, ModalitySelection, ParseNameError};
 pub use calibration::{
-    fit_calibration, Calibration, CalibrationError, FittedCalibration, PairCounts, PairDistances,
+    fit_calibration, Calibration, CalibrationError, CodeSources, FittedCalibration,
+    FusionCorrelation, PairCounts, PairDistances,
     Threshold,
 };
 pub use code::{CodeError, CodeKind, FeatureCode};

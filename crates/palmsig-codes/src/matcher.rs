@@ -16,7 +16,7 @@
 use palmsig_core::simd::shift::{self, ShiftProbe};
 use palmsig_core::simd::Kernel;
 
-use crate::calibration::Calibration;
+use crate::calibration::{Calibration, CodeSources};
 use crate::code::FeatureCode;
 use crate::{params, Algorithm, ModalitySelection, Template};
 
@@ -107,6 +107,13 @@ pub struct PreparedProbe {
     codes: (Option<FeatureCode>, Option<FeatureCode>),
     /// The probe's turned and scaled codes, prepared on first need ([`params::POSE_MIN_Z`]).
     poses: std::sync::OnceLock<Vec<(Option<PreparedCode>, Option<PreparedCode>)>>,
+}
+
+impl PreparedProbe {
+    /// Where the probe's codes come from (see [`CodeSources`]).
+    pub fn code_sources(&self) -> CodeSources {
+        CodeSources::of_surface(self.codes.0.as_ref().map(|c| c.source()))
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -230,9 +237,10 @@ impl Matcher {
         b: &Template,
     ) -> Result<Comparison, MatchError> {
         let (sd, vd) = self.raw_distances(probe, b)?;
-        let c = self.calibration.score(sd, vd);
+        let sources = probe.code_sources();
+        let c = self.calibration.score(sources, sd, vd);
         let k = self.kernel;
-        self.best_pose(c, || {
+        self.best_pose(sources, c, || {
             let poses = probe.poses.get_or_init(|| {
                 pose_codes(&probe.codes)
                     .into_iter()
@@ -260,8 +268,9 @@ impl Matcher {
         self.check(b)?;
         let sd = pair_distance(a.surface.as_ref(), b.surface.as_ref(), "surface")?;
         let vd = pair_distance(a.vein.as_ref(), b.vein.as_ref(), "vein")?;
-        let c = self.finish(a.surface.is_some(), a.vein.is_some(), b, sd, vd)?;
-        self.best_pose(c, || {
+        let sources = a.code_sources();
+        let c = self.finish(sources, a.surface.is_some(), a.vein.is_some(), b, sd, vd)?;
+        self.best_pose(sources, c, || {
             pose_codes(&(a.surface.clone(), a.vein.clone()))
                 .into_iter()
                 .map(move |(ps, pv)| {
@@ -275,6 +284,7 @@ impl Matcher {
 
     fn finish(
         &self,
+        sources: CodeSources,
         a_surface: bool,
         a_vein: bool,
         b: &Template,
@@ -285,7 +295,7 @@ impl Matcher {
         if !common {
             return Err(MatchError::NoCommonModality);
         }
-        Ok(self.calibration.score(sd, vd))
+        Ok(self.calibration.score(sources, sd, vd))
     }
 
     /// The pose search shared by the fast and the reference paths: when the plain comparison
@@ -295,17 +305,20 @@ impl Matcher {
     /// plain comparison (see [`crate::calibration`]).
     fn best_pose<I>(
         &self,
+        sources: CodeSources,
         mut c: Comparison,
         poses: impl FnOnce() -> I,
     ) -> Result<Comparison, MatchError>
     where
         I: Iterator<Item = Result<(Option<f32>, Option<f32>), MatchError>>,
     {
-        let raw = self.calibration.raw(c.surface_distance, c.vein_distance);
+        let raw = self
+            .calibration
+            .raw(sources, c.surface_distance, c.vein_distance);
         if raw.is_some_and(|z| z >= params::POSE_MIN_Z) {
             for d in poses() {
                 let (sd, vd) = d?;
-                let p = self.calibration.score(sd, vd);
+                let p = self.calibration.score(sources, sd, vd);
                 if p.fused > c.fused {
                     c = p;
                 }
@@ -875,7 +888,7 @@ mod tests {
             let c = m.compare(&ta, &b).unwrap();
             // The probe posed like B is B, sample for sample.
             assert_eq!(c.surface_distance, Some(0.0), "{angle}° x{scale}");
-            let exact = m.calibration().score(Some(0.0), None).fused;
+            let exact = m.calibration().score(CodeSources::TwoBands, Some(0.0), None).fused;
             assert!((c.fused - exact).abs() < 1e-6, "{} vs {exact}", c.fused);
             assert_eq!(m.compare_scalar(&ta, &b).unwrap(), c);
             // No pose lifts an unrelated code to a match (FMR 1e-3).

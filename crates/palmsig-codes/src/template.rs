@@ -176,6 +176,12 @@ pub enum TemplateError {
 }
 
 impl Template {
+    /// Where its codes come from (see [`crate::CodeSources`]): one image when the surface code
+    /// was read from the NIR image.
+    pub fn code_sources(&self) -> crate::CodeSources {
+        crate::CodeSources::of_surface(self.surface.as_ref().map(|c| c.source()))
+    }
+
     /// A template made now with `algorithm` (its current parameter hash).
     pub fn new(
         algorithm: Algorithm,

@@ -34,6 +34,7 @@ fn all_pairs(engine: &Engine, t: &[(u32, Template)]) -> Vec<PairDistances> {
             out.push(PairDistances {
                 surface,
                 vein,
+                sources: tj.code_sources(),
                 genuine: si == sj,
             });
         }
@@ -53,10 +54,10 @@ fn scored_and_plain_distances() {
             let c = m.compare_prepared(&p, b).unwrap();
             // The comparison keeps the best of the plain pose and the searched ones: never
             // worse than the plain distances' score; its distances are the scored ones.
-            assert!(c.fused >= m.calibration().score(raw.0, raw.1).fused - 1e-6);
+            assert!(c.fused >= m.calibration().score(a.code_sources(), raw.0, raw.1).fused - 1e-6);
             let scored = m.scored_distances(&p, b).unwrap();
             assert_eq!(scored, (c.surface_distance, c.vein_distance));
-            assert_eq!(m.calibration().score(scored.0, scored.1), c);
+            assert_eq!(m.calibration().score(a.code_sources(), scored.0, scored.1), c);
         }
         assert_eq!(m.raw_distances(&p, a).unwrap(), (Some(0.0), Some(0.0)));
     }
@@ -97,7 +98,7 @@ fn fit_profile_and_engine_score_with_it() {
     let mut impostor_scores = Vec::new();
     let mut genuine_min = f32::MAX;
     for p in &pairs {
-        let s = m.calibration().score(p.surface, p.vein).fused;
+        let s = m.calibration().score(p.sources, p.surface, p.vein).fused;
         if p.genuine {
             genuine_min = genuine_min.min(s);
         } else {

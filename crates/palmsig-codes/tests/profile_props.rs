@@ -33,7 +33,7 @@ fn scores_sanely(p: &CalibrationProfile) {
     let mut prev = -1.0f32;
     for i in (0..=100).rev() {
         let d = i as f32 / 100.0;
-        let s = c.score(Some(d), Some(d));
+        let s = c.score(palmsig_codes::CodeSources::TwoBands, Some(d), Some(d));
         for v in [s.fused, s.surface.unwrap(), s.vein.unwrap()] {
             assert!(v.is_finite() && v >= 0.0, "{v} at {d}");
         }

@@ -118,10 +118,12 @@ fn pair_up(codes: &CodesEngine, set: &mut Extracted, bar: &Bar) -> Vec<PairDista
         &set.templates,
         bar,
         |genuine, p, t| {
-            let (surface, vein) = matcher.scored_distances(p.as_ref().ok()?, t).ok()?;
+            let p = p.as_ref().ok()?;
+            let (surface, vein) = matcher.scored_distances(p, t).ok()?;
             Some(PairDistances {
                 surface,
                 vein,
+                sources: p.code_sources(),
                 genuine,
             })
         },

@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Does refitting the calibration for a sensor hold on that sensor's *unseen* people?
+#
+#   scripts/real-calib-cv.sh DIR [OUT] [-- extra palmsig calibrate/eval flags, e.g. --algorithm bocv]
+#
+# For every staged real-scanner dev set under DIR (one folder per set with its manifest.csv, as
+# for scripts/real-eval.sh), the subjects are split in two folds (alternate subjects in sorted
+# order). `palmsig calibrate` fits a profile on one fold; `palmsig eval --profile` scores the other
+# fold's pairs with it, and the other way round. The two folds' impostor scores are then pooled
+# and the measured FMR at the nominal thresholds 1e-2 / 1e-3 printed, with the number of impostor
+# scores behind each. This is what a deployment gets from `palmsig calibrate` on its own sensor,
+# measured without testing on the pairs it was fitted on. OUT (default DIR/../palmsig-real-cv)
+# must stay outside the repository, as must DIR: nothing derived from real palms is committed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ $# -lt 1 ] || [ ! -d "$1" ]; then
+  echo "usage: $0 DIR [OUT] [-- palmsig flags]" >&2
+  exit 2
+fi
+dir=$(cd "$1" && pwd)
+shift
+out="$(dirname "$dir")/palmsig-real-cv"
+if [ $# -gt 0 ] && [ "$1" != "--" ]; then out=$1; shift; fi
+[ $# -gt 0 ] && [ "$1" = "--" ] && shift
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+case "$out/" in
+  "$(pwd)/"*) echo "refusing: $out is inside the repository; real-data outputs stay outside" >&2; exit 2 ;;
+esac
+bin=${PALMSIG:-target/release/palmsig}
+[ -x "$bin" ] || cargo build --release -p palmsig
+
+sets=()
+for m in "$dir"/*/manifest.csv; do
+  [ -f "$m" ] || continue
+  name=$(basename "$(dirname "$m")")
+  # Two fold manifests with absolute image paths.
+  python3 - "$m" "$out/$name" <<'EOF'
+import csv, os, sys
+src, dst = sys.argv[1], sys.argv[2]
+base = os.path.dirname(os.path.abspath(src))
+lines = open(src).read().splitlines()
+comments = [l for l in lines if l.startswith("#")]
+rows = list(csv.reader(l for l in lines if l and not l.startswith("#")))
+head, body = rows[0], rows[1:]
+subj = head.index("subject")
+subjects = sorted({r[subj] for r in body})
+fold = {s: i % 2 for i, s in enumerate(subjects)}
+for k in (0, 1):
+    os.makedirs(f"{dst}/fold{k}", exist_ok=True)
+    with open(f"{dst}/fold{k}/manifest.csv", "w", newline="") as f:
+        for c in comments:
+            f.write(c + "\n")
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(head)
+        for r in body:
+            if fold[r[subj]] != k:
+                continue
+            r = list(r)
+            for col in ("visible", "nir"):
+                i = head.index(col)
+                if r[i]:
+                    r[i] = os.path.join(base, r[i])
+            w.writerow(r)
+EOF
+  protocol=$(sed -n 's/^#protocol=\([a-z-]*\).*/\1/p' "$m" | head -n1)
+  protocol=${protocol:-cross-session}
+  echo "== $name ($protocol, 2 folds by subject)" >&2
+  for k in 0 1; do
+    other=$((1 - k))
+    "$bin" calibrate --manifest "$out/$name/fold$k/manifest.csv" --out "$out/$name/fold$k/profile.json" "$@" \
+      >"$out/$name/fold$k/calibrate.log" 2>&1 ||
+      { echo "calibrate failed on $name fold $k (see $out/$name/fold$k/calibrate.log)" >&2; exit 1; }
+    "$bin" eval --manifest "$out/$name/fold$other/manifest.csv" --protocol "$protocol" \
+      --profile "$out/$name/fold$k/profile.json" --out "$out/$name/eval$other" "$@" \
+      >"$out/$name/eval$other.log" 2>&1 ||
+      { echo "eval failed on $name fold $other (see $out/$name/eval$other.log)" >&2; exit 1; }
+  done
+  sets+=("$name")
+done
+[ ${#sets[@]} -gt 0 ] || { echo "no */manifest.csv under $dir" >&2; exit 2; }
+
+python3 - "$out" "${sets[@]}" <<'EOF'
+import sys
+
+out, sets = sys.argv[1], sys.argv[2:]
+for name in sets:
+    imp = []
+    for k in (0, 1):
+        for line in open(f"{out}/{name}/eval{k}/scores.txt"):
+            a, b, _, s = line.split()
+            if a != b:
+                imp.append(float(s))
+    cells = []
+    for nominal, thr in (("1e-2", 2.0), ("1e-3", 3.0)):
+        n = sum(s >= thr for s in imp)
+        fmr = n / len(imp)
+        cells.append(f"{nominal}: FMR {fmr:.1e} ({fmr / float(nominal):.2f}x, {n} of {len(imp)})")
+    print(f"{name}: refit on the other fold's subjects   " + "   ".join(cells))
+EOF
