@@ -437,26 +437,33 @@ fn bits_study(ts: &[Result<Template, String>], scored: &[(bool, usize, usize, Co
             .iter()
             .map(|t| {
                 let t = t.as_ref().ok()?;
-                let c = if kind == 0 { t.surface.as_ref() } else { t.vein.as_ref() }?;
+                let c = if kind == 0 {
+                    t.surface.as_ref()
+                } else {
+                    t.vein.as_ref()
+                }?;
                 Some(code_stats(c))
             })
             .collect();
         let (mut pred, mut obs, mut r1) = (vec![], vec![], vec![]);
         for (gen, i, j, c) in scored {
-            let d = if kind == 0 { c.surface_distance } else { c.vein_distance };
+            let d = if kind == 0 {
+                c.surface_distance
+            } else {
+                c.vein_distance
+            };
             let (Some(d), Some(a), Some(b)) = (d, &stats[*i], &stats[*j]) else {
                 continue;
             };
             if *gen {
                 continue;
             }
-            let base: f64 = a
-                .0
-                .iter()
-                .zip(&b.0)
-                .map(|(pa, pb)| pa * (1.0 - pb) + pb * (1.0 - pa))
-                .sum::<f64>()
-                / a.0.len() as f64;
+            let base: f64 =
+                a.0.iter()
+                    .zip(&b.0)
+                    .map(|(pa, pb)| pa * (1.0 - pb) + pb * (1.0 - pa))
+                    .sum::<f64>()
+                    / a.0.len() as f64;
             pred.push(base);
             obs.push(d as f64);
             r1.push(a.1 * b.1);
@@ -479,7 +486,11 @@ fn bits_study(ts: &[Result<Template, String>], scored: &[(bool, usize, usize, Co
             let m = mean(v);
             (v.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / v.len() as f64).sqrt()
         };
-        let planes: Vec<f64> = stats.iter().flatten().map(|s| s.0.iter().sum::<f64>() / s.0.len() as f64).collect();
+        let planes: Vec<f64> = stats
+            .iter()
+            .flatten()
+            .map(|s| s.0.iter().sum::<f64>() / s.0.len() as f64)
+            .collect();
         let lag: Vec<f64> = stats.iter().flatten().map(|s| s.1).collect();
         println!(
             "  bits {}: ones {:.3} (sd {:.3}), lag-1 corr {:.3} (sd {:.3}); impostor pairs: base {:.4} sd {:.4}, observed {:.4} sd {:.4}, corr(base, d) {:.3}, corr(r1a*r1b, d) {:.3}",

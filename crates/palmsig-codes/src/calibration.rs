@@ -858,7 +858,11 @@ mod tests {
             });
         }
         let c = fit_calibration(Algorithm::Bocv, &p).unwrap().calibration;
-        assert!((c.correlation.same_image - 0.6).abs() < 0.03, "{:?}", c.correlation);
+        assert!(
+            (c.correlation.same_image - 0.6).abs() < 0.03,
+            "{:?}",
+            c.correlation
+        );
         assert!(c.correlation.two_bands.abs() < 0.03, "{:?}", c.correlation);
         for sources in [CodeSources::SameImage, CodeSources::TwoBands] {
             let z: Vec<f32> = p
@@ -878,7 +882,11 @@ mod tests {
             .map(|q| flat.fused_z(CodeSources::SameImage, q.surface.unwrap(), q.vein.unwrap()))
             .collect();
         assert!(mean_std(&z).1 > 1.2);
-        assert!((c.fused.score(2.0) - 1.643).abs() < 0.1, "{}", c.fused.score(2.0));
+        assert!(
+            (c.fused.score(2.0) - 1.643).abs() < 0.1,
+            "{}",
+            c.fused.score(2.0)
+        );
         let mut bad = c.clone();
         bad.correlation.same_image = 1.5;
         assert!(matches!(

@@ -61,8 +61,7 @@ mod template;
 pub use algorithm::{Algorithm, ModalitySelection, ParseNameError};
 pub use calibration::{
     fit_calibration, Calibration, CalibrationError, CodeSources, FittedCalibration,
-    FusionCorrelation, PairCounts, PairDistances,
-    Threshold,
+    FusionCorrelation, PairCounts, PairDistances, Threshold,
 };
 pub use code::{CodeError, CodeKind, FeatureCode};
 pub use engine::{Engine, ExtractError};

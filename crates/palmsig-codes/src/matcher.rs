@@ -888,7 +888,10 @@ mod tests {
             let c = m.compare(&ta, &b).unwrap();
             // The probe posed like B is B, sample for sample.
             assert_eq!(c.surface_distance, Some(0.0), "{angle}° x{scale}");
-            let exact = m.calibration().score(CodeSources::TwoBands, Some(0.0), None).fused;
+            let exact = m
+                .calibration()
+                .score(CodeSources::TwoBands, Some(0.0), None)
+                .fused;
             assert!((c.fused - exact).abs() < 1e-6, "{} vs {exact}", c.fused);
             assert_eq!(m.compare_scalar(&ta, &b).unwrap(), c);
             // No pose lifts an unrelated code to a match (FMR 1e-3).

@@ -57,7 +57,10 @@ fn scored_and_plain_distances() {
             assert!(c.fused >= m.calibration().score(a.code_sources(), raw.0, raw.1).fused - 1e-6);
             let scored = m.scored_distances(&p, b).unwrap();
             assert_eq!(scored, (c.surface_distance, c.vein_distance));
-            assert_eq!(m.calibration().score(a.code_sources(), scored.0, scored.1), c);
+            assert_eq!(
+                m.calibration().score(a.code_sources(), scored.0, scored.1),
+                c
+            );
         }
         assert_eq!(m.raw_distances(&p, a).unwrap(), (Some(0.0), Some(0.0)));
     }

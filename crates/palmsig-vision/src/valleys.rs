@@ -675,6 +675,39 @@ fn ring_hypothesis(
     best
 }
 
+/// Visited flags reused across floods: a sample is marked when it holds the current flood's
+/// stamp, so starting a flood costs no clearing (gap floods run hundreds of times per capture).
+#[derive(Default)]
+struct Stamps {
+    stamp: Vec<u32>,
+    current: u32,
+}
+
+impl Stamps {
+    fn reset(&mut self, len: usize) {
+        if self.stamp.len() < len {
+            self.stamp.resize(len, 0);
+        }
+        self.current = self.current.wrapping_add(1);
+        if self.current == 0 {
+            self.stamp.fill(0);
+            self.current = 1;
+        }
+    }
+    #[inline]
+    fn mark(&mut self, i: usize) {
+        self.stamp[i] = self.current;
+    }
+    #[inline]
+    fn is_marked(&self, i: usize) -> bool {
+        self.stamp[i] == self.current
+    }
+}
+
+thread_local! {
+    static SEEN: std::cell::RefCell<Stamps> = std::cell::RefCell::new(Stamps::default());
+}
+
 /// The deepest background pixel, along the gap's axis (the radial direction through
 /// `(sx, sy)`), of the gap region reachable from `(sx, sy)` without leaving the disc of radius
 /// `rho`: the bottom of the gap between two fingers.
@@ -690,8 +723,7 @@ fn gap_bottom(
     if sx < 0 || sy < 0 || sx >= w as isize || sy >= h as isize {
         return None;
     }
-    let s0 = sy as usize * w + sx as usize;
-    if fg(s0) {
+    if fg(sy as usize * w + sx as usize) {
         return None;
     }
     let r2 = (rho + 1.0) * (rho + 1.0);
@@ -706,43 +738,80 @@ fn gap_bottom(
         .min(h - 1)
         .saturating_sub(y0)
         + 1;
-    let local = |i: usize| -> Option<usize> {
-        let (x, y) = (i % w, i / w);
-        (x >= x0 && y >= y0 && x < x0 + bw && y < y0 + bh).then(|| (y - y0) * bw + (x - x0))
-    };
-    let mut seen = vec![false; bw * bh];
-    let mut stack = vec![s0];
-    seen[local(s0)?] = true;
+    let win = Window { x0, y0, bw, bh };
+    SEEN.with_borrow_mut(|seen| {
+        let (sxu, syu) = (sx as usize, sy as usize);
+        let s0 = win.local(sxu, syu)?;
+        seen.reset(bw * bh);
+        seen.mark(s0);
+        flood_deepest(fg, (w, h), c, r2, seen, win, (sxu, syu), (sx, sy))
+    })
+}
+
+/// The disc's bounding box, where a flood keeps its visited flags.
+#[derive(Clone, Copy)]
+struct Window {
+    x0: usize,
+    y0: usize,
+    bw: usize,
+    bh: usize,
+}
+
+impl Window {
+    /// Index of image pixel `(x, y)` in the window (pixels travel as (x, y): no division per
+    /// visit).
+    #[inline]
+    fn local(self, x: usize, y: usize) -> Option<usize> {
+        (x >= self.x0 && y >= self.y0 && x < self.x0 + self.bw && y < self.y0 + self.bh)
+            .then(|| (y - self.y0) * self.bw + (x - self.x0))
+    }
+}
+
+/// The flood of [`gap_bottom`] from its seed (already marked), returning the boundary point.
+#[allow(clippy::too_many_arguments)]
+fn flood_deepest(
+    fg: &dyn Fn(usize) -> bool,
+    (w, h): (usize, usize),
+    c: Point,
+    r2: f32,
+    seen: &mut Stamps,
+    win: Window,
+    (sxu, syu): (usize, usize),
+    (sx, sy): (isize, isize),
+) -> Option<Point> {
+    let mut stack = vec![(sxu, syu)];
     let u = unit(Point::new(sx as f32 - c.x, sy as f32 - c.y));
-    let mut best = (f32::INFINITY, s0);
-    while let Some(i) = stack.pop() {
-        let (x, y) = ((i % w) as f32, (i / w) as f32);
+    let mut best = (f32::INFINITY, (sxu, syu));
+    while let Some((xu, yu)) = stack.pop() {
         // Depth along the gap's axis (the ring point's radial direction); a little of the
         // lateral offset breaks ties on a flat web floor.
-        let (px, py) = (x - c.x, y - c.y);
+        let (px, py) = (xu as f32 - c.x, yu as f32 - c.y);
         let depth = px * u.x + py * u.y + 0.1 * (px * u.y - py * u.x).abs();
         if depth < best.0 {
-            best = (depth, i);
+            best = (depth, (xu, yu));
         }
-        let (xi, yi) = ((i % w) as isize, (i / w) as isize);
+        let (xi, yi) = (xu as isize, yu as isize);
         for (dx, dy) in [(-1isize, 0isize), (1, 0), (0, -1), (0, 1)] {
             let (nx, ny) = (xi + dx, yi + dy);
             if nx < 0 || ny < 0 || nx >= w as isize || ny >= h as isize {
                 // The gap reaches the frame border inside the ring: not a closed finger gap.
                 return None;
             }
-            let j = ny as usize * w + nx as usize;
             if ((nx as f32 - c.x).powi(2) + (ny as f32 - c.y).powi(2)) > r2 {
                 continue;
             }
-            let Some(lj) = local(j) else { continue };
-            if seen[lj] || fg(j) {
+            let (nxu, nyu) = (nx as usize, ny as usize);
+            let Some(lj) = win.local(nxu, nyu) else {
+                continue;
+            };
+            if seen.is_marked(lj) || fg(nyu * w + nxu) {
                 continue;
             }
-            seen[lj] = true;
-            stack.push(j);
+            seen.mark(lj);
+            stack.push((nxu, nyu));
         }
     }
+    let best = (best.0, best.1 .1 * w + best.1 .0);
     let p = Point::new((best.1 % w) as f32, (best.1 / w) as f32);
     // The boundary lies half a pixel towards the palm centre of the nearest background pixel.
     let d = unit(Point::new(c.x - p.x, c.y - p.y));
