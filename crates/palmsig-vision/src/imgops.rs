@@ -307,13 +307,19 @@ pub fn distance_transform(mask: &[bool], w: usize, h: usize) -> Vec<f32> {
     };
     column_distances(mask, w, h, &mut grid);
     for y in 0..h {
-        let row = &grid[y * w..(y + 1) * w];
-        if row.iter().all(|&v| v == 0.0) {
-            continue; // all background: already its own answer
-        }
-        f[..w].copy_from_slice(row);
-        edt1d(&f, w, &mut d);
-        grid[y * w..(y + 1) * w].copy_from_slice(&d[..w]);
+        let row = &mut grid[y * w..(y + 1) * w];
+        // Samples left of the first non-zero and right of the last are background (0, their
+        // own answer), and past them only the nearest background samples can be the closest:
+        // the envelope runs on the span from one before the first to one after the last.
+        let Some(first) = row.iter().position(|&v| v != 0.0) else {
+            continue;
+        };
+        let last = row.iter().rposition(|&v| v != 0.0).unwrap_or(first);
+        let (a, b) = (first.saturating_sub(1), (last + 2).min(w));
+        let n = b - a;
+        f[..n].copy_from_slice(&row[a..b]);
+        edt1d(&f, n, &mut d);
+        row[a..b].copy_from_slice(&d[..n]);
     }
     grid.iter()
         .map(|&v| if v >= INF * 0.5 { INF.sqrt() } else { v.sqrt() })

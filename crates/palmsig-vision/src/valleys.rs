@@ -537,7 +537,7 @@ fn outline_hypothesis(scan: &TipScan, hand: Hand) -> Option<Pick> {
 /// the ring, is their gap, and its deepest point along the gap's axis is the valley. Fingertips merged
 /// with objects beyond the ring do not matter.
 fn ring_hypothesis(
-    fg: &dyn Fn(usize) -> bool,
+    fg: &impl Fn(usize) -> bool,
     (w, h): (usize, usize),
     c: Point,
     r: f32,
@@ -712,7 +712,7 @@ thread_local! {
 /// `(sx, sy)`), of the gap region reachable from `(sx, sy)` without leaving the disc of radius
 /// `rho`: the bottom of the gap between two fingers.
 fn gap_bottom(
-    fg: &dyn Fn(usize) -> bool,
+    fg: &impl Fn(usize) -> bool,
     (w, h): (usize, usize),
     c: Point,
     rho: f32,
@@ -770,7 +770,7 @@ impl Window {
 /// The flood of [`gap_bottom`] from its seed (already marked), returning the boundary point.
 #[allow(clippy::too_many_arguments)]
 fn flood_deepest(
-    fg: &dyn Fn(usize) -> bool,
+    fg: &impl Fn(usize) -> bool,
     (w, h): (usize, usize),
     c: Point,
     r2: f32,
