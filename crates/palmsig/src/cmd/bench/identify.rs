@@ -152,7 +152,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         "--threads and --repeats must be >= 1"
     );
     let (model, fit) = match &a.fit_manifest {
-        Some(p) => fit_model(p)?,
+        Some(p) => fit_model(p, a.gallery as usize, a.fpir)?,
         None => (
             CodeModel::default(),
             json!("provisional default parameters (no --fit-manifest)"),
@@ -203,7 +203,11 @@ pub fn run(a: Args) -> anyhow::Result<()> {
 /// distance `d` of a modality becomes `d · m_bits / m_codes`, with `m_codes` the matcher's mean
 /// impostor distance of that modality on the manifest and `m_bits` the bit scorer's mean
 /// best-shift impostor distance: the same fraction of the impostor level.
-fn fit_model(path: &std::path::Path) -> anyhow::Result<(CodeModel, serde_json::Value)> {
+fn fit_model(
+    path: &std::path::Path,
+    gallery: usize,
+    fpir: f64,
+) -> anyhow::Result<(CodeModel, serde_json::Value)> {
     use palmsig_index::bitcode::distance_at;
     use palmsig_index::codes_adapter::bits_from_template;
     let man = palmsig_eval::Manifest::from_path(path)
@@ -225,18 +229,24 @@ fn fit_model(path: &std::path::Path) -> anyhow::Result<(CodeModel, serde_json::V
     let first_probes = prepare(&firsts);
     let first_bits: Vec<_> = firsts.iter().map(|t| bits_from_template(t).ok()).collect();
     let mut imp_codes = [Vec::new(), Vec::new()];
-    let mut imp_bits = Vec::new();
+    let mut imp_z = Vec::new();
     let scorer = BitScorer::default();
     let mut st = palmsig_index::FitStats::default();
+    let raw_z = |p: &Option<palmsig_codes::PreparedProbe>, s: Option<f32>, v: Option<f32>| {
+        let sources = p.as_ref()?.code_sources();
+        m.calibration().raw(sources, s, v).map(f64::from)
+    };
     'outer: for i in 0..firsts.len() {
         for j in i + 1..firsts.len() {
             let (s, v) = scored(&first_probes[i], firsts[j]);
             imp_codes[0].extend(s);
             imp_codes[1].extend(v);
-            if let (Some(a), Some(b)) = (&first_bits[i], &first_bits[j]) {
-                imp_bits.push(scorer.distance(a, b));
-                st.impostor_aligned
-                    .extend(distance_at(a, b, 0, 0, scorer.min_bits));
+            imp_z.extend(raw_z(&first_probes[i], s, v));
+            if let Some(a) = &first_bits[i] {
+                if let Some(b) = &first_bits[j] {
+                    st.impostor_aligned
+                        .extend(distance_at(a, b, 0, 0, scorer.min_bits));
+                }
             }
             if st.impostor_aligned.len() >= 5000 {
                 break 'outer;
@@ -244,41 +254,103 @@ fn fit_model(path: &std::path::Path) -> anyhow::Result<(CodeModel, serde_json::V
         }
     }
     let mean = |v: &[f32]| v.iter().map(|&x| x as f64).sum::<f64>() / v.len().max(1) as f64;
-    let m_bits = imp_bits.iter().sum::<f64>() / imp_bits.len().max(1) as f64;
-    let scale = [mean(&imp_codes[0]), mean(&imp_codes[1])].map(|m| m_bits / m.max(1e-6));
+    // Real genuine pairs as the product scores them: the fused raw z, standardised by this
+    // set's impostor z (mean, sd).
+    let (zm, zs) = mean_sd(&imp_z);
+    let mut genuine_raw = Vec::new();
     for ts in &per_class {
         let probes = prepare(&ts.iter().collect::<Vec<_>>());
         for (i, probe) in probes.iter().enumerate() {
             for t in &ts[i + 1..] {
                 let (s, v) = scored(probe, t);
-                let e: Vec<f64> = [s, v]
-                    .iter()
-                    .zip(scale)
-                    .filter_map(|(d, k)| d.map(|d| d as f64 * k))
-                    .collect();
-                if !e.is_empty() {
-                    st.genuine.push(e.iter().sum::<f64>() / e.len() as f64);
-                }
+                genuine_raw.extend(raw_z(probe, s, v));
             }
         }
     }
-    let fitted = CodeModel::default()
+    let genuine_z: Vec<f64> = genuine_raw
+        .iter()
+        .map(|z| (z - zm) / zs.max(1e-9))
+        .collect();
+    let projection = project_fnir(m.calibration(), &genuine_raw, gallery, fpir);
+    // The model must separate its genuine pairs from its impostors as the product does: a
+    // genuine pair `z` impostor deviations from the impostor mean under the matcher is one at
+    // `mu - z sd` under the model's own scorer (its impostor best-shift mean and sd, simulated
+    // with the identity smoothness fitted to the real impostors). Distances, unlike z, do not
+    // carry over: the model's 3-plane codes have other degrees of freedom than the matcher's
+    // posed 6-plane distances.
+    st.genuine = genuine_z.iter().map(|_| 0.3).collect();
+    let shape = CodeModel::default()
         .fit(&st)
         .context("too few genuine or impostor pairs in the manifest to fit the model")?;
+    let model_imp: Vec<f64> = (0..300u64)
+        .map(|i| {
+            let a = shape.capture(&shape.identity(9_000_000 + 2 * i), 1);
+            let b = shape.capture(&shape.identity(9_000_001 + 2 * i), 2);
+            scorer.distance(&a, &b)
+        })
+        .collect();
+    let (mu_m, sd_m) = mean_sd(&model_imp);
+    st.genuine = genuine_z
+        .iter()
+        .map(|z| (mu_m - z * sd_m).max(0.0))
+        .collect();
+    let fitted = shape
+        .fit(&st)
+        .context("too few genuine or impostor pairs in the manifest to fit the model")?;
+    let mut gz = genuine_z.clone();
+    gz.sort_by(f64::total_cmp);
     let mut g = st.genuine.clone();
     g.sort_by(f64::total_cmp);
     let info = json!({
         "manifest": path.display().to_string(),
         "captures": man.captures.len(),
         "failures": failures,
-        "impostor_best_shift_mean_bits": m_bits,
         "impostor_mean_codes_surface_vein": [mean(&imp_codes[0]), mean(&imp_codes[1])],
+        "impostor_fused_z_mean_sd": [zm, zs],
+        "genuine_fused_z_p10_p50_p90": [pct(&gz, 0.1), pct(&gz, 0.5), pct(&gz, 0.9)],
+        "model_impostor_best_shift_mean_sd": [mu_m, sd_m],
+        "real_projection": projection,
         "genuine_pairs": st.genuine.len(),
         "genuine_distance_p10_p50_p90": [pct(&g, 0.1), pct(&g, 0.5), pct(&g, 0.9)],
         "impostor_pairs": st.impostor_aligned.len(),
         "fitted": format!("{fitted:?}"),
     });
     Ok((fitted, info))
+}
+
+/// FNIR the real genuine pairs would have in a gallery of `gallery` hands at `fpir`, if impostor
+/// scores follow the calibration's fused tail: the per-comparison false-match rate
+/// `fpir / gallery` (the union bound over the gallery), its raw-z threshold through the tail
+/// (extrapolated beyond the fitted data), and the share of genuine raw z below it. Unlike the
+/// generated model, this keeps the real genuine low tail.
+fn project_fnir(
+    cal: &palmsig_codes::Calibration,
+    genuine_raw: &[f64],
+    gallery: usize,
+    fpir: f64,
+) -> serde_json::Value {
+    let score = -(fpir / gallery.max(1) as f64).log10();
+    let Some(t) = cal.fused.raw_for(score as f32).map(f64::from) else {
+        return json!(null);
+    };
+    let below = genuine_raw.iter().filter(|&&z| z < t).count();
+    json!({
+        "per_comparison_fmr": fpir / gallery.max(1) as f64,
+        "threshold_raw_z": t,
+        "genuine_pairs": genuine_raw.len(),
+        "genuine_below": below,
+        "fnir": below as f64 / genuine_raw.len().max(1) as f64,
+    })
+}
+
+/// Mean and standard deviation.
+fn mean_sd(v: &[f64]) -> (f64, f64) {
+    let n = v.len().max(1) as f64;
+    let m = v.iter().sum::<f64>() / n;
+    (
+        m,
+        (v.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / n).sqrt(),
+    )
 }
 
 /// The manifest's templates per class (default engine); captures that fail are counted.
