@@ -443,6 +443,7 @@ fn main() {
             },
             correlation: base.correlation,
             fused: base.fused.clone(),
+            same_image: None,
         };
         let big = -1e9f32;
         let raw = |p: &(bool, bool, Option<f32>, Option<f32>)| -> (f32, f32, f32) {

@@ -11,7 +11,10 @@
 //!    read from one NIR image, ~0.05 from two bands (BOCV on the dev sets). The divisor keeps
 //!    unit impostor variance for either kind of sensor, so one fused tail serves both.
 //!    With one modality, its own z.
-//! 3. Each of the three raw scores (surface, vein, fused) has its own [`TailModel`]: the
+//! 3. Two kinds of sensor are scored by their own models ([`Calibration::same_image`]): a
+//!    surface code read from the NIR image (a NIR-only scanner) is another measurement than one
+//!    read from visible light; its impostors sit ~0.01 (one sigma) closer on the dev sets.
+//! 4. Each of the three raw scores (surface, vein, fused) has its own [`TailModel`]: the
 //!    empirical impostor survival function `S(z) = P(impostor ≥ z)` as knots of
 //!    `(z, -log10 S)`, interpolated linearly, and beyond the last knot (where the data run out)
 //!    extended with the straight line fitted to the last decade of knots. Impostor tails of
@@ -268,9 +271,35 @@ pub struct Calibration {
     pub correlation: FusionCorrelation,
     /// Tail of the fused z-score.
     pub fused: TailModel,
+    /// Models for comparisons whose two codes come from one image
+    /// ([`CodeSources::SameImage`]: a NIR-only sensor). A surface code read from NIR is
+    /// another measurement than one read from visible light (its impostors sit ~0.01 closer on
+    /// the dev sets, about one sigma), so such comparisons get their own models; absent, the
+    /// models above serve every comparison.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub same_image: Option<SourceModels>,
+}
+
+/// The per-modality models and fused tail of one kind of sensor (see [`Calibration::same_image`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SourceModels {
+    /// Surface model.
+    pub surface: ModalityModel,
+    /// Vein model.
+    pub vein: ModalityModel,
+    /// Tail of the fused z-score.
+    pub fused: TailModel,
 }
 
 impl Calibration {
+    /// The models that score a comparison of `sources`: `(surface, vein, fused tail)`.
+    pub fn models(&self, sources: CodeSources) -> (&ModalityModel, &ModalityModel, &TailModel) {
+        match (sources, &self.same_image) {
+            (CodeSources::SameImage, Some(m)) => (&m.surface, &m.vein, &m.fused),
+            _ => (&self.surface, &self.vein, &self.fused),
+        }
+    }
+
     /// Calibrated scores of a pair of best-shift distances.
     pub fn score(
         &self,
@@ -278,12 +307,13 @@ impl Calibration {
         surface: Option<f32>,
         vein: Option<f32>,
     ) -> Comparison {
-        let zs = surface.map(|d| self.surface.z(d));
-        let zv = vein.map(|d| self.vein.z(d));
-        let s = zs.map(|z| self.surface.tail.score(z));
-        let v = zv.map(|z| self.vein.tail.score(z));
+        let (sm, vm, fused_tail) = self.models(sources);
+        let zs = surface.map(|d| sm.z(d));
+        let zv = vein.map(|d| vm.z(d));
+        let s = zs.map(|z| sm.tail.score(z));
+        let v = zv.map(|z| vm.tail.score(z));
         let fused = match (zs, zv) {
-            (Some(a), Some(b)) => self.fused.score(self.combine(sources, a, b)),
+            (Some(a), Some(b)) => fused_tail.score(self.combine(sources, a, b)),
             (Some(_), None) => s.unwrap_or(0.0),
             (None, Some(_)) => v.unwrap_or(0.0),
             (None, None) => 0.0,
@@ -300,7 +330,8 @@ impl Calibration {
     /// `(w_s z_s + w_v z_v) / sqrt(w_s² + w_v² + 2 ρ w_s w_v)`: unit impostor variance for
     /// the sources' correlation `ρ`.
     fn combine(&self, sources: CodeSources, zs: f32, zv: f32) -> f32 {
-        let (mut ws, mut wv) = (self.surface.weight.max(0.0), self.vein.weight.max(0.0));
+        let (sm, vm, _) = self.models(sources);
+        let (mut ws, mut wv) = (sm.weight.max(0.0), vm.weight.max(0.0));
         if ws + wv <= 0.0 {
             (ws, wv) = (1.0, 1.0);
         }
@@ -317,17 +348,19 @@ impl Calibration {
         surface: Option<f32>,
         vein: Option<f32>,
     ) -> Option<f32> {
+        let (sm, vm, _) = self.models(sources);
         match (surface, vein) {
             (Some(s), Some(v)) => Some(self.fused_z(sources, s, v)),
-            (Some(s), None) => Some(self.surface.z(s)),
-            (None, Some(v)) => Some(self.vein.z(v)),
+            (Some(s), None) => Some(sm.z(s)),
+            (None, Some(v)) => Some(vm.z(v)),
             (None, None) => None,
         }
     }
 
     /// Fused raw z of two distances (used when fitting).
     pub fn fused_z(&self, sources: CodeSources, surface: f32, vein: f32) -> f32 {
-        self.combine(sources, self.surface.z(surface), self.vein.z(vein))
+        let (sm, vm, _) = self.models(sources);
+        self.combine(sources, sm.z(surface), vm.z(vein))
     }
 
     /// Check every number a score depends on ([`ModalityModel::validate`] for both modalities,
@@ -346,6 +379,11 @@ impl Calibration {
                     why: format!("{rho} is not in [-0.9, 0.99]"),
                 });
             }
+        }
+        if let Some(m) = &self.same_image {
+            m.surface.validate("same_image.surface")?;
+            m.vein.validate("same_image.vein")?;
+            m.fused.validate("same_image.fused")?;
         }
         self.fused.validate("fused")
     }
@@ -506,6 +544,20 @@ pub struct PairCounts {
     pub genuine_fused: usize,
 }
 
+impl PairCounts {
+    /// Both counts added.
+    fn plus(self, o: PairCounts) -> PairCounts {
+        PairCounts {
+            impostor_surface: self.impostor_surface + o.impostor_surface,
+            impostor_vein: self.impostor_vein + o.impostor_vein,
+            impostor_fused: self.impostor_fused + o.impostor_fused,
+            genuine_surface: self.genuine_surface + o.genuine_surface,
+            genuine_vein: self.genuine_vein + o.genuine_vein,
+            genuine_fused: self.genuine_fused + o.genuine_fused,
+        }
+    }
+}
+
 impl std::fmt::Display for PairCounts {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
@@ -542,6 +594,93 @@ pub fn fit_calibration(
     pairs: &[PairDistances],
 ) -> Result<FittedCalibration, CalibrationError> {
     let builtin = Calibration::builtin(algorithm);
+    let group = |sources: CodeSources| -> Vec<PairDistances> {
+        pairs
+            .iter()
+            .filter(|p| p.sources == sources)
+            .copied()
+            .collect()
+    };
+    let (two, one) = (group(CodeSources::TwoBands), group(CodeSources::SameImage));
+    let any_impostor = pairs
+        .iter()
+        .any(|p| !p.genuine && (p.surface.is_some() || p.vein.is_some()));
+    if !any_impostor {
+        return Err(CalibrationError::TooFewImpostors {
+            score: "any",
+            found: 0,
+            min: params::FIT_MIN_IMPOSTORS,
+        });
+    }
+    let main_base = SourceModels {
+        surface: builtin.surface.clone(),
+        vein: builtin.vein.clone(),
+        fused: builtin.fused.clone(),
+    };
+    let mut counts = PairCounts::default();
+    let mut builtin_kept = Vec::new();
+    let mut correlation = builtin.correlation;
+    // Each kind of sensor without a pair keeps its built-in models.
+    let main = if two.is_empty() {
+        main_base.clone()
+    } else {
+        let g = fit_group(
+            CodeSources::TwoBands,
+            &two,
+            &main_base,
+            correlation.two_bands,
+        )?;
+        correlation.two_bands = g.rho;
+        counts = counts.plus(g.counts);
+        builtin_kept.extend(g.kept);
+        g.models
+    };
+    let same_image = if one.is_empty() {
+        builtin.same_image.clone()
+    } else {
+        let base = builtin.same_image.as_ref().unwrap_or(&main_base);
+        let g = fit_group(CodeSources::SameImage, &one, base, correlation.same_image)?;
+        correlation.same_image = g.rho;
+        counts = counts.plus(g.counts);
+        builtin_kept.extend(g.kept.iter().map(|k| match *k {
+            "surface" => "same_image.surface",
+            "vein" => "same_image.vein",
+            _ => "same_image.fused",
+        }));
+        Some(g.models)
+    };
+    let calibration = Calibration {
+        surface: main.surface,
+        vein: main.vein,
+        correlation,
+        fused: main.fused,
+        same_image,
+    };
+    calibration.validate()?;
+    Ok(FittedCalibration {
+        calibration,
+        counts,
+        builtin_kept,
+    })
+}
+
+/// One kind of sensor's fit ([`fit_group`]).
+struct GroupFit {
+    models: SourceModels,
+    rho: f32,
+    counts: PairCounts,
+    kept: Vec<&'static str>,
+}
+
+/// Fit the models of one kind of sensor from its pairs (all of one [`CodeSources`]): per
+/// modality `mu`, `sigma`, weight and tail; the impostor correlation of the two z-scores (kept
+/// from `rho` with too few pairs); the fused tail. A score without any pair keeps `base`'s.
+fn fit_group(
+    sources: CodeSources,
+    pairs: &[PairDistances],
+    base: &SourceModels,
+    rho: f32,
+) -> Result<GroupFit, CalibrationError> {
     let finite = |d: Option<f32>| d.filter(|v| v.is_finite());
     let distances = |genuine: bool, pick: fn(&PairDistances) -> Option<f32>| -> Vec<f32> {
         pairs
@@ -559,7 +698,7 @@ pub fn fit_calibration(
         pairs
             .iter()
             .filter(move |p| p.genuine == genuine)
-            .filter_map(|p| Some((p.sources, finite(p.surface)?, finite(p.vein)?)))
+            .filter_map(|p| Some((finite(p.surface)?, finite(p.vein)?)))
     };
     let counts = PairCounts {
         impostor_surface: imp_s.len(),
@@ -569,55 +708,52 @@ pub fn fit_calibration(
         genuine_vein: gen_v.len(),
         genuine_fused: both(true).count(),
     };
-    if imp_s.is_empty() && imp_v.is_empty() {
-        return Err(CalibrationError::TooFewImpostors {
-            score: "any",
-            found: 0,
-            min: params::FIT_MIN_IMPOSTORS,
-        });
-    }
-    let mut builtin_kept = Vec::new();
+    let mut kept = Vec::new();
     let mut modality = |name, imp: &[f32], gen: &[f32], base: &ModalityModel| {
         if imp.is_empty() && gen.is_empty() {
-            builtin_kept.push(name);
+            kept.push(name);
             return Ok(base.clone());
         }
         fit_modality(name, imp, gen)
     };
-    let surface = modality("surface", &imp_s, &gen_s, &builtin.surface)?;
-    let vein = modality("vein", &imp_v, &gen_v, &builtin.vein)?;
-    let mut calibration = Calibration {
+    let surface = modality("surface", &imp_s, &gen_s, &base.surface)?;
+    let vein = modality("vein", &imp_v, &gen_v, &base.vein)?;
+    let z: Vec<(f32, f32)> = both(false)
+        .map(|(s, v)| (surface.z(s), vein.z(v)))
+        .collect();
+    let rho = if z.len() >= params::FIT_MIN_IMPOSTORS {
+        correlation(&z).clamp(-0.9, 0.99)
+    } else {
+        rho
+    };
+    // Score the fused z through a calibration holding just this group's models.
+    let mut scratch = Calibration {
         surface,
         vein,
-        correlation: builtin.correlation,
-        fused: builtin.fused.clone(),
+        correlation: FusionCorrelation {
+            same_image: rho,
+            two_bands: rho,
+        },
+        fused: base.fused.clone(),
+        same_image: None,
     };
-    for sources in [CodeSources::SameImage, CodeSources::TwoBands] {
-        let z: Vec<(f32, f32)> = both(false)
-            .filter(|p| p.0 == sources)
-            .map(|(_, s, v)| (calibration.surface.z(s), calibration.vein.z(v)))
-            .collect();
-        if z.len() >= params::FIT_MIN_IMPOSTORS {
-            let rho = correlation(&z).clamp(-0.9, 0.99);
-            match sources {
-                CodeSources::SameImage => calibration.correlation.same_image = rho,
-                CodeSources::TwoBands => calibration.correlation.two_bands = rho,
-            }
-        }
-    }
     let zf: Vec<f32> = both(false)
-        .map(|(sources, s, v)| calibration.fused_z(sources, s, v))
+        .map(|(s, v)| scratch.fused_z(sources, s, v))
         .collect();
     if zf.is_empty() {
-        builtin_kept.push("fused");
+        kept.push("fused");
     } else {
-        calibration.fused = fit_tail("fused", &zf)?;
+        scratch.fused = fit_tail("fused", &zf)?;
     }
-    calibration.validate()?;
-    Ok(FittedCalibration {
-        calibration,
+    Ok(GroupFit {
+        models: SourceModels {
+            surface: scratch.surface,
+            vein: scratch.vein,
+            fused: scratch.fused,
+        },
+        rho,
         counts,
-        builtin_kept,
+        kept,
     })
 }
 
@@ -841,7 +977,7 @@ mod tests {
         let mut p = Vec::new();
         for i in 0..40_000 {
             let same = i % 2 == 0;
-            let genuine = i % 100 == 0;
+            let genuine = i % 100 < 2;
             let (a, b) = (rng.normal() as f32, rng.normal() as f32);
             let rho: f32 = if same { 0.6 } else { 0.0 };
             let zv = rho * a + (1.0 - rho * rho).sqrt() * b;
@@ -893,6 +1029,54 @@ mod tests {
             bad.validate(),
             Err(CalibrationError::Invalid { field, .. }) if field == "correlation.same_image"
         ));
+    }
+
+    /// Impostors of a one-image sensor sit closer than a two-band sensor's: each kind gets its
+    /// own models, and a comparison is scored by its kind's; a kind without pairs keeps the
+    /// built-in models.
+    #[test]
+    fn each_kind_of_sensor_gets_its_own_models() {
+        let mut rng = Rng::new(12);
+        let mut p = Vec::new();
+        for i in 0..8_000 {
+            let same = i % 2 == 0;
+            let genuine = i % 50 < 2;
+            let mu = if same { 0.38 } else { 0.395 };
+            let d = |rng: &mut Rng| {
+                Some(mu - if genuine { 0.12 } else { 0.0 } + 0.01 * rng.normal() as f32)
+            };
+            p.push(PairDistances {
+                surface: d(&mut rng),
+                vein: d(&mut rng),
+                sources: if same {
+                    CodeSources::SameImage
+                } else {
+                    CodeSources::TwoBands
+                },
+                genuine,
+            });
+        }
+        let c = fit_calibration(Algorithm::Bocv, &p).unwrap().calibration;
+        let one = c.same_image.as_ref().unwrap();
+        assert!((c.surface.mu - 0.395).abs() < 0.001, "{}", c.surface.mu);
+        assert!((one.surface.mu - 0.38).abs() < 0.001, "{}", one.surface.mu);
+        // The same distance is 1.5 sigma more surprising from a two-band sensor.
+        let (a, b) = (
+            c.score(CodeSources::TwoBands, Some(0.37), None).fused,
+            c.score(CodeSources::SameImage, Some(0.37), None).fused,
+        );
+        assert!(a > b + 0.5, "{a} vs {b}");
+        // Only two-band pairs: the one-image models stay the built-in ones.
+        let two: Vec<PairDistances> = p
+            .iter()
+            .filter(|q| q.sources == CodeSources::TwoBands)
+            .copied()
+            .collect();
+        let c2 = fit_calibration(Algorithm::Bocv, &two).unwrap().calibration;
+        assert_eq!(
+            c2.same_image,
+            Calibration::builtin(Algorithm::Bocv).same_image
+        );
     }
 
     #[test]

@@ -18,8 +18,8 @@ use std::sync::Mutex;
 
 use anyhow::Context as _;
 use palmsig_codes::{
-    fit_calibration, Algorithm, CalibrationProfile, Engine, FittedCalibration, Matcher,
-    PairDistances,
+    fit_calibration, Algorithm, CalibrationProfile, CodeSources, Engine, FittedCalibration,
+    Matcher, PairDistances,
 };
 use palmsig_eval::{FailuresToAcquire, Manifest, ModalitySelection};
 
@@ -249,9 +249,34 @@ fn print_summary(algorithm: Algorithm, sets: &[&ManifestFit], f: &FittedCalibrat
     }
     println!("{}", f.counts);
     let c = &f.calibration;
-    for (name, m) in [("surface", &c.surface), ("vein", &c.vein)] {
+    if !f.builtin_kept.is_empty() {
         println!(
-            "{name}: impostor mu {:.5} sigma {:.5}, weight (d') {:.3}, {} knots to -log10 S {:.2}",
+            "built-in model kept (no pairs): {}",
+            f.builtin_kept.join(", ")
+        );
+    }
+    for (label, sources) in [
+        ("two-band sensors (visible surface)", CodeSources::TwoBands),
+        (
+            "one-image sensors (surface read from NIR)",
+            CodeSources::SameImage,
+        ),
+    ] {
+        print_models(c, label, sources);
+    }
+    println!("wrote {}", out.display());
+}
+
+/// One kind of sensor's models and its thresholds on the raw fused z.
+fn print_models(c: &palmsig_codes::Calibration, label: &str, sources: CodeSources) {
+    let (sm, vm, fused) = c.models(sources);
+    println!(
+        "{label}: impostor correlation of the two z-scores {:.3}",
+        c.correlation.of(sources)
+    );
+    for (name, m) in [("surface", sm), ("vein", vm)] {
+        println!(
+            "  {name}: impostor mu {:.5} sigma {:.5}, weight (d') {:.3}, {} knots to -log10 S {:.2}",
             m.mu,
             m.sigma,
             m.weight,
@@ -259,18 +284,11 @@ fn print_summary(algorithm: Algorithm, sets: &[&ManifestFit], f: &FittedCalibrat
             m.tail.knots.last().map_or(0.0, |k| k.1)
         );
     }
-    if !f.builtin_kept.is_empty() {
-        println!(
-            "built-in model kept (no pairs): {}",
-            f.builtin_kept.join(", ")
-        );
-    }
-    let measured = c.fused.knots.last().map_or(0.0, |k| k.1);
-    println!("thresholds on the raw fused z (accept iff z >= threshold):");
+    let measured = fused.knots.last().map_or(0.0, |k| k.1);
+    println!("  thresholds on the raw fused z (accept iff z >= threshold):");
     for k in palmsig_eval::params::FMR_EXPONENTS {
         let score = k as f32;
-        let z = c
-            .fused
+        let z = fused
             .raw_for(score)
             .map_or("-".to_string(), |z| format!("{z:.3}"));
         let how = if score > measured {
@@ -278,9 +296,8 @@ fn print_summary(algorithm: Algorithm, sets: &[&ManifestFit], f: &FittedCalibrat
         } else {
             "measured"
         };
-        println!("  FMR 1e-{k}: z >= {z} ({how})");
+        println!("    FMR 1e-{k}: z >= {z} ({how})");
     }
-    println!("wrote {}", out.display());
 }
 
 #[cfg(test)]

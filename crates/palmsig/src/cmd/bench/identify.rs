@@ -271,7 +271,15 @@ fn fit_model(
         .iter()
         .map(|z| (z - zm) / zs.max(1e-9))
         .collect();
-    let projection = project_fnir(m.calibration(), &genuine_raw, gallery, fpir);
+    let sources = firsts
+        .first()
+        .map_or(palmsig_codes::CodeSources::TwoBands, |t| t.code_sources());
+    let projection = project_fnir(
+        m.calibration().models(sources).2,
+        &genuine_raw,
+        gallery,
+        fpir,
+    );
     // The model must separate its genuine pairs from its impostors as the product does: a
     // genuine pair `z` impostor deviations from the impostor mean under the matcher is one at
     // `mu - z sd` under the model's own scorer (its impostor best-shift mean and sd, simulated
@@ -321,16 +329,16 @@ fn fit_model(
 /// FNIR the real genuine pairs would have in a gallery of `gallery` hands at `fpir`, if impostor
 /// scores follow the calibration's fused tail: the per-comparison false-match rate
 /// `fpir / gallery` (the union bound over the gallery), its raw-z threshold through the tail
-/// (extrapolated beyond the fitted data), and the share of genuine raw z below it. Unlike the
+/// of the set's kind of sensor (extrapolated beyond the fitted data), and the share of genuine raw z below it. Unlike the
 /// generated model, this keeps the real genuine low tail.
 fn project_fnir(
-    cal: &palmsig_codes::Calibration,
+    fused: &palmsig_codes::calibration::TailModel,
     genuine_raw: &[f64],
     gallery: usize,
     fpir: f64,
 ) -> serde_json::Value {
     let score = -(fpir / gallery.max(1) as f64).log10();
-    let Some(t) = cal.fused.raw_for(score as f32).map(f64::from) else {
+    let Some(t) = fused.raw_for(score as f32).map(f64::from) else {
         return json!(null);
     };
     let below = genuine_raw.iter().filter(|&&z| z < t).count();
