@@ -492,6 +492,33 @@ fn bits_study(ts: &[Result<Template, String>], scored: &[(bool, usize, usize, Co
             .map(|s| s.0.iter().sum::<f64>() / s.0.len() as f64)
             .collect();
         let lag: Vec<f64> = stats.iter().flatten().map(|s| s.1).collect();
+        // Per-template mean impostor distance: how much of the impostor spread is the template's
+        // own (a template close to everyone) rather than the pair's.
+        let mut per: Vec<(f64, f64)> = vec![(0.0, 0.0); ts.len()];
+        for (gen, i, j, c) in scored {
+            let d = if kind == 0 {
+                c.surface_distance
+            } else {
+                c.vein_distance
+            };
+            if let (false, Some(d)) = (*gen, d) {
+                for k in [*i, *j] {
+                    per[k].0 += d as f64;
+                    per[k].1 += 1.0;
+                }
+            }
+        }
+        let tm: Vec<f64> = per
+            .iter()
+            .filter(|p| p.1 > 0.0)
+            .map(|p| p.0 / p.1)
+            .collect();
+        println!(
+            "  per-template mean impostor distance: sd {:.4} across {} templates (pair sd {:.4})",
+            sd(&tm),
+            tm.len(),
+            sd(&obs)
+        );
         println!(
             "  bits {}: ones {:.3} (sd {:.3}), lag-1 corr {:.3} (sd {:.3}); impostor pairs: base {:.4} sd {:.4}, observed {:.4} sd {:.4}, corr(base, d) {:.3}, corr(r1a*r1b, d) {:.3}",
             if kind == 0 { "surface" } else { "vein" },
