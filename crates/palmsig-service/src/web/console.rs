@@ -378,7 +378,7 @@ fn device_row(d: &Value, now: i64, site: &str) -> Vec<String> {
         String::new()
     } else {
         format!(
-            r#"<a href="/console/devices/revoke?id={}" aria-label="Revoke {name}…">Revoke…</a>"#,
+            r#"<a href="/console/devices/revoke?id={}">Revoke…<span class="visually-hidden"> {name}</span></a>"#,
             esc(&url_param(id))
         )
     };

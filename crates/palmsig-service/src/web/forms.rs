@@ -12,7 +12,7 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -157,23 +157,6 @@ impl Forms {
     }
 }
 
-/// Marks a running token as used if its action is dropped half-way (client gone), so a second
-/// post never runs it again and never waits forever.
-struct Running<'a> {
-    forms: &'a Forms,
-    token: String,
-    landing: String,
-    done: bool,
-}
-
-impl Drop for Running<'_> {
-    fn drop(&mut self) {
-        if !self.done {
-            self.forms.finish(&self.token, &self.landing);
-        }
-    }
-}
-
 /// The page a form's result is shown at: the page the form belongs to.
 pub(super) fn landing(path: &str) -> &'static str {
     match path {
@@ -268,29 +251,36 @@ async fn post(w: &Web, owner: &str, req: Request, next: Next, now: i64) -> Respo
         Claim::Wait => return wait_for_first(w, &token, to).await,
         Claim::Run => {}
     }
-    let mut guard = Running {
-        forms: &w.forms,
-        token: token.clone(),
-        landing: to.to_string(),
-        done: false,
+    // The action runs to its end in its own task even if the browser goes away half-way (a
+    // second click cancels the first request): its result is what the second post is sent to.
+    let task = {
+        let (w, owner, token) = (w.clone(), owner.to_string(), token.clone());
+        tokio::spawn(async move {
+            let resp = next
+                .run(Request::from_parts(parts, Body::from(bytes)))
+                .await;
+            let (loc, out) = if resp.status().is_redirection() {
+                let loc = resp
+                    .headers()
+                    .get(header::LOCATION)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or(to)
+                    .to_string();
+                (loc, resp)
+            } else {
+                keep_and_redirect(&w, &owner, resp, to, now).await
+            };
+            w.forms.finish(&token, &loc);
+            out
+        })
     };
-    let resp = next
-        .run(Request::from_parts(parts, Body::from(bytes)))
-        .await;
-    let (loc, out) = if resp.status().is_redirection() {
-        let loc = resp
-            .headers()
-            .get(header::LOCATION)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or(to)
-            .to_string();
-        (loc, resp)
-    } else {
-        keep_and_redirect(w, owner, resp, to, now).await
-    };
-    guard.forms.finish(&token, &loc);
-    guard.done = true;
-    out
+    match task.await {
+        Ok(resp) => resp,
+        Err(e) => {
+            w.forms.finish(&token, to);
+            super::PageError::Internal(e.to_string()).into_response()
+        }
+    }
 }
 
 /// Keep the page an action produced and send the browser there (its cookies go along).

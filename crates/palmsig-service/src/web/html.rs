@@ -180,8 +180,16 @@ pub(crate) fn table(caption: &str, head: &[&str], rows: &[Vec<String>], empty: &
     out.push_str("</tr></thead><tbody>");
     for r in rows {
         out.push_str("<tr>");
-        for c in r {
-            let _ = write!(out, "<td>{c}</td>");
+        for (i, c) in r.iter().enumerate() {
+            // On a phone each row becomes a card, each cell labelled with its column.
+            match head.get(i).filter(|h| !h.is_empty()) {
+                Some(h) => {
+                    let _ = write!(out, r#"<td data-label="{}">{c}</td>"#, esc(h));
+                }
+                None => {
+                    let _ = write!(out, "<td>{c}</td>");
+                }
+            }
         }
         out.push_str("</tr>");
     }

@@ -474,7 +474,7 @@ async fn capture_from(f: &HashMap<String, String>) -> Result<Capture, String> {
                 _ => palmsig_synth::Difficulty::Realistic,
             };
             let label = format!(
-                "synthetic person {subject} (seed {seed}), {} hand, visit {session}, capture {index}, {} conditions",
+                "synthetic person {subject} (population {seed}), {} hand, visit {session}, photo {index}, {} conditions",
                 hand.as_str(),
                 difficulty.as_str()
             );

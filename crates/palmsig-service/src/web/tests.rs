@@ -528,7 +528,7 @@ async fn kiosk_hover_portal_delete_through_the_forms() {
     assert_eq!(text_of(&p.html, "me-phone"), phone);
     assert!(
         p.html
-            .contains("<td>Pay</td><td>Payment authorized · 12.50 EUR · visa •••• 4242"),
+            .contains(r#"<td data-label="Purpose">Pay</td><td data-label="Outcome">Payment authorized · 12.50 EUR · visa •••• 4242"#),
         "{}",
         p.html
     );
@@ -649,7 +649,14 @@ async fn a_device_registration_runs_once_per_form() {
         "the same result"
     );
     let p = b.get("/console/devices").await;
-    assert_eq!(p.html.matches("<td>Door 2</td>").count(), 1, "{}", p.html);
+    assert_eq!(
+        p.html
+            .matches(r#"<td data-label="Name">Door 2</td>"#)
+            .count(),
+        1,
+        "{}",
+        p.html
+    );
 }
 
 fn hidden_option(html: &str) -> String {
