@@ -354,7 +354,7 @@ fn hover_page(
         );
     }
     // Before anyone is enrolled a hover can only fail: say where to start.
-    let first_run = if w.st.bio.len() == 0 {
+    let first_run = if w.st.bio.is_empty() {
         r#"<p class="hint first-run" id="first-run">No palm is enrolled yet. Start at the <a href="/scanner?mode=kiosk">enrolment kiosk</a>, then come back here to hover.</p>"#
     } else {
         ""

@@ -269,7 +269,7 @@ async fn bad_input_gets_a_visible_message() {
         .post("/console/tenants", &[("op", "create"), ("name", "   ")])
         .await;
     assert!(
-        alert(&p.html).unwrap().contains("1-200"),
+        alert(&p.html).unwrap().contains("1 to 200 characters"),
         "{:?}",
         alert(&p.html)
     );

@@ -50,6 +50,8 @@ const WORDS: &[(&str, &str)] = &[
     ("no_captures", "Take at least one photo of the palm before finishing."),
     ("enough_captures", "This hand has enough photos; finish the enrolment."),
     ("phone_not_verified", "Confirm the phone code first."),
+    ("bad_card", "The card was refused: check the number as printed on the card, and the expiry date."),
+    ("bad_name", "A name has 1 to 200 characters, not only spaces."),
     ("bad_currency", "The currency is three letters, like EUR or CHF."),
     ("bad_amount", "The amount must be a positive number like 12.50."),
     ("bad_birth_date", "The birth date must be a real date."),
