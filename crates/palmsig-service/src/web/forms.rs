@@ -199,10 +199,12 @@ pub(crate) async fn prg(State(w): State<Web>, req: Request, next: Next) -> Respo
             None => next.run(req).await,
         }
     };
-    if is_html(&resp) {
+    let html = is_html(&resp);
+    if html {
         resp = add_tokens(&w, &owner, resp, now).await;
     }
-    if new_owner {
+    // Set when new, renewed with every page: the cookie outlives the tokens of a page in use.
+    if new_owner || html {
         let c = session_cookie(&w.st, BROWSER_COOKIE, &owner, "/");
         if let Ok(v) = HeaderValue::from_str(&c) {
             resp.headers_mut().append(header::SET_COOKIE, v);

@@ -631,7 +631,7 @@ async fn hover_result(w: &Web, r: &super::Reply, cap: &Capture) -> String {
             .map(str::to_string)
             .unwrap_or_else(|| r.message());
         return format!(
-            r#"<section class="panel result no" aria-labelledby="result-h" id="result" tabindex="-1" data-outcome="refused" data-reason="{code}" data-title="Capture refused"><h2 id="result-h">Capture refused</h2>
+            r#"<section class="panel result no" aria-labelledby="result-h" id="result" role="status" tabindex="-1" data-outcome="refused" data-reason="{code}" data-title="Capture refused"><h2 id="result-h">Capture refused</h2>
 <p id="result-reason">{msg}</p><dl class="facts"><dt>Server time</dt><dd id="result-latency">{latency}</dd></dl>{preview}</section>"#,
             code = esc(r.code()),
             msg = esc(&msg),
@@ -645,7 +645,7 @@ async fn hover_result(w: &Web, r: &super::Reply, cap: &Capture) -> String {
         _ => None,
     };
     format!(
-        r#"<section class="panel result {cls}" aria-labelledby="result-h" id="result" tabindex="-1" data-outcome="{outcome}" data-title="{text}"><h2 id="result-h">{text}</h2>{next}
+        r#"<section class="panel result {cls}" aria-labelledby="result-h" id="result" role="status" tabindex="-1" data-outcome="{outcome}" data-title="{text}"><h2 id="result-h">{text}</h2>{next}
 <dl class="facts"><dt>Person</dt><dd id="result-phone">{phone}</dd><dt>Server time</dt><dd id="result-latency">{latency}</dd><dt>Event</dt><dd>{event}</dd></dl>{preview}</section>"#,
         cls = if yes { "yes" } else { "no" },
         outcome = esc(outcome),
@@ -1117,7 +1117,7 @@ fn enrolled_html(k: &Kiosk, body: &Value) -> String {
         ""
     };
     format!(
-        r#"<section class="panel result yes" id="enrolled" tabindex="-1" aria-labelledby="done-h" data-title="Enrolled"><h2 id="done-h">Enrolled: {}</h2><p>{}. The palm may now be used to: {}.{card_note} The person sees and changes this at <a href="/account">My palm</a>.</p></section>"#,
+        r#"<section class="panel result yes" id="enrolled" role="status" tabindex="-1" aria-labelledby="done-h" data-title="Enrolled"><h2 id="done-h">Enrolled: {}</h2><p>{}. The palm may now be used to: {}.{card_note} The person sees and changes this at <a href="/account">My palm</a>.</p></section>"#,
         esc(&super::html::mask_phone(&k.phone)),
         esc(&hands.join(", ")),
         esc(&uses.join(", ")),

@@ -772,7 +772,9 @@ async fn errors_mark_the_field_and_the_title_and_results_are_announced() {
         "{}",
         p.html
     );
-    assert!(p.html.contains(r#"id="result" tabindex="-1""#));
+    assert!(p
+        .html
+        .contains(r#"id="result" role="status" tabindex="-1""#));
 }
 
 #[tokio::test]
