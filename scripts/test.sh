@@ -11,7 +11,7 @@ if command -v pg_isready >/dev/null && ! pg_isready -h 127.0.0.1 -p 5432 -q; the
 fi
 
 # Browser test of the web pages (crates/palmsig-service/tests/browser.rs): Debian chromium and
-# playwright-core (web-tests/package-lock.json); skipped only with PALMSIG_SKIP_BROWSER=1.
+# playwright-core and axe-core (web-tests/package-lock.json); skipped only with PALMSIG_SKIP_BROWSER=1.
 if [ "${PALMSIG_SKIP_BROWSER:-}" != "1" ]; then
   sudo=""; [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null && sudo="sudo"
   pkgs=""
@@ -21,7 +21,8 @@ if [ "${PALMSIG_SKIP_BROWSER:-}" != "1" ]; then
     $sudo apt-get update -q
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q $pkgs
   fi
-  [ -d web-tests/node_modules/playwright-core ] || npm ci --prefix web-tests --no-audit --no-fund
+  [ -d web-tests/node_modules/playwright-core ] && [ -d web-tests/node_modules/axe-core ] \
+    || npm ci --prefix web-tests --no-audit --no-fund
 fi
 
 cargo test --workspace --locked "$@"

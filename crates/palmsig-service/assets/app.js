@@ -77,10 +77,37 @@ function setupLive(dl) {
   setInterval(tick, 2000);
 }
 
+// After a submit, the answer gets the focus (WCAG 2.4.3 / 3.3.1): the first field marked
+// invalid, else the result, else the banner. Screen readers read it; Tab goes on from there.
+function focusAnswer() {
+  const target =
+    document.querySelector('[aria-invalid="true"]') ||
+    document.querySelector("#result, #enrolled") ||
+    document.querySelector("#banner") ||
+    document.querySelector("#confirm-h");
+  if (!target) return;
+  const details = target.closest("details");
+  if (details) details.open = true;
+  target.focus();
+}
+
+// The folded capture settings say in one line what will be presented.
+function syncSummary(form) {
+  const out = form.querySelector("#capture-summary");
+  if (!out) return;
+  const v = (name) => (form.querySelector(`[name="${name}"]`) || {}).value;
+  const src = (form.querySelector('input[name="source"]:checked') || {}).value || "synthetic";
+  out.textContent =
+    src === "upload" ? "uploaded images" :
+    src === "camera" ? "camera photo" :
+    `synthetic person ${v("identity")}, ${v("hand")} hand, visit ${v("session")}, photo ${v("capture")}`;
+}
+
 document.addEventListener("DOMContentLoaded", () => {
+  focusAnswer();
   document.querySelectorAll("form[data-capture]").forEach((form) => {
     syncGroups(form);
-    form.addEventListener("change", () => syncGroups(form));
+    form.addEventListener("change", () => { syncGroups(form); syncSummary(form); });
     form.querySelectorAll("input[type=file][data-b64]").forEach((i) => i.addEventListener("change", () => readFile(i)));
     setupCamera(form);
   });

@@ -1,11 +1,13 @@
 //! The web pages in a real browser: starts the service on 127.0.0.1:0 (SQLite in a temp dir, the
 //! real engine, the dev outbox) and runs `node web-tests/e2e.mjs <base-url> <shots>`,
-//! which drives headless Debian chromium through kiosk enrolment → hover to pay → portal history
-//! → delete palm data → refused hover, saving a screenshot of each page (into the build's temp
-//! dir, or into `$PALMSIG_SCREENSHOTS`, e.g. `docs/screenshots` for the README's set).
+//! which drives headless Debian chromium through kiosk enrolment → hover to pay → reload, back
+//! and double click pay once → keyboard-only portal sign-in and hover → a 390x844 phone run →
+//! delete palm data → refused hover, running axe-core on every page state (0 violations
+//! allowed) and saving a screenshot of each page (into the build's temp dir, or into
+//! `$PALMSIG_SCREENSHOTS`, e.g. `docs/screenshots` for the README's set).
 //!
-//! Chromium, node or `web-tests/node_modules` missing → this test FAILS (`scripts/test.sh`
-//! installs them), unless `PALMSIG_SKIP_BROWSER=1` asks to skip it.
+//! Chromium, node or `web-tests/node_modules` (playwright-core, axe-core) missing → this test
+//! FAILS (`scripts/test.sh` installs them), unless `PALMSIG_SKIP_BROWSER=1` asks to skip it.
 #![cfg(feature = "engine")]
 
 use palmsig_service::biometrics::EngineBiometrics;
@@ -39,10 +41,12 @@ async fn pages_in_headless_chromium() {
         node.as_ref().is_ok_and(|o| o.status.success()),
         "node not found: {how}"
     );
-    assert!(
-        root.join("web-tests/node_modules/playwright-core").is_dir(),
-        "web-tests/node_modules missing (npm ci --prefix web-tests): {how}"
-    );
+    for module in ["playwright-core", "axe-core"] {
+        assert!(
+            root.join("web-tests/node_modules").join(module).is_dir(),
+            "web-tests/node_modules/{module} missing (npm ci --prefix web-tests): {how}"
+        );
+    }
 
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite:{}", dir.path().join("palmsig.db").display());

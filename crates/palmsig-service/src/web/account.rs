@@ -1,7 +1,8 @@
 //! `/account`: the person portal. Sign in with phone + one-time code (the JSON API's session
 //! cookie is passed through to the browser), then history with paging, cards, loyalty links,
 //! consents, and deleting palm data or the whole account, each behind a confirmation page.
-use super::html::{esc, layout, money, table, time, url_param, Banner, Section};
+use super::html::{confirm, esc, expiry, layout, money, table, time, url_param, Banner, Section};
+use super::words::{say, PURPOSES};
 use super::{dev_code_html, field, form, page_response, redirect, Auth, PageResult, Reply, Web};
 use crate::api::SESSION_COOKIE;
 use axum::body::Bytes;
@@ -60,7 +61,8 @@ fn sign_in(w: &Web, phone: Option<&str>, banner: Banner) -> Response {
 <input id="code" name="code" inputmode="numeric" autocomplete="one-time-code" required>
 <button type="submit">Sign in</button>
 </form>
-<form method="post" action="/account/code"><input type="hidden" name="phone" value="{pe}"><button class="link" type="submit">Send a new code</button></form>
+<div class="row"><form method="post" action="/account/code"><input type="hidden" name="phone" value="{pe}"><button class="link" type="submit">Send a new code</button></form>
+<a href="/account" id="different-number">Use a different number</a></div>
 </section>"#,
                 pe = esc(p),
                 dev = dev_code_html(&w.st, p),
@@ -88,7 +90,7 @@ async fn send_code(State(w): State<Web>, body: Bytes) -> PageResult {
         )
         .await?;
     if !r.ok() {
-        return Ok(sign_in(&w, None, Banner::Err(r.message())));
+        return Ok(sign_in(&w, None, Banner::Field("phone", r.message())));
     }
     let p = crate::otp::normalize_e164(phone).unwrap_or_else(|| phone.to_string());
     Ok(sign_in(&w, Some(&p), Banner::None))
@@ -107,7 +109,7 @@ async fn login(State(w): State<Web>, body: Bytes) -> PageResult {
         return Ok(sign_in(
             &w,
             Some(phone),
-            Banner::Err("The code is the 6 digits we sent you.".into()),
+            Banner::Field("code", "The code is the 6 digits we sent you.".into()),
         ));
     }
     let r = w
@@ -124,7 +126,7 @@ async fn login(State(w): State<Web>, body: Bytes) -> PageResult {
         } else {
             r.message()
         };
-        return Ok(sign_in(&w, Some(phone), Banner::Err(msg)));
+        return Ok(sign_in(&w, Some(phone), Banner::Field("code", msg)));
     }
     let cookies: Vec<String> = r
         .headers
@@ -309,7 +311,7 @@ pub(super) fn outcome_text(e: &Value) -> String {
             .cloned()
             .unwrap_or(Value::Null)
     };
-    let mut s = esc(e["outcome"].as_str().unwrap_or(""));
+    let mut s = esc(say(e["outcome"].as_str().unwrap_or("")));
     if let (Some(a), Some(c)) = (get("amount").as_i64(), get("currency").as_str()) {
         let _ = write!(s, " · {}", money(a, c));
     }
@@ -322,7 +324,7 @@ pub(super) fn outcome_text(e: &Value) -> String {
         );
     }
     if let Some(r) = get("reason").as_str() {
-        let _ = write!(s, " · {}", esc(r));
+        let _ = write!(s, " · {}", esc(say(r)));
     }
     if let Some(door) = get("door").as_str() {
         let _ = write!(s, " · door {}", esc(door));
@@ -343,7 +345,7 @@ async fn history_html(w: &Web, names: &Names, hist: &Reply, paged: bool) -> Stri
         rows.push(vec![
             time(e["created_ms"].as_i64()),
             esc(&place),
-            esc(e["data"]["purpose"].as_str().unwrap_or("")),
+            esc(say(e["data"]["purpose"].as_str().unwrap_or(""))),
             outcome_text(e),
         ]);
     }
@@ -403,8 +405,8 @@ fn cards_html(m: &Value) -> String {
         r#"<section class="panel" aria-labelledby="cards-h"><h2 id="cards-h">Cards</h2>{}
 <form method="post" action="/account/cards" class="grid" id="add-card">
 <div><label for="card-number">Card number</label><input id="card-number" name="number" inputmode="numeric" autocomplete="cc-number" required></div>
-<div><label for="card-month">Expiry month</label><input id="card-month" name="exp_month" type="number" min="1" max="12" required></div>
-<div><label for="card-year">Expiry year</label><input id="card-year" name="exp_year" type="number" min="2000" max="2100" required></div>
+<div><label for="card-month">Expiry month</label><input id="card-month" name="exp_month" inputmode="numeric" maxlength="2" aria-describedby="card-month-hint" required><span class="hint" id="card-month-hint">1 to 12</span></div>
+<div><label for="card-year">Expiry year</label><input id="card-year" name="exp_year" inputmode="numeric" maxlength="4" aria-describedby="card-year-hint" required><span class="hint" id="card-year-hint">Four digits, e.g. 2031</span></div>
 <div class="end"><button type="submit">Add card</button></div>
 </form></section>"#,
         table(
@@ -416,26 +418,20 @@ fn cards_html(m: &Value) -> String {
     )
 }
 
-const PURPOSE_LABELS: [(&str, &str); 4] = [
-    ("payment", "Pay with my palm"),
-    ("entry", "Open doors and turnstiles"),
-    ("loyalty", "Show my loyalty card"),
-    ("age", "Prove my age (over 18 / 21 only)"),
-];
-
 fn consents_html(m: &Value) -> String {
     let mut boxes = String::new();
-    for (p, label) in PURPOSE_LABELS {
+    for (p, label, means) in PURPOSES {
         let on = m["consents"][p].as_bool().unwrap_or(false);
         let _ = write!(
             boxes,
-            r#"<div class="check"><input type="checkbox" id="consent-{p}" name="{p}" value="on"{}><label for="consent-{p}">{label}</label></div>"#,
-            if on { " checked" } else { "" }
+            r#"<div class="check"><input type="checkbox" id="consent-{p}" name="{p}" value="on" aria-describedby="consent-{p}-means"{}><label for="consent-{p}">{label}</label></div><p class="hint means" id="consent-{p}-means">{}</p>"#,
+            if on { " checked" } else { "" },
+            esc(means)
         );
     }
     format!(
         r#"<section class="panel" aria-labelledby="consent-h"><h2 id="consent-h">Consent per purpose</h2>
-<form method="post" action="/account/consents"><fieldset><legend>My palm may be used to</legend>{boxes}</fieldset><button type="submit">Save consents</button></form></section>"#
+<form method="post" action="/account/consents"><fieldset><legend>My palm may be used to</legend>{boxes}<p class="hint">Untick a use to withdraw it; it stops at once. With no use ticked, scanners recognise your palm but do nothing with it.</p></fieldset><button type="submit">Save consents</button></form></section>"#
     )
 }
 
@@ -502,6 +498,7 @@ async fn act(
     path: &str,
     body: Option<Value>,
     ok: &str,
+    bad_field: Option<&'static str>,
 ) -> PageResult {
     let r = w
         .api(
@@ -511,10 +508,10 @@ async fn act(
             body.as_ref(),
         )
         .await?;
-    let banner = if r.ok() {
-        Banner::Ok(ok.to_string())
-    } else {
-        Banner::Err(r.message())
+    let banner = match (r.ok(), bad_field) {
+        (true, _) => Banner::Ok(ok.to_string()),
+        (false, Some(f)) => Banner::Field(f, r.message()),
+        (false, None) => Banner::Err(r.message()),
     };
     dashboard(w, headers, None, banner).await
 }
@@ -527,16 +524,19 @@ async fn add_card(State(w): State<Web>, headers: HeaderMap, body: Bytes) -> Page
     let Some(f) = form(&body) else {
         return bad_form(&w, &headers, "The form could not be read.").await;
     };
-    let (Ok(m), Ok(y)) = (
-        field(&f, "exp_month").parse::<u32>(),
-        field(&f, "exp_year").parse::<i32>(),
-    ) else {
-        return bad_form(&w, &headers, "Expiry month and year must be numbers.").await;
+    let this_year = chrono::DateTime::from_timestamp_millis(w.st.now())
+        .map(|t| chrono::Datelike::year(&t))
+        .unwrap_or(2026);
+    let (m, y) = match expiry(
+        field(&f, "exp_month"),
+        field(&f, "exp_year"),
+        this_year,
+        ("card-month", "card-year"),
+    ) {
+        Ok(v) => v,
+        Err(b) => return dashboard(&w, &headers, None, b).await,
     };
-    let number: String = field(&f, "number")
-        .chars()
-        .filter(|c| !c.is_whitespace() && *c != '-')
-        .collect();
+    let number = super::scanner::card_digits(field(&f, "number"));
     act(
         &w,
         &headers,
@@ -544,6 +544,7 @@ async fn add_card(State(w): State<Web>, headers: HeaderMap, body: Bytes) -> Page
         "/v1/me/cards",
         Some(json!({"number": number, "exp_month": m, "exp_year": y})),
         "Card added.",
+        Some("card-number"),
     )
     .await
 }
@@ -560,6 +561,7 @@ async fn default_card(State(w): State<Web>, headers: HeaderMap, body: Bytes) -> 
         &path,
         None,
         "Default card changed.",
+        None,
     )
     .await
 }
@@ -569,7 +571,16 @@ async fn remove_card(State(w): State<Web>, headers: HeaderMap, body: Bytes) -> P
         .map(|f| field(&f, "token").to_string())
         .unwrap_or_default();
     let path = format!("/v1/me/cards/{}", url_param(&token));
-    act(&w, &headers, Method::DELETE, &path, None, "Card removed.").await
+    act(
+        &w,
+        &headers,
+        Method::DELETE,
+        &path,
+        None,
+        "Card removed.",
+        None,
+    )
+    .await
 }
 
 async fn consents(State(w): State<Web>, headers: HeaderMap, body: Bytes) -> PageResult {
@@ -577,7 +588,7 @@ async fn consents(State(w): State<Web>, headers: HeaderMap, body: Bytes) -> Page
         return bad_form(&w, &headers, "The form could not be read.").await;
     };
     let mut v = serde_json::Map::new();
-    for (p, _) in PURPOSE_LABELS {
+    for (p, _, _) in PURPOSES {
         v.insert(p.to_string(), json!(f.contains_key(p)));
     }
     act(
@@ -587,6 +598,7 @@ async fn consents(State(w): State<Web>, headers: HeaderMap, body: Bytes) -> Page
         "/v1/me/consents",
         Some(Value::Object(v)),
         "Consents saved.",
+        None,
     )
     .await
 }
@@ -628,6 +640,7 @@ async fn unlink_loyalty(State(w): State<Web>, headers: HeaderMap, body: Bytes) -
         &path,
         None,
         "Loyalty card unlinked.",
+        None,
     )
     .await
 }
@@ -666,11 +679,13 @@ async fn confirm_delete(
             "Your palm templates and their encryption keys are destroyed now. No scanner will recognise your palm any more; to use it again you enrol again at a kiosk. This cannot be undone.",
         ),
     };
-    let body = format!(
-        r#"<section class="panel danger" aria-labelledby="confirm-h"><h2 id="confirm-h">{title}</h2><p>{text}</p>
-<form method="post" action="/account/delete" class="row"><input type="hidden" name="what" value="{what}">
-<button class="danger" type="submit" name="confirm" value="yes" id="confirm-delete">Yes, delete</button>
-<a class="button secondary" href="/account">Cancel</a></form></section>"#
+    let body = confirm(
+        title,
+        text,
+        "/account/delete",
+        &[("what", what)],
+        "Yes, delete",
+        "/account",
     );
     Ok(page_response(
         StatusCode::OK,

@@ -3,7 +3,7 @@
 //! devices (health, activation codes), API client, webhooks with the delivery log, transactions,
 //! entries. Operator tabs: tenants (and their API clients), audit, system (key status, gallery
 //! size, live identify latency from the metrics).
-use super::html::{esc, layout, table, time, url_param, Banner, Section};
+use super::html::{confirm, esc, layout, short_id, table, time, url_param, Banner, Section};
 use super::{cookie, field, form, page_response, redirect, session_cookie, Auth, PageResult, Web};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -39,6 +39,7 @@ pub(super) fn routes() -> Router<Web> {
         .route("/console/login", post(login))
         .route("/console/logout", post(logout))
         .route("/console/system.json", get(system_json))
+        .route("/console/devices/revoke", get(confirm_revoke).post(revoke))
         .route("/console/{tab}", get(tab).post(action))
 }
 
@@ -48,26 +49,28 @@ fn session(w: &Web, h: &HeaderMap) -> Option<(String, ConsoleSession)> {
     Some((id, s))
 }
 
-fn signed_out(banner: Banner) -> Response {
+/// The sign-in page; `client_id` refills the tenant form after a wrong secret.
+fn signed_out(banner: Banner, client_id: &str) -> Response {
     let body = format!(
         r#"{}<div class="two">
 <section class="panel" aria-labelledby="tenant-h"><h2 id="tenant-h">Store / tenant</h2>
 <form method="post" action="/console/login" class="stack"><input type="hidden" name="kind" value="tenant">
-<label for="client-id">API client id</label><input id="client-id" name="client_id" autocomplete="username" required>
+<label for="client-id">API client id</label><input id="client-id" name="client_id" autocomplete="username" value="{cid}" required>
 <label for="client-secret">Client secret</label><input id="client-secret" name="client_secret" type="password" autocomplete="current-password" required>
 <button type="submit">Sign in</button></form></section>
 <section class="panel" aria-labelledby="op-h"><h2 id="op-h">Operator</h2>
 <form method="post" action="/console/login" class="stack"><input type="hidden" name="kind" value="operator">
 <label for="admin-token">Admin token</label><input id="admin-token" name="admin_token" type="password" autocomplete="current-password" required>
 <button type="submit">Sign in</button></form></section></div>"#,
-        banner.html()
+        banner.html(),
+        cid = esc(client_id),
     );
     page_response(StatusCode::OK, layout("Console", Section::Console, &body))
 }
 
 async fn index(State(w): State<Web>, headers: HeaderMap) -> PageResult {
     match session(&w, &headers) {
-        None => Ok(signed_out(Banner::None)),
+        None => Ok(signed_out(Banner::None, "")),
         Some((_, ConsoleSession::Tenant { .. })) => Ok(redirect("/console/devices", &[])),
         Some((_, ConsoleSession::Operator { .. })) => Ok(redirect("/console/tenants", &[])),
     }
@@ -75,9 +78,10 @@ async fn index(State(w): State<Web>, headers: HeaderMap) -> PageResult {
 
 async fn login(State(w): State<Web>, body: Bytes) -> PageResult {
     let Some(f) = form(&body) else {
-        return Ok(signed_out(Banner::Err(
-            "The form could not be read.".into(),
-        )));
+        return Ok(signed_out(
+            Banner::Err("The form could not be read.".into()),
+            "",
+        ));
     };
     let (s, to) = if field(&f, "kind") == "operator" {
         let token = field(&f, "admin_token").to_string();
@@ -90,9 +94,10 @@ async fn login(State(w): State<Web>, body: Bytes) -> PageResult {
             )
             .await?;
         if !r.ok() {
-            return Ok(signed_out(Banner::Err(
-                "That is not the operator token.".into(),
-            )));
+            return Ok(signed_out(
+                Banner::Field("admin-token", "That is not the operator token.".into()),
+                "",
+            ));
         }
         (ConsoleSession::Operator { token }, "/console/tenants")
     } else {
@@ -105,9 +110,14 @@ async fn login(State(w): State<Web>, body: Bytes) -> PageResult {
             )
             .await?;
         if !r.ok() {
-            return Ok(signed_out(Banner::Err(
-                "Unknown client id or wrong secret.".into(),
-            )));
+            return Ok(signed_out(
+                Banner::Field(
+                    "client-secret",
+                    "Unknown client id or wrong secret. Check both and type the secret again."
+                        .into(),
+                ),
+                field(&f, "client_id"),
+            ));
         }
         (
             ConsoleSession::Tenant {
@@ -187,7 +197,7 @@ async fn tab(
     Query(q): Query<CursorQuery>,
 ) -> PageResult {
     let Some((_, s)) = session(&w, &headers) else {
-        return Ok(signed_out(Banner::None));
+        return Ok(signed_out(Banner::None, ""));
     };
     render(&w, &s, &tab, q.cursor.as_deref(), Banner::None, "").await
 }
@@ -275,7 +285,7 @@ async fn sites(w: &Web, auth: Auth<'_>, cursor: Option<&str>) -> Result<String, 
         .map(|s| {
             vec![
                 esc(s["name"].as_str().unwrap_or("")),
-                format!("<code>{}</code>", esc(s["id"].as_str().unwrap_or(""))),
+                short_id(s["id"].as_str().unwrap_or("")),
                 time(s["created_ms"].as_i64()),
             ]
         })
@@ -301,34 +311,26 @@ async fn devices(
         Ok(v) => v,
         Err(m) => return Ok(refused(&m)),
     };
+    let sites = list(w, Auth::Bearer(&token), "/v1/sites", None)
+        .await?
+        .unwrap_or_default();
+    let site_name = |id: &str| {
+        sites["data"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|s| s["id"] == id)
+            .and_then(|s| s["name"].as_str())
+            .map(esc)
+            .unwrap_or_else(|| short_id(id))
+    };
     let now = w.st.now();
     let rows: Vec<Vec<String>> = v["data"]
         .as_array()
         .into_iter()
         .flatten()
-        .map(|d| {
-            let seen = d["last_seen_ms"].as_i64();
-            let health = match (d["activated"].as_bool().unwrap_or(false), seen) {
-                (false, _) => r#"<span class="tag warn">not activated</span>"#,
-                (true, Some(t)) if now - t <= ONLINE_MS => {
-                    r#"<span class="tag good">online</span>"#
-                }
-                (true, Some(_)) => r#"<span class="tag">idle</span>"#,
-                (true, None) => r#"<span class="tag">never seen</span>"#,
-            };
-            vec![
-                esc(d["name"].as_str().unwrap_or("")),
-                format!("<code>{}</code>", esc(d["id"].as_str().unwrap_or(""))),
-                format!("<code>{}</code>", esc(d["site_id"].as_str().unwrap_or(""))),
-                health.to_string(),
-                time(seen),
-                esc(d["version"].as_str().unwrap_or("—")),
-            ]
-        })
+        .map(|d| device_row(d, now, &site_name(d["site_id"].as_str().unwrap_or(""))))
         .collect();
-    let sites = list(w, Auth::Bearer(&token), "/v1/sites", None)
-        .await?
-        .unwrap_or_default();
     let mut options = String::new();
     for s in sites["data"].as_array().into_iter().flatten() {
         let _ = write!(
@@ -351,12 +353,107 @@ async fn devices(
         r#"<section class="panel" aria-labelledby="devices-h"><h2 id="devices-h">Devices</h2>{}{}{create}</section>"#,
         table(
             "Devices and their health",
-            &["Name", "Id", "Site", "Health", "Last seen", "Version"],
+            &["Name", "Site", "Health", "Last seen", "Version", "Id", ""],
             &rows,
             "No device yet."
         ),
         pager("devices", &v, cursor.is_some())
     ))
+}
+
+/// One row of the devices table: names first, the id shortened, revoke behind a confirmation.
+fn device_row(d: &Value, now: i64, site: &str) -> Vec<String> {
+    let seen = d["last_seen_ms"].as_i64();
+    let revoked = d["revoked"].as_bool().unwrap_or(false);
+    let health = match (revoked, d["activated"].as_bool().unwrap_or(false), seen) {
+        (true, _, _) => r#"<span class="tag warn">revoked</span>"#,
+        (_, false, _) => r#"<span class="tag warn">not activated</span>"#,
+        (_, true, Some(t)) if now - t <= ONLINE_MS => r#"<span class="tag good">online</span>"#,
+        (_, true, Some(_)) => r#"<span class="tag">idle</span>"#,
+        (_, true, None) => r#"<span class="tag">never seen</span>"#,
+    };
+    let id = d["id"].as_str().unwrap_or("");
+    let name = esc(d["name"].as_str().unwrap_or(""));
+    let revoke = if revoked {
+        String::new()
+    } else {
+        format!(
+            r#"<a href="/console/devices/revoke?id={}">Revoke…<span class="visually-hidden"> {name}</span></a>"#,
+            esc(&url_param(id))
+        )
+    };
+    vec![
+        name.clone(),
+        site.to_string(),
+        health.to_string(),
+        time(seen),
+        esc(d["version"].as_str().unwrap_or("—")),
+        short_id(id),
+        revoke,
+    ]
+}
+
+#[derive(serde::Deserialize)]
+pub(super) struct IdQuery {
+    id: Option<String>,
+}
+
+/// The confirmation step of revoking a device.
+async fn confirm_revoke(
+    State(w): State<Web>,
+    headers: HeaderMap,
+    Query(q): Query<IdQuery>,
+) -> PageResult {
+    let Some((_, s @ ConsoleSession::Tenant { .. })) = session(&w, &headers) else {
+        return Ok(signed_out(
+            Banner::Err("Sign in as a store first.".into()),
+            "",
+        ));
+    };
+    let id = q.id.unwrap_or_default();
+    let ConsoleSession::Tenant { token, .. } = &s else {
+        return Ok(redirect("/console", &[]));
+    };
+    let path = format!("/v1/devices/{}", url_param(&id));
+    let r = w.api(Method::GET, &path, Auth::Bearer(token), None).await?;
+    if !r.ok() {
+        let b = Banner::Err("That device is not one of yours.".into());
+        return render(&w, &s, "devices", None, b, "").await;
+    }
+    let name = r.body["name"].as_str().unwrap_or("");
+    let body = confirm(
+        &format!("Revoke the device “{name}”?"),
+        "The scanner stops working at once: every request it signs is refused. This cannot be undone; a replacement is a new device with a new activation code. Its past payments and entries stay in the lists.",
+        "/console/devices/revoke",
+        &[("id", &id)],
+        "Yes, revoke",
+        "/console/devices",
+    );
+    Ok(frame(&s, "devices", &Banner::None, &body))
+}
+
+async fn revoke(State(w): State<Web>, headers: HeaderMap, body: Bytes) -> PageResult {
+    let Some((_, s)) = session(&w, &headers) else {
+        return Ok(signed_out(Banner::Err("Sign in first.".into()), ""));
+    };
+    let ConsoleSession::Tenant { token, .. } = &s else {
+        return Ok(redirect("/console", &[]));
+    };
+    let f = form(&body).unwrap_or_default();
+    if field(&f, "confirm") != "yes" {
+        let b = Banner::Err("Nothing was revoked: it was not confirmed.".into());
+        return render(&w, &s, "devices", None, b, "").await;
+    }
+    let path = format!("/v1/devices/{}/revoke", url_param(field(&f, "id")));
+    let r = w
+        .api(Method::POST, &path, Auth::Bearer(token), None)
+        .await?;
+    let b = if r.ok() {
+        Banner::Ok("Device revoked: it can no longer identify anyone.".into())
+    } else {
+        Banner::Err(r.message())
+    };
+    render(&w, &s, "devices", None, b, "").await
 }
 
 fn client_html(client_id: &str, scopes: &str) -> String {
@@ -385,7 +482,7 @@ async fn webhooks(w: &Web, token: &str) -> Result<String, super::PageError> {
             let id = esc(h["id"].as_str().unwrap_or(""));
             vec![
                 esc(h["url"].as_str().unwrap_or("")),
-                format!("<code>{id}</code>"),
+                short_id(h["id"].as_str().unwrap_or("")),
                 h["active_secrets"].as_i64().unwrap_or(0).to_string(),
                 format!(
                     r#"<form method="post" action="/console/webhooks"><input type="hidden" name="op" value="rotate"><input type="hidden" name="id" value="{id}"><button class="secondary" type="submit">Rotate secret</button></form>"#
@@ -403,7 +500,7 @@ async fn webhooks(w: &Web, token: &str) -> Result<String, super::PageError> {
         .map(|d| {
             vec![
                 time(d["created_ms"].as_i64()),
-                format!("<code>{}</code>", esc(d["event_id"].as_str().unwrap_or(""))),
+                short_id(d["event_id"].as_str().unwrap_or("")),
                 d["attempt"].as_i64().unwrap_or(0).to_string(),
                 if d["ok"].as_bool().unwrap_or(false) {
                     r#"<span class="tag good">delivered</span>"#.into()
@@ -458,12 +555,9 @@ async fn events(
         .map(|e| {
             vec![
                 time(e["created_ms"].as_i64()),
-                format!(
-                    "<code>{}</code>",
-                    esc(e["data"]["device_id"].as_str().unwrap_or("—"))
-                ),
+                short_id(e["data"]["device_id"].as_str().unwrap_or("—")),
                 super::account::outcome_text(e),
-                format!("<code>{}</code>", esc(e["id"].as_str().unwrap_or(""))),
+                short_id(e["id"].as_str().unwrap_or("")),
             ]
         })
         .collect();
@@ -498,7 +592,7 @@ async fn tenants(w: &Web, token: &str, cursor: Option<&str>) -> Result<String, s
             let name = esc(t["name"].as_str().unwrap_or(""));
             vec![
                 name.clone(),
-                format!("<code>{id}</code>"),
+                short_id(t["id"].as_str().unwrap_or("")),
                 time(t["created_ms"].as_i64()),
                 format!(
                     r#"<form method="post" action="/console/tenants"><input type="hidden" name="op" value="client"><input type="hidden" name="tenant_id" value="{id}"><button class="secondary" type="submit" aria-label="New API client for {name}">New API client</button></form>"#
@@ -533,8 +627,8 @@ async fn audit(w: &Web, token: &str, cursor: Option<&str>) -> Result<String, sup
                 time(a["ts_ms"].as_i64()),
                 esc(a["actor"].as_str().unwrap_or("")),
                 esc(a["action"].as_str().unwrap_or("")),
-                format!("<code>{}</code>", esc(a["subject"].as_str().unwrap_or(""))),
-                esc(a["tenant_id"].as_str().unwrap_or("—")),
+                short_id(a["subject"].as_str().unwrap_or("")),
+                short_id(a["tenant_id"].as_str().unwrap_or("—")),
             ]
         })
         .collect();
@@ -663,7 +757,7 @@ async fn action(
     body: Bytes,
 ) -> PageResult {
     let Some((_, s)) = session(&w, &headers) else {
-        return Ok(signed_out(Banner::Err("Sign in first.".into())));
+        return Ok(signed_out(Banner::Err("Sign in first.".into()), ""));
     };
     let Some(f) = form(&body) else {
         return render(
@@ -690,7 +784,7 @@ async fn action(
             let b = if r.ok() {
                 Banner::Ok(format!("Site “{}” added.", field(&f, "name")))
             } else {
-                fail(&r)
+                Banner::Field("site-name", r.message())
             };
             render(&w, &s, "sites", None, b, "").await
         }
@@ -704,7 +798,8 @@ async fn action(
                 )
                 .await?;
             if !r.ok() {
-                return render(&w, &s, "devices", None, fail(&r), "").await;
+                let b = Banner::Field("device-name", r.message());
+                return render(&w, &s, "devices", None, b, "").await;
             }
             let code = r.body["activation_code"].as_str().unwrap_or("");
             let extra = format!(
@@ -793,7 +888,7 @@ async fn action(
             let b = if r.ok() {
                 Banner::Ok(format!("Tenant “{}” created.", field(&f, "name")))
             } else {
-                fail(&r)
+                Banner::Field("tenant-name", r.message())
             };
             render(&w, &s, "tenants", None, b, "").await
         }

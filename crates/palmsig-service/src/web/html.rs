@@ -40,7 +40,8 @@ pub(crate) enum Section {
     Scanner,
 }
 
-/// A message shown at the top of a page after an action.
+/// A message shown at the top of a page after an action. Focus moves to it (or to the field it
+/// names) when the page loads, and the page title starts with it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub(crate) enum Banner {
     #[default]
@@ -49,6 +50,9 @@ pub(crate) enum Banner {
     Ok(String),
     /// The input or the action was refused; the text says why.
     Err(String),
+    /// One field is wrong (its element id): it is marked `aria-invalid` and described by the
+    /// message.
+    Field(&'static str, String),
 }
 
 impl Banner {
@@ -56,15 +60,59 @@ impl Banner {
         match self {
             Banner::None => String::new(),
             Banner::Ok(t) => format!(
-                r#"<div class="banner ok" role="status" id="banner">{}</div>"#,
-                esc(t)
+                r#"<div class="banner ok" role="status" id="banner" tabindex="-1" data-title="{t}">{t}</div>"#,
+                t = esc(t)
             ),
             Banner::Err(t) => format!(
-                r#"<div class="banner err" role="alert" id="banner">{}</div>"#,
+                r#"<div class="banner err" role="alert" id="banner" tabindex="-1" data-title="Error">{}</div>"#,
+                esc(t)
+            ),
+            Banner::Field(f, t) => format!(
+                r#"<div class="banner err" role="alert" id="banner" tabindex="-1" data-title="Error" data-invalid="{f}">{}</div>"#,
                 esc(t)
             ),
         }
     }
+}
+
+/// The page title: the first `data-title` of the body (a result or a banner) before the page's
+/// own title, so a result or an error is the first thing a screen reader or a tab strip says.
+fn full_title(title: &str, body: &str) -> String {
+    let lead = body
+        .split_once(r#"data-title=""#)
+        .and_then(|(_, rest)| rest.split_once('"'))
+        .map(|(t, _)| t);
+    match lead {
+        Some(t) if !t.is_empty() => format!("{t} – {} · palmsig", esc(title)),
+        _ => format!("{} · palmsig", esc(title)),
+    }
+}
+
+/// Mark the field a `Banner::Field` names: `aria-invalid` and described by the banner.
+fn mark_invalid(body: &str) -> String {
+    let Some(field) = body
+        .split_once(r#"data-invalid=""#)
+        .and_then(|(_, rest)| rest.split_once('"'))
+        .map(|(f, _)| f.to_string())
+    else {
+        return body.to_string();
+    };
+    let id = format!(r#" id="{field}""#);
+    let Some(at) = body.find(&id) else {
+        return body.to_string();
+    };
+    let Some(end) = body[at..].find('>').map(|e| at + e) else {
+        return body.to_string();
+    };
+    let tag = &body[at..end];
+    let marked = match tag.find(r#"aria-describedby=""#) {
+        Some(d) => {
+            let d = d + r#"aria-describedby=""#.len();
+            format!(r#"{}banner {} aria-invalid="true""#, &tag[..d], &tag[d..])
+        }
+        None => format!(r#"{tag} aria-invalid="true" aria-describedby="banner""#),
+    };
+    format!("{}{marked}{}", &body[..at], &body[end..])
 }
 
 /// The whole document around `body` (already HTML).
@@ -83,7 +131,7 @@ pub(crate) fn layout(title: &str, section: Section, body: &str) -> String {
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title} · palmsig</title>
+<title>{full_title}</title>
 <link rel="icon" href="/assets/favicon.svg" type="image/svg+xml">
 <link rel="stylesheet" href="/assets/style.css">
 <script src="/assets/app.js" defer></script>
@@ -102,6 +150,8 @@ pub(crate) fn layout(title: &str, section: Section, body: &str) -> String {
 </body>
 </html>
 "##,
+        full_title = full_title(title, body),
+        body = mark_invalid(body),
         title = esc(title),
         a = link(Section::Account, "/account", "My palm"),
         c = link(Section::Console, "/console", "Console"),
@@ -119,18 +169,115 @@ pub(crate) fn table(caption: &str, head: &[&str], rows: &[Vec<String>], empty: &
         esc(caption)
     );
     for h in head {
-        let _ = write!(out, r#"<th scope="col">{}</th>"#, esc(h));
+        // A column of buttons has no visible heading, but its header cell is not empty.
+        let h = if h.is_empty() {
+            r#"<span class="visually-hidden">Actions</span>"#.to_string()
+        } else {
+            esc(h)
+        };
+        let _ = write!(out, r#"<th scope="col">{h}</th>"#);
     }
     out.push_str("</tr></thead><tbody>");
     for r in rows {
         out.push_str("<tr>");
-        for c in r {
-            let _ = write!(out, "<td>{c}</td>");
+        for (i, c) in r.iter().enumerate() {
+            // On a phone each row becomes a card, each cell labelled with its column.
+            match head.get(i).filter(|h| !h.is_empty()) {
+                Some(h) => {
+                    let _ = write!(out, r#"<td data-label="{}">{c}</td>"#, esc(h));
+                }
+                None => {
+                    let _ = write!(out, "<td>{c}</td>");
+                }
+            }
         }
         out.push_str("</tr>");
     }
     out.push_str("</tbody></table></div>");
     out
+}
+
+/// A long id shortened for narrow screens (`dev_3f9a…c21e`), the whole id in a tooltip.
+pub(crate) fn short_id(id: &str) -> String {
+    let chars: Vec<char> = id.chars().collect();
+    if chars.len() <= 14 {
+        return format!("<code>{}</code>", esc(id));
+    }
+    let head: String = chars[..8].iter().collect();
+    let tail: String = chars[chars.len() - 4..].iter().collect();
+    format!(
+        r#"<code title="{}">{}…{}</code>"#,
+        esc(id),
+        esc(&head),
+        esc(&tail)
+    )
+}
+
+/// A confirmation step of a destructive action: what happens, a danger button that posts
+/// `confirm=yes` with `fields`, and a way back.
+pub(crate) fn confirm(
+    heading: &str,
+    text: &str,
+    action: &str,
+    fields: &[(&str, &str)],
+    yes: &str,
+    back: &str,
+) -> String {
+    let mut hidden = String::new();
+    for (k, v) in fields {
+        let _ = write!(
+            hidden,
+            r#"<input type="hidden" name="{}" value="{}">"#,
+            esc(k),
+            esc(v)
+        );
+    }
+    format!(
+        r#"<section class="panel danger" aria-labelledby="confirm-h"><h2 id="confirm-h" tabindex="-1" data-title="{h}">{h}</h2><p>{t}</p>
+<form method="post" action="{a}" class="row">{hidden}
+<button class="danger" type="submit" name="confirm" value="yes" id="confirm-yes">{y}</button>
+<a class="button secondary" href="{b}" id="confirm-no">Cancel</a></form></section>"#,
+        h = esc(heading),
+        t = esc(text),
+        a = esc(action),
+        y = esc(yes),
+        b = esc(back),
+    )
+}
+
+/// A card expiry as typed: month 1–12, a four-digit year from this year up to 20 years on. The
+/// error names the wrong field (`ids`: the month and year input ids) and says what to type.
+pub(crate) fn expiry(
+    month: &str,
+    year: &str,
+    this_year: i32,
+    ids: (&'static str, &'static str),
+) -> Result<(u32, i32), Banner> {
+    let m = month
+        .trim()
+        .parse::<u32>()
+        .ok()
+        .filter(|m| (1..=12).contains(m))
+        .ok_or_else(|| Banner::Field(ids.0, "The expiry month is a number from 1 to 12.".into()))?;
+    let year = year.trim();
+    let example = this_year + 3;
+    if year.len() != 4 || !year.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(Banner::Field(
+            ids.1,
+            format!(
+                "Write the expiry year with four digits, like {example} (not {}).",
+                if year.is_empty() { "empty" } else { year }
+            ),
+        ));
+    }
+    let y: i32 = year.parse().unwrap_or(0);
+    if y < this_year || y > this_year + 20 {
+        return Err(Banner::Field(
+            ids.1,
+            format!("The expiry year must be between {this_year} and {}: the card has expired or the year is mistyped.", this_year + 20),
+        ));
+    }
+    Ok((m, y))
 }
 
 /// `2026-11-25 10:04 UTC`, or `—` for none.
@@ -212,6 +359,72 @@ mod tests {
             assert_eq!(parse_amount(bad), None, "{bad}");
         }
         assert_eq!(money(1250, "EUR"), "12.50 EUR");
+    }
+
+    #[test]
+    fn results_and_errors_change_the_title() {
+        let ok = Banner::Ok("Card added.".into()).html();
+        assert!(layout("My palm", Section::Account, &ok)
+            .contains("<title>Card added. – My palm · palmsig</title>"));
+        let err = Banner::Err("No.".into()).html();
+        assert!(layout("My palm", Section::Account, &err)
+            .contains("<title>Error – My palm · palmsig</title>"));
+        assert!(layout("My palm", Section::Account, "<p>x</p>")
+            .contains("<title>My palm · palmsig</title>"));
+    }
+
+    #[test]
+    fn a_field_error_marks_and_describes_the_field() {
+        let body = format!(
+            r#"{}<input id="year" name="y"><input id="month" aria-describedby="month-hint">"#,
+            Banner::Field("year", "Four digits.".into()).html()
+        );
+        let page = layout("x", Section::Home, &body);
+        assert!(
+            page.contains(
+                r#"<input id="year" name="y" aria-invalid="true" aria-describedby="banner">"#
+            ),
+            "{page}"
+        );
+        assert!(page.contains(r#"<input id="month" aria-describedby="month-hint">"#));
+        let body = format!(
+            r#"{}<input id="month" aria-describedby="month-hint">"#,
+            Banner::Field("month", "1 to 12.".into()).html()
+        );
+        assert!(layout("x", Section::Home, &body).contains(
+            r#"<input id="month" aria-describedby="banner month-hint" aria-invalid="true">"#
+        ));
+    }
+
+    #[test]
+    fn expiry_years_need_four_digits_and_a_plausible_year() {
+        let ids = ("m", "y");
+        assert_eq!(expiry("12", "2031", 2026, ids), Ok((12, 2031)));
+        for (m, y, field, says) in [
+            ("12", "31", "y", "four digits, like 2029"),
+            ("12", "", "y", "four digits"),
+            ("12", "2020", "y", "between 2026 and 2046"),
+            ("12", "2099", "y", "between 2026 and 2046"),
+            ("13", "2031", "m", "1 to 12"),
+            ("x", "2031", "m", "1 to 12"),
+        ] {
+            match expiry(m, y, 2026, ids) {
+                Err(Banner::Field(f, msg)) => {
+                    assert_eq!(f, field, "{m}/{y}");
+                    assert!(msg.contains(says), "{m}/{y}: {msg}");
+                }
+                other => panic!("{m}/{y}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn long_ids_are_shortened() {
+        assert_eq!(
+            short_id("dev_0123456789abcdef"),
+            r#"<code title="dev_0123456789abcdef">dev_0123…cdef</code>"#
+        );
+        assert_eq!(short_id("ten_1"), "<code>ten_1</code>");
     }
 
     #[test]

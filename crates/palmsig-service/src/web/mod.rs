@@ -9,14 +9,20 @@
 //! one-time code, it signs its requests with an Ed25519 key held only in server memory. Images
 //! (synthetic, uploaded or from the camera) exist only in memory for the request.
 //!
-//! Form errors re-render the page with status 200 and a `role="alert"` message: browsers log
-//! every 4xx document as a console error, and the page *is* the answer to the form.
+//! Every post follows post/redirect/get with a one-time form token ([`forms`]): the page an
+//! action produced is kept and shown at a `…?r=<id>` address, so reload, back and double submit
+//! never run an action twice. Form errors are such result pages too (status 200 with a
+//! `role="alert"` message linked to the field): browsers log every 4xx document as a console
+//! error, and the page *is* the answer to the form. Codes are shown in plain words ([`words`]).
+//! Pages and assets are compressed (gzip or brotli, as the browser accepts).
 mod account;
 mod console;
+mod forms;
 mod html;
 mod scanner;
 #[cfg(test)]
 mod tests;
+mod words;
 
 use crate::state::AppState;
 use axum::body::Body;
@@ -90,6 +96,8 @@ pub(crate) struct Web {
     api: Arc<OnceLock<Router>>,
     pub(crate) consoles: Arc<Sessions<console::ConsoleSession>>,
     pub(crate) scanners: Arc<Sessions<scanner::ScannerSession>>,
+    /// One-time form tokens and kept result pages.
+    forms: Arc<forms::Forms>,
 }
 
 /// How an in-process API request authenticates.
@@ -120,8 +128,12 @@ impl Reply {
     pub(crate) fn code(&self) -> &str {
         self.body["error"]["code"].as_str().unwrap_or("")
     }
-    /// The human message of an error reply.
+    /// The message of an error reply for a person: the plain words of its code, else the
+    /// API's own message.
     pub(crate) fn message(&self) -> String {
+        if let Some(w) = words::words(self.code()) {
+            return w.to_string();
+        }
         self.body["error"]["message"]
             .as_str()
             .map(str::to_string)
@@ -227,6 +239,7 @@ pub(crate) fn router(st: AppState) -> Router<AppState> {
         api: Arc::new(OnceLock::new()),
         consoles: Arc::new(Sessions::new()),
         scanners: Arc::new(Sessions::new()),
+        forms: Arc::new(forms::Forms::default()),
     };
     Router::new()
         .route("/", get(home))
@@ -236,8 +249,13 @@ pub(crate) fn router(st: AppState) -> Router<AppState> {
         .merge(account::routes())
         .merge(console::routes())
         .merge(scanner::routes())
+        .layer(axum::middleware::from_fn_with_state(
+            web.clone(),
+            forms::prg,
+        ))
         .layer(axum::middleware::from_fn(guard))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_FORM_BYTES))
+        .layer(tower_http::compression::CompressionLayer::new())
         .with_state(web)
 }
 

@@ -4,10 +4,11 @@
 //! synthetic hand generator (rendered on the server from seed, identity, hand, session and
 //! capture number), from an uploaded visible/NIR pair, or from the browser camera. Two modes:
 //! hover (identify for a purpose) and the enrolment kiosk (phone, code, card, consent, captures).
-use super::html::{esc, layout, money, parse_amount, Banner, Section};
+use super::html::{confirm, esc, expiry, layout, money, parse_amount, short_id, Banner, Section};
+use super::words::{say, words, PURPOSES};
 use super::{
-    cookie, dev_code_html, field, form, page_response, redirect, session_cookie, Auth, PageError,
-    PageResult, Web,
+    cookie, dev_code_html, field, form, page_response, session_cookie, Auth, PageError, PageResult,
+    Web,
 };
 use axum::body::Bytes;
 use axum::extract::{Query, State};
@@ -32,7 +33,9 @@ const SYNTH_H: usize = 480;
 pub(crate) struct SimDevice {
     pub(crate) device_id: String,
     pub(crate) key: SigningKey,
-    site_id: String,
+    /// The names the console gave the device and its site (shown instead of ids).
+    name: String,
+    site_name: String,
 }
 
 impl std::fmt::Debug for SimDevice {
@@ -58,6 +61,10 @@ struct Kiosk {
     step: Step,
     enrolment_id: String,
     phone: String,
+    /// A card was added at the card step.
+    card: bool,
+    /// The purposes the person chose (at least one before the palm step).
+    purposes: Vec<&'static str>,
     captures: HashMap<&'static str, usize>,
 }
 
@@ -72,7 +79,7 @@ pub(super) fn routes() -> Router<Web> {
     Router::new()
         .route("/scanner", get(index))
         .route("/scanner/activate", post(activate))
-        .route("/scanner/forget", post(forget))
+        .route("/scanner/forget", get(confirm_forget).post(forget))
         .route("/scanner/hover", post(hover))
         .route("/scanner/kiosk", post(kiosk))
 }
@@ -94,7 +101,7 @@ async fn index(State(w): State<Web>, headers: HeaderMap, Query(q): Query<ModeQue
         Some((_, s)) if q.mode.as_deref() == Some("kiosk") => {
             Ok(kiosk_page(&w, &s, Banner::None, "", &HashMap::new()))
         }
-        Some((_, s)) => Ok(hover_page(&s, &HashMap::new(), Banner::None, "")),
+        Some((_, s)) => Ok(hover_page(&w, &s, &HashMap::new(), Banner::None, "")),
     }
 }
 
@@ -103,7 +110,8 @@ fn activation_page(banner: Banner) -> Response {
         r#"{}<section class="panel" aria-labelledby="act-h"><h2 id="act-h">Activate this scanner</h2>
 <p>The simulator is a real device of a store. Register a device in the <a href="/console/devices">console</a>, then type its one-time activation code here. The device key is generated on the server and kept in memory only.</p>
 <form method="post" action="/scanner/activate" class="stack"><label for="activation-code">Activation code</label>
-<input id="activation-code" name="activation_code" inputmode="numeric" autocomplete="off" required>
+<input id="activation-code" name="activation_code" inputmode="numeric" autocomplete="off" aria-describedby="activation-hint" required>
+<p class="hint" id="activation-hint">12 digits, shown once in the console when the device is registered.</p>
 <button type="submit">Activate</button></form></section>"#,
         banner.html()
     );
@@ -115,7 +123,8 @@ async fn activate(State(w): State<Web>, body: Bytes) -> PageResult {
         .map(|f| field(&f, "activation_code").to_string())
         .unwrap_or_default();
     if code.chars().filter(|c| c.is_ascii_digit()).count() != 12 {
-        return Ok(activation_page(Banner::Err(
+        return Ok(activation_page(Banner::Field(
+            "activation-code",
             "The activation code has 12 digits.".into(),
         )));
     }
@@ -130,12 +139,26 @@ async fn activate(State(w): State<Web>, body: Bytes) -> PageResult {
         )
         .await?;
     if !r.ok() {
-        return Ok(activation_page(Banner::Err(r.message())));
+        return Ok(activation_page(Banner::Field(
+            "activation-code",
+            r.message(),
+        )));
     }
+    let device_id = r.body["device_id"].as_str().unwrap_or("").to_string();
+    let site_id = r.body["site_id"].as_str().unwrap_or("");
+    let name = match w.st.store.get_device(&device_id).await {
+        Ok(Some(d)) => d.name,
+        _ => "Scanner".into(),
+    };
+    let site_name = match w.st.store.get_site(site_id).await {
+        Ok(Some(s)) => s.name,
+        _ => "its site".into(),
+    };
     let device = SimDevice {
-        device_id: r.body["device_id"].as_str().unwrap_or("").to_string(),
+        device_id,
         key,
-        site_id: r.body["site_id"].as_str().unwrap_or("").to_string(),
+        name,
+        site_name,
     };
     // First signed call: the console shows the device online with its version.
     let hb = w
@@ -150,30 +173,66 @@ async fn activate(State(w): State<Web>, body: Bytes) -> PageResult {
         return Err(PageError::Internal(hb.message()));
     }
     let id = crate::crypto::random_token("scn");
-    w.scanners.put(
-        &id,
-        ScannerSession {
-            device,
-            kiosk: None,
-        },
-        w.st.now(),
+    let s = ScannerSession {
+        device,
+        kiosk: None,
+    };
+    w.scanners.put(&id, s.clone(), w.st.now());
+    let msg = format!(
+        "Scanner activated: “{}” at {}.",
+        s.device.name, s.device.site_name
     );
-    Ok(redirect(
-        "/scanner",
-        &[session_cookie(&w.st, COOKIE, &id, "/scanner")],
-    ))
-}
-
-async fn forget(State(w): State<Web>, headers: HeaderMap) -> PageResult {
-    if let Some((id, _)) = session(&w, &headers) {
-        w.scanners.remove(&id);
+    let mut page = hover_page(&w, &s, &HashMap::new(), Banner::Ok(msg), "");
+    if let Ok(v) = session_cookie(&w.st, COOKIE, &id, "/scanner").parse() {
+        page.headers_mut().append(axum::http::header::SET_COOKIE, v);
     }
-    Ok(redirect(
+    Ok(page)
+}
+
+async fn confirm_forget(State(w): State<Web>, headers: HeaderMap) -> PageResult {
+    let Some((_, s)) = session(&w, &headers) else {
+        return Ok(activation_page(Banner::None));
+    };
+    let body = confirm(
+        &format!("Forget the scanner “{}”?", s.device.name),
+        "This browser stops being this scanner now: its key is dropped and cannot be recovered. To use it again, register a new device in the console and activate it with the new code. Enrolled palms are not affected.",
+        "/scanner/forget",
+        &[],
+        "Yes, forget this scanner",
         "/scanner",
-        &[session_cookie(&w.st, COOKIE, "", "/scanner")],
+    );
+    Ok(page_response(
+        StatusCode::OK,
+        layout("Scanner", Section::Scanner, &body),
     ))
 }
 
+async fn forget(State(w): State<Web>, headers: HeaderMap, body: Bytes) -> PageResult {
+    let Some((id, s)) = session(&w, &headers) else {
+        return Ok(activation_page(Banner::None));
+    };
+    let f = form(&body).unwrap_or_default();
+    if field(&f, "confirm") != "yes" {
+        return Ok(hover_page(
+            &w,
+            &s,
+            &HashMap::new(),
+            Banner::Err("Nothing was forgotten: it was not confirmed.".into()),
+            "",
+        ));
+    }
+    w.scanners.remove(&id);
+    let mut page = activation_page(Banner::Ok(format!(
+        "The scanner “{}” was forgotten by this browser.",
+        s.device.name
+    )));
+    if let Ok(v) = session_cookie(&w.st, COOKIE, "", "/scanner").parse() {
+        page.headers_mut().append(axum::http::header::SET_COOKIE, v);
+    }
+    Ok(page)
+}
+
+/// The device and site names and the two modes.
 fn device_bar(s: &ScannerSession, kiosk: bool) -> String {
     let (a, b) = if kiosk {
         ("", r#" aria-current="page""#)
@@ -181,11 +240,18 @@ fn device_bar(s: &ScannerSession, kiosk: bool) -> String {
         (r#" aria-current="page""#, "")
     };
     format!(
-        r#"<div class="who"><p>Device <code id="device-id">{}</code> · site <code>{}</code></p>
-<form method="post" action="/scanner/forget"><button class="secondary" type="submit">Forget device</button></form></div>
+        r#"<p class="who-line"><strong id="device-name">{}</strong> at <strong id="site-name">{}</strong></p>
 <nav class="tabs" aria-label="Scanner modes"><a href="/scanner"{a}>Hover</a><a href="/scanner?mode=kiosk"{b}>Enrolment kiosk</a></nav>"#,
-        esc(&s.device.device_id),
-        esc(&s.device.site_id)
+        esc(&s.device.name),
+        esc(&s.device.site_name)
+    )
+}
+
+/// The way out of being a scanner, last on the page (a destructive action, confirmed first).
+fn forget_link(s: &ScannerSession) -> String {
+    format!(
+        r#"<p class="aside">Device id {} · <a href="/scanner/forget" id="forget-device">Forget this scanner…</a></p>"#,
+        short_id(&s.device.device_id)
     )
 }
 
@@ -202,24 +268,27 @@ fn sel(f: &HashMap<String, String>, name: &str, value: &str, default: &str) -> &
     }
 }
 
-/// The capture source fields shared by hover and kiosk forms.
+/// The capture source fields shared by hover and kiosk forms, folded away: the defaults give a
+/// working synthetic capture, so a person needs them only to try another palm or source.
 fn capture_fields(f: &HashMap<String, String>) -> String {
     let src = f.get("source").map(|s| s.as_str()).unwrap_or("synthetic");
     let chk = |v: &str| if src == v { " checked" } else { "" };
     format!(
-        r#"<fieldset class="capture"><legend>Palm</legend>
-<div class="radios" role="radiogroup" aria-label="Capture source">
+        r#"<details class="capture" id="capture-settings"><summary>Palm to present: <span id="capture-summary">{summary}</span></summary>
+<fieldset><legend>Where the palm picture comes from</legend>
+<div class="radios">
 <div class="check"><input type="radio" id="src-synth" name="source" value="synthetic"{c1}><label for="src-synth">Synthetic person</label></div>
 <div class="check"><input type="radio" id="src-upload" name="source" value="upload"{c2}><label for="src-upload">Upload images</label></div>
 <div class="check"><input type="radio" id="src-camera" name="source" value="camera"{c3}><label for="src-camera">Camera</label></div>
-</div>
+</div></fieldset>
 <div class="grid" data-source="synthetic">
-<div><label for="syn-seed">Population seed</label><input id="syn-seed" name="seed" type="number" min="0" value="{seed}" required></div>
-<div><label for="syn-id">Person number</label><input id="syn-id" name="identity" type="number" min="1" max="100000" value="{ident}" required></div>
+<p class="hint wide">A synthetic person is drawn by the server from these numbers: the same numbers always give the same palm, so no real person's data is needed.</p>
+<div><label for="syn-id">Person number</label><input id="syn-id" name="identity" type="number" min="1" max="100000" value="{ident}" aria-describedby="syn-id-hint" required><span class="hint" id="syn-id-hint">Which synthetic person (1 to 100000).</span></div>
 <div><label for="syn-hand">Hand</label><select id="syn-hand" name="hand"><option value="right"{hr}>right</option><option value="left"{hl}>left</option></select></div>
-<div><label for="syn-session">Visit (session)</label><input id="syn-session" name="session" type="number" min="1" max="9" value="{session}" required></div>
-<div><label for="syn-capture">Capture number</label><input id="syn-capture" name="capture" type="number" min="0" max="999" value="{capture}" required></div>
+<div><label for="syn-session">Visit number</label><input id="syn-session" name="session" type="number" min="1" max="9" value="{session}" aria-describedby="syn-session-hint" required><span class="hint" id="syn-session-hint">A new visit is another day: other light and pose (1 to 9).</span></div>
+<div><label for="syn-capture">Photo number</label><input id="syn-capture" name="capture" type="number" min="0" max="999" value="{capture}" aria-describedby="syn-capture-hint" required><span class="hint" id="syn-capture-hint">Another photo in the same visit (0 to 999).</span></div>
 <div><label for="syn-difficulty">Conditions</label><select id="syn-difficulty" name="difficulty"><option value="easy"{de}>easy</option><option value="realistic"{dr}>realistic</option><option value="hard"{dh}>hard</option></select></div>
+<div><label for="syn-seed">Population number</label><input id="syn-seed" name="seed" type="number" min="0" value="{seed}" aria-describedby="syn-seed-hint" required><span class="hint" id="syn-seed-hint">Another number draws a different set of people.</span></div>
 </div>
 <div class="grid" data-source="upload">
 <div><label for="up-visible">Visible-light image</label><input id="up-visible" type="file" accept="image/*" data-b64="visible_b64"></div>
@@ -234,7 +303,8 @@ fn capture_fields(f: &HashMap<String, String>) -> String {
 </div>
 <div data-source="upload camera"><label for="up-hand">Hand shown</label><select id="up-hand" name="upload_hand"><option value="right">right</option><option value="left">left</option></select></div>
 <input type="hidden" name="visible_b64" id="visible_b64"><input type="hidden" name="nir_b64" id="nir_b64">
-</fieldset>"#,
+</details>"#,
+        summary = esc(&capture_summary(f)),
         c1 = chk("synthetic"),
         c2 = chk("upload"),
         c3 = chk("camera"),
@@ -250,7 +320,24 @@ fn capture_fields(f: &HashMap<String, String>) -> String {
     )
 }
 
+/// One line for the folded capture settings: what will be presented.
+fn capture_summary(f: &HashMap<String, String>) -> String {
+    let get = |k: &str, d: &'static str| f.get(k).map(|s| s.as_str()).unwrap_or(d).to_string();
+    match get("source", "synthetic").as_str() {
+        "upload" => "uploaded images".into(),
+        "camera" => "camera photo".into(),
+        _ => format!(
+            "synthetic person {}, {} hand, visit {}, photo {}",
+            get("identity", "1"),
+            get("hand", "right"),
+            get("session", "1"),
+            get("capture", "0")
+        ),
+    }
+}
+
 fn hover_page(
+    w: &Web,
     s: &ScannerSession,
     f: &HashMap<String, String>,
     banner: Banner,
@@ -258,36 +345,39 @@ fn hover_page(
 ) -> Response {
     let purpose = f.get("purpose").map(|s| s.as_str()).unwrap_or("payment");
     let mut opts = String::new();
-    for (v, l) in [
-        ("payment", "Pay"),
-        ("entry", "Enter (door)"),
-        ("loyalty", "Loyalty"),
-        ("age", "Prove age"),
-    ] {
+    for v in ["payment", "entry", "loyalty", "age"] {
         let _ = write!(
             opts,
-            r#"<option value="{v}"{}>{l}</option>"#,
-            if v == purpose { " selected" } else { "" }
+            r#"<option value="{v}"{}>{}</option>"#,
+            if v == purpose { " selected" } else { "" },
+            say(v)
         );
     }
+    // Before anyone is enrolled a hover can only fail: say where to start.
+    let first_run = if w.st.bio.is_empty() {
+        r#"<p class="hint first-run" id="first-run">No palm is enrolled yet. Start at the <a href="/scanner?mode=kiosk">enrolment kiosk</a>, then come back here to hover.</p>"#
+    } else {
+        ""
+    };
     let body = format!(
-        r#"{bar}{banner}{result}<section class="panel" aria-labelledby="hover-h"><h2 id="hover-h">Hover a palm</h2>
-<form method="post" action="/scanner/hover" class="stack" data-capture>
-<div class="grid">
+        r#"{bar}{banner}<section class="panel" aria-labelledby="hover-h"><h2 id="hover-h">Hover a palm</h2>{first_run}
+<form method="post" action="/scanner/hover" class="stack wide" data-capture>
+<div class="grid tight">
 <div><label for="purpose">Purpose</label><select id="purpose" name="purpose">{opts}</select></div>
 <div data-purpose="payment"><label for="amount">Amount</label><input id="amount" name="amount" inputmode="decimal" value="{amount}"></div>
 <div data-purpose="payment"><label for="currency">Currency</label><input id="currency" name="currency" maxlength="3" value="{currency}"></div>
 <div data-purpose="entry"><label for="door">Door</label><input id="door" name="door" maxlength="64" value="{door}"></div>
 </div>
-{fields}
 <button type="submit" class="big" id="hover-button">Hover</button>
-</form></section>"#,
+{fields}
+</form></section>{result}{forget}"#,
         bar = device_bar(s, false),
         banner = banner.html(),
         amount = prev(f, "amount", "12.50"),
         currency = prev(f, "currency", "EUR"),
         door = prev(f, "door", "Main entrance"),
         fields = capture_fields(f),
+        forget = forget_link(s),
     );
     page_response(StatusCode::OK, layout("Scanner", Section::Scanner, &body))
 }
@@ -384,7 +474,7 @@ async fn capture_from(f: &HashMap<String, String>) -> Result<Capture, String> {
                 _ => palmsig_synth::Difficulty::Realistic,
             };
             let label = format!(
-                "synthetic person {subject} (seed {seed}), {} hand, visit {session}, capture {index}, {} conditions",
+                "synthetic person {subject} (population {seed}), {} hand, visit {session}, photo {index}, {} conditions",
                 hand.as_str(),
                 difficulty.as_str()
             );
@@ -421,45 +511,57 @@ async fn masked_phone(w: &Web, event_id: &str) -> Option<String> {
     Some(super::html::mask_phone(&p.phone))
 }
 
-/// The decision in words, and whether it is a "yes".
+/// The decision in plain words (escaped), and whether it is a "yes".
 fn decision(r: &Value) -> (String, bool) {
     let s = |k: &str| r[k].as_str().unwrap_or("").to_string();
-    let amount = match (r["amount"].as_i64(), r["currency"].as_str()) {
-        (Some(a), Some(c)) => money(a, c),
-        _ => String::new(),
-    };
-    match s("outcome").as_str() {
+    let outcome = s("outcome");
+    let head = esc(say(&outcome));
+    let reason = esc(say(&s("reason")));
+    match outcome.as_str() {
         "authorized" => (
             format!(
-                "Payment authorized: {amount} with {} •••• {}",
+                "{head}: {} with {} •••• {}",
+                match (r["amount"].as_i64(), r["currency"].as_str()) {
+                    (Some(a), Some(c)) => money(a, c),
+                    _ => String::new(),
+                },
                 esc(r["card"]["brand"].as_str().unwrap_or("card")),
                 esc(r["card"]["last4"].as_str().unwrap_or(""))
             ),
             true,
         ),
-        "declined" => (format!("Payment declined: {}", esc(&s("reason"))), false),
-        "granted" => (
-            format!("Door opens (badge {})", esc(&s("badge_number"))),
-            true,
-        ),
-        "denied" => (format!("Entry denied: {}", esc(&s("reason"))), false),
-        "linked" => (format!("Loyalty card {}", esc(&s("loyalty_id"))), true),
-        "not_linked" => ("No loyalty card linked at this store".into(), false),
+        "declined" | "denied" => (format!("{head}: {reason}"), false),
+        "granted" => (format!("{head} (badge {})", esc(&s("badge_number"))), true),
+        "linked" => (format!("{head}: {}", esc(&s("loyalty_id"))), true),
         "verified" => (
             format!(
-                "Age verified: over 18 {}, over 21 {}",
+                "{head}: over 18 {}, over 21 {}",
                 if r["over_18"] == true { "yes" } else { "no" },
                 if r["over_21"] == true { "yes" } else { "no" }
             ),
             r["over_18"] == true,
         ),
-        "not_verified" => ("Age not verified for this person".into(), false),
         "no_consent" => (
-            format!("Recognised, but no consent for {}", esc(&s("purpose"))),
+            format!("{head} ({})", esc(&say(&s("purpose")).to_lowercase())),
             false,
         ),
-        "no_match" => ("Palm not recognised".into(), false),
-        o => (esc(o), false),
+        _ => (head, false),
+    }
+}
+
+/// What to do next after a "no", in plain words (HTML).
+fn next_step(outcome: &str) -> &'static str {
+    match outcome {
+        "no_match" => {
+            r#"<p class="hint" id="result-next">Not enrolled yet? Enrol the palm at the <a href="/scanner?mode=kiosk">enrolment kiosk</a> first. Enrolled already? Hover again, holding the hand flat and still.</p>"#
+        }
+        "no_consent" => {
+            r#"<p class="hint" id="result-next">The person can allow this use at <a href="/account">My palm</a>.</p>"#
+        }
+        "declined" | "not_linked" => {
+            r#"<p class="hint" id="result-next">The person can add a card or a loyalty link at <a href="/account">My palm</a>.</p>"#
+        }
+        _ => "",
     }
 }
 
@@ -471,6 +573,7 @@ async fn hover(State(w): State<Web>, headers: HeaderMap, body: Bytes) -> PageRes
     };
     let Some(f) = form(&body) else {
         return Ok(hover_page(
+            &w,
             &s,
             &HashMap::new(),
             Banner::Err("The form could not be read.".into()),
@@ -482,9 +585,13 @@ async fn hover(State(w): State<Web>, headers: HeaderMap, body: Bytes) -> PageRes
     if purpose == "payment" {
         let Some(a) = parse_amount(field(&f, "amount")) else {
             return Ok(hover_page(
+                &w,
                 &s,
                 &f,
-                Banner::Err("The amount must be a positive number like 12.50.".into()),
+                Banner::Field(
+                    "amount",
+                    "The amount must be a positive number like 12.50.".into(),
+                ),
                 "",
             ));
         };
@@ -496,7 +603,7 @@ async fn hover(State(w): State<Web>, headers: HeaderMap, body: Bytes) -> PageRes
     }
     let cap = match capture_from(&f).await {
         Ok(c) => c,
-        Err(m) => return Ok(hover_page(&s, &f, Banner::Err(m), "")),
+        Err(m) => return Ok(hover_page(&w, &s, &f, Banner::Err(m), "")),
     };
     if let Value::Object(m) = cap.json() {
         for (k, v) in m {
@@ -511,33 +618,42 @@ async fn hover(State(w): State<Web>, headers: HeaderMap, body: Bytes) -> PageRes
             Some(&req),
         )
         .await?;
+    let result = hover_result(&w, &r, &cap).await;
+    Ok(hover_page(&w, &s, &f, Banner::None, &result))
+}
+
+/// The result panel of a hover: the decision in plain words, who (masked), what to do next.
+async fn hover_result(w: &Web, r: &super::Reply, cap: &Capture) -> String {
     let latency = format!("{:.0} ms", r.ms);
-    let result = if r.ok() {
-        let (text, yes) = decision(&r.body);
-        let phone = match r.body["event_id"].as_str() {
-            Some(e) if r.body["matched"] == true => masked_phone(&w, e).await,
-            _ => None,
-        };
-        format!(
-            r#"<section class="panel result {cls}" aria-labelledby="result-h" id="result" data-outcome="{outcome}"><h2 id="result-h">{text}</h2>
-<dl class="facts"><dt>Person</dt><dd id="result-phone">{phone}</dd><dt>Outcome</dt><dd><code>{outcome}</code></dd><dt>Server time</dt><dd id="result-latency">{latency}</dd><dt>Event</dt><dd><code>{event}</code></dd></dl>{preview}</section>"#,
-            cls = if yes { "yes" } else { "no" },
-            outcome = esc(r.body["outcome"].as_str().unwrap_or("")),
-            phone = phone.map(|p| esc(&p)).unwrap_or_else(|| "—".into()),
-            event = esc(r.body["event_id"].as_str().unwrap_or("")),
-            preview = cap.preview(),
-        )
-    } else {
+    if !r.ok() {
         // A refused capture (422 with the quality reason) or a refused request.
-        format!(
-            r#"<section class="panel result no" aria-labelledby="result-h" id="result" data-outcome="refused" data-reason="{code}"><h2 id="result-h">Capture refused</h2>
-<dl class="facts"><dt>Reason</dt><dd id="result-reason"><code>{code}</code> {msg}</dd><dt>Server time</dt><dd id="result-latency">{latency}</dd></dl>{preview}</section>"#,
+        let msg = words(r.code())
+            .map(str::to_string)
+            .unwrap_or_else(|| r.message());
+        return format!(
+            r#"<section class="panel result no" aria-labelledby="result-h" id="result" role="status" tabindex="-1" data-outcome="refused" data-reason="{code}" data-title="Capture refused"><h2 id="result-h">Capture refused</h2>
+<p id="result-reason">{msg}</p><dl class="facts"><dt>Server time</dt><dd id="result-latency">{latency}</dd></dl>{preview}</section>"#,
             code = esc(r.code()),
-            msg = esc(&r.message()),
+            msg = esc(&msg),
             preview = cap.preview(),
-        )
+        );
+    }
+    let (text, yes) = decision(&r.body);
+    let outcome = r.body["outcome"].as_str().unwrap_or("");
+    let phone = match r.body["event_id"].as_str() {
+        Some(e) if r.body["matched"] == true => masked_phone(w, e).await,
+        _ => None,
     };
-    Ok(hover_page(&s, &f, Banner::None, &result))
+    format!(
+        r#"<section class="panel result {cls}" aria-labelledby="result-h" id="result" role="status" tabindex="-1" data-outcome="{outcome}" data-title="{text}"><h2 id="result-h">{text}</h2>{next}
+<dl class="facts"><dt>Person</dt><dd id="result-phone">{phone}</dd><dt>Server time</dt><dd id="result-latency">{latency}</dd><dt>Event</dt><dd>{event}</dd></dl>{preview}</section>"#,
+        cls = if yes { "yes" } else { "no" },
+        outcome = esc(outcome),
+        next = next_step(outcome),
+        phone = phone.map(|p| esc(&p)).unwrap_or_else(|| "—".into()),
+        event = short_id(r.body["event_id"].as_str().unwrap_or("")),
+        preview = cap.preview(),
+    )
 }
 
 // ---------------------------------------------------------------- kiosk
@@ -552,6 +668,29 @@ fn kiosk_page(
 ) -> Response {
     let k = s.kiosk.as_ref();
     let step = k.map(|k| k.step).unwrap_or(Step::Phone);
+    let content = match (step, k) {
+        (Step::Phone, _) | (_, None) => phone_step(),
+        (Step::Code, Some(k)) => code_step(w, k),
+        (Step::Card, Some(_)) => card_step(w),
+        (Step::Consent, Some(_)) => consent_step(),
+        (Step::Captures, Some(k)) => captures_step(k, f),
+    };
+    let cancel = if k.is_some() {
+        r#"<form method="post" action="/scanner/kiosk"><input type="hidden" name="op" value="cancel"><button type="submit" class="link" id="kiosk-cancel">Start over (nothing is kept)</button></form>"#
+    } else {
+        ""
+    };
+    let body = format!(
+        r#"{bar}{banner}{extra}<section class="panel" aria-labelledby="kiosk-h"><h2 id="kiosk-h">Enrol a palm</h2>{progress}{content}{cancel}</section>{forget}"#,
+        bar = device_bar(s, true),
+        banner = banner.html(),
+        progress = progress(step),
+        forget = forget_link(s),
+    );
+    page_response(StatusCode::OK, layout("Scanner", Section::Scanner, &body))
+}
+
+fn progress(step: Step) -> String {
     let steps = [
         (Step::Phone, "Phone"),
         (Step::Code, "Code"),
@@ -559,71 +698,123 @@ fn kiosk_page(
         (Step::Consent, "Consent"),
         (Step::Captures, "Palm"),
     ];
-    let mut progress = String::from(r#"<ol class="steps" aria-label="Enrolment steps">"#);
+    let mut out = String::from(r#"<ol class="steps" aria-label="Enrolment steps">"#);
     for (st, label) in steps {
         let cur = if st == step {
             r#" aria-current="step""#
         } else {
             ""
         };
-        let _ = write!(progress, "<li{cur}>{label}</li>");
+        let _ = write!(out, "<li{cur}>{label}</li>");
     }
-    progress.push_str("</ol>");
-    let content = match (step, k) {
-        (Step::Phone, _) | (_, None) => r#"<form method="post" action="/scanner/kiosk" class="stack"><input type="hidden" name="op" value="phone">
-<label for="kiosk-phone">Phone number (international form)</label><input id="kiosk-phone" name="phone" type="tel" autocomplete="tel" placeholder="+41 79 123 45 67" required>
+    out.push_str("</ol>");
+    out
+}
+
+fn phone_step() -> String {
+    r#"<form method="post" action="/scanner/kiosk" class="stack"><input type="hidden" name="op" value="phone">
+<label for="kiosk-phone">Phone number (international form)</label><input id="kiosk-phone" name="phone" type="tel" autocomplete="tel" placeholder="+41 79 123 45 67" aria-describedby="kiosk-phone-hint" required>
+<p class="hint" id="kiosk-phone-hint">A one-time code is sent to it. The number signs the person in to My palm later.</p>
 <button type="submit">Send code</button></form>"#
-            .to_string(),
-        (Step::Code, Some(k)) => format!(
-            r#"<p>A code was sent to <strong>{p}</strong>.</p>{dev}<form method="post" action="/scanner/kiosk" class="stack"><input type="hidden" name="op" value="code">
+        .to_string()
+}
+
+fn code_step(w: &Web, k: &Kiosk) -> String {
+    format!(
+        r#"<p>A code was sent to <strong>{p}</strong>.</p>{dev}<form method="post" action="/scanner/kiosk" class="stack"><input type="hidden" name="op" value="code">
 <label for="kiosk-code">One-time code</label><input id="kiosk-code" name="code" inputmode="numeric" autocomplete="one-time-code" required>
 <button type="submit">Confirm</button></form>"#,
-            p = esc(&k.phone),
-            dev = dev_code_html(&w.st, &k.phone)
-        ),
-        (Step::Card, Some(_)) => r#"<form method="post" action="/scanner/kiosk" class="grid"><input type="hidden" name="op" value="card">
+        p = esc(&k.phone),
+        dev = dev_code_html(&w.st, &k.phone)
+    )
+}
+
+fn card_step(w: &Web) -> String {
+    format!(
+        r#"<form method="post" action="/scanner/kiosk" class="grid"><input type="hidden" name="op" value="card">
 <div><label for="kiosk-card">Card number</label><input id="kiosk-card" name="number" inputmode="numeric" autocomplete="cc-number"></div>
-<div><label for="kiosk-month">Expiry month</label><input id="kiosk-month" name="exp_month" type="number" min="1" max="12"></div>
-<div><label for="kiosk-year">Expiry year</label><input id="kiosk-year" name="exp_year" type="number" min="2000" max="2100"></div>
-<div class="end row"><button type="submit">Add card</button><button type="submit" name="skip" value="1" class="secondary">No card</button></div></form>"#
-            .to_string(),
-        (Step::Consent, Some(_)) => r#"<form method="post" action="/scanner/kiosk" class="stack"><input type="hidden" name="op" value="consent">
-<fieldset><legend>The palm may be used to</legend>
-<div class="check"><input type="checkbox" id="k-payment" name="payment" value="on" checked><label for="k-payment">Pay</label></div>
-<div class="check"><input type="checkbox" id="k-entry" name="entry" value="on"><label for="k-entry">Open doors</label></div>
-<div class="check"><input type="checkbox" id="k-loyalty" name="loyalty" value="on"><label for="k-loyalty">Show the loyalty card</label></div>
-<div class="check"><input type="checkbox" id="k-age" name="age" value="on"><label for="k-age">Prove age (over 18 / 21 only)</label></div></fieldset>
+<div><label for="kiosk-month">Expiry month</label><input id="kiosk-month" name="exp_month" inputmode="numeric" maxlength="2" aria-describedby="kiosk-month-hint"><span class="hint" id="kiosk-month-hint">1 to 12</span></div>
+<div><label for="kiosk-year">Expiry year</label><input id="kiosk-year" name="exp_year" inputmode="numeric" maxlength="4" aria-describedby="kiosk-year-hint"><span class="hint" id="kiosk-year-hint">Four digits, e.g. {y}</span></div>
+<div class="end row"><button type="submit">Add card</button><button type="submit" name="skip" value="1" class="secondary">No card</button></div></form>"#,
+        y = year_now(w) + 3
+    )
+}
+
+fn consent_step() -> String {
+    let mut boxes = String::new();
+    for (p, label, means) in PURPOSES {
+        let _ = write!(
+            boxes,
+            r#"<div class="check"><input type="checkbox" id="k-{p}" name="{p}" value="on" aria-describedby="k-{p}-means"><label for="k-{p}">{label}</label></div><p class="hint means" id="k-{p}-means">{}</p>"#,
+            esc(means)
+        );
+    }
+    format!(
+        r#"<form method="post" action="/scanner/kiosk" class="stack"><input type="hidden" name="op" value="consent">
+<fieldset><legend>The person allows the palm to be used to (choose at least one)</legend>{boxes}
+<p class="hint">Nothing is chosen for the person. Each use can be changed or withdrawn at any time at My palm.</p></fieldset>
 <fieldset><legend>Checked by staff (optional)</legend><div class="grid">
 <div><label for="k-birth">Birth date from an ID document</label><input id="k-birth" name="birth_date" type="date"></div>
 <div><label for="k-badge">Badge number at this store</label><input id="k-badge" name="badge_number" maxlength="64"></div>
 <div><label for="k-loyalty-id">Loyalty number at this store</label><input id="k-loyalty-id" name="loyalty_id" maxlength="64"></div></div></fieldset>
 <button type="submit">Continue</button></form>"#
-            .to_string(),
-        (Step::Captures, Some(k)) => {
-            let mut counts = String::new();
-            for h in ["right", "left"] {
-                let n = k.captures.get(h).copied().unwrap_or(0);
-                let _ = write!(counts, r#"<li>{h} hand: <strong data-hand="{h}">{n}</strong> of {} needed</li>"#, crate::params::MIN_CAPTURES_PER_HAND);
-            }
-            format!(
-                r#"<ul class="counts">{counts}</ul>
-<form method="post" action="/scanner/kiosk" class="stack" data-capture><input type="hidden" name="op" value="capture">{fields}<button type="submit" id="capture-button">Capture</button></form>
-<form method="post" action="/scanner/kiosk"><input type="hidden" name="op" value="complete"><button type="submit" class="big" id="complete-button">Finish enrolment</button></form>"#,
-                fields = capture_fields(f)
-            )
+    )
+}
+
+/// Counters only for the hands being enrolled: a second hand is optional.
+fn captures_step(k: &Kiosk, f: &HashMap<String, String>) -> String {
+    let need = crate::params::MIN_CAPTURES_PER_HAND;
+    let mut counts = String::new();
+    for h in ["right", "left"] {
+        let n = k.captures.get(h).copied().unwrap_or(0);
+        if n == 0 {
+            continue;
         }
-    };
-    let cancel = if k.is_some() {
-        r#"<form method="post" action="/scanner/kiosk"><input type="hidden" name="op" value="cancel"><button type="submit" class="link">Start over</button></form>"#
-    } else {
-        ""
-    };
-    let body = format!(
-        r#"{bar}{banner}{extra}<section class="panel" aria-labelledby="kiosk-h"><h2 id="kiosk-h">Enrol a palm</h2>{progress}{content}{cancel}</section>"#,
-        bar = device_bar(s, true),
-        banner = banner.html(),
-    );
-    page_response(StatusCode::OK, layout("Scanner", Section::Scanner, &body))
+        let state = if n >= need {
+            "enough".to_string()
+        } else {
+            format!("{} more needed", need - n)
+        };
+        let _ = write!(
+            counts,
+            r#"<li>{h} hand: <strong data-hand="{h}">{n}</strong> photo{} ({state})</li>"#,
+            if n == 1 { "" } else { "s" }
+        );
+    }
+    if counts.is_empty() {
+        let _ = write!(
+            counts,
+            "<li>No photo yet: {need} photos of one hand are needed (a second hand is optional).</li>"
+        );
+    }
+    format!(
+        r#"<ul class="counts" id="capture-counts">{counts}</ul>
+<form method="post" action="/scanner/kiosk" class="stack wide" data-capture><input type="hidden" name="op" value="capture"><button type="submit" class="big" id="capture-button">Take a photo of the palm</button>{fields}</form>
+<form method="post" action="/scanner/kiosk"><input type="hidden" name="op" value="complete"><button type="submit" id="complete-button">Finish enrolment</button></form>"#,
+        fields = capture_fields(f)
+    )
+}
+
+fn year_now(w: &Web) -> i32 {
+    use chrono::Datelike;
+    chrono::DateTime::from_timestamp_millis(w.st.now())
+        .map(|t| t.year())
+        .unwrap_or(2026)
+}
+
+/// One step of the kiosk: the banner to show and any extra HTML (a preview, the result).
+struct Answer {
+    banner: Banner,
+    extra: String,
+}
+
+impl From<Banner> for Answer {
+    fn from(banner: Banner) -> Self {
+        Answer {
+            banner,
+            extra: String::new(),
+        }
+    }
 }
 
 async fn kiosk(State(w): State<Web>, headers: HeaderMap, body: Bytes) -> PageResult {
@@ -642,203 +833,293 @@ async fn kiosk(State(w): State<Web>, headers: HeaderMap, body: Bytes) -> PageRes
         ));
     };
     let dev = s.device.clone();
-    let op = field(&f, "op");
     let mut refill = f.clone();
-    let mut extra = String::new();
-    let banner = match (op, s.kiosk.clone()) {
-        ("cancel", _) => {
-            s.kiosk = None;
-            Banner::Ok("Enrolment cancelled; nothing was kept.".into())
+    let answer = match (field(&f, "op"), s.kiosk.take()) {
+        ("cancel", _) => Banner::Ok("Enrolment cancelled; nothing was kept.".into()).into(),
+        ("phone", _) => start(&w, &dev, &f, &mut s.kiosk).await?,
+        (_, None) => Banner::Err("Start with the phone number.".into()).into(),
+        (op, Some(mut k)) => {
+            let a = match (op, k.step) {
+                ("code", Step::Code) => verify(&w, &dev, &f, &mut k).await?,
+                ("card", Step::Card) => card(&w, &dev, &f, &mut k).await?,
+                ("consent", Step::Consent) => consent(&w, &dev, &f, &mut k).await?,
+                ("capture", Step::Captures) => capture(&w, &dev, &f, &mut k, &mut refill).await?,
+                ("complete", Step::Captures) => return complete(&w, sid, s, k).await,
+                _ => Banner::Err("That step is not the current one.".into()).into(),
+            };
+            s.kiosk = Some(k);
+            a
         }
-        ("phone", _) => {
-            let r = w
-                .api(
-                    Method::POST,
-                    "/v1/device/enrolments",
-                    Auth::Device(&dev),
-                    Some(&json!({"phone": field(&f, "phone")})),
-                )
-                .await?;
-            if r.ok() {
-                s.kiosk = Some(Kiosk {
-                    step: Step::Code,
-                    enrolment_id: r.body["enrolment_id"].as_str().unwrap_or("").to_string(),
-                    phone: crate::otp::normalize_e164(field(&f, "phone")).unwrap_or_default(),
-                    captures: HashMap::new(),
-                });
-                Banner::None
-            } else {
-                Banner::Err(r.message())
-            }
-        }
-        (_, None) => Banner::Err("Start with the phone number.".into()),
-        ("code", Some(mut k)) => {
-            let path = format!("/v1/device/enrolments/{}/verify", k.enrolment_id);
-            let r = w
-                .api(
-                    Method::POST,
-                    &path,
-                    Auth::Device(&dev),
-                    Some(&json!({"code": field(&f, "code")})),
-                )
-                .await?;
-            if r.ok() {
-                k.step = Step::Card;
-                s.kiosk = Some(k);
-                Banner::Ok("Phone confirmed.".into())
-            } else {
-                Banner::Err(r.message())
-            }
-        }
-        ("card", Some(mut k)) => {
-            if field(&f, "skip") == "1" {
-                k.step = Step::Consent;
-                s.kiosk = Some(k);
-                Banner::Ok("No card: palm payments will be declined until one is added.".into())
-            } else {
-                match (
-                    field(&f, "exp_month").parse::<u32>(),
-                    field(&f, "exp_year").parse::<i32>(),
-                ) {
-                    (Ok(m), Ok(y)) => {
-                        let number: String = field(&f, "number")
-                            .chars()
-                            .filter(|c| !c.is_whitespace() && *c != '-')
-                            .collect();
-                        let path = format!("/v1/device/enrolments/{}/card", k.enrolment_id);
-                        let r = w
-                            .api(
-                                Method::POST,
-                                &path,
-                                Auth::Device(&dev),
-                                Some(&json!({"number": number, "exp_month": m, "exp_year": y})),
-                            )
-                            .await?;
-                        if r.ok() {
-                            k.step = Step::Consent;
-                            let msg = format!(
-                                "Card {} •••• {} added.",
-                                r.body["brand"].as_str().unwrap_or("card"),
-                                r.body["last4"].as_str().unwrap_or("")
-                            );
-                            s.kiosk = Some(k);
-                            Banner::Ok(msg)
-                        } else {
-                            Banner::Err(r.message())
-                        }
-                    }
-                    _ => Banner::Err("Expiry month and year must be numbers.".into()),
-                }
-            }
-        }
-        ("consent", Some(mut k)) => {
-            let mut c = serde_json::Map::new();
-            for p in ["payment", "entry", "loyalty", "age"] {
-                c.insert(p.into(), json!(f.contains_key(p)));
-            }
-            let path = format!("/v1/device/enrolments/{}/consents", k.enrolment_id);
-            let r = w
-                .api(
-                    Method::POST,
-                    &path,
-                    Auth::Device(&dev),
-                    Some(&Value::Object(c)),
-                )
-                .await?;
-            if !r.ok() {
-                Banner::Err(r.message())
-            } else {
-                let mut attrs = serde_json::Map::new();
-                for a in ["birth_date", "badge_number", "loyalty_id"] {
-                    if !field(&f, a).is_empty() {
-                        attrs.insert(a.into(), json!(field(&f, a)));
-                    }
-                }
-                let r2 = if attrs.is_empty() {
-                    None
-                } else {
-                    let path = format!("/v1/device/enrolments/{}/attributes", k.enrolment_id);
-                    Some(
-                        w.api(
-                            Method::POST,
-                            &path,
-                            Auth::Device(&dev),
-                            Some(&Value::Object(attrs)),
-                        )
-                        .await?,
-                    )
-                };
-                match r2 {
-                    Some(r2) if !r2.ok() => Banner::Err(r2.message()),
-                    _ => {
-                        k.step = Step::Captures;
-                        s.kiosk = Some(k);
-                        Banner::Ok("Consents saved. Now hover the palm a few times.".into())
-                    }
-                }
-            }
-        }
-        ("capture", Some(mut k)) if k.step == Step::Captures => match capture_from(&f).await {
-            Err(m) => Banner::Err(m),
-            Ok(cap) => {
-                let path = format!("/v1/device/enrolments/{}/captures", k.enrolment_id);
-                let r = w
-                    .api(Method::POST, &path, Auth::Device(&dev), Some(&cap.json()))
-                    .await?;
-                extra = format!(
-                    r#"<section class="panel" aria-label="Last capture">{}</section>"#,
-                    cap.preview()
-                );
-                if r.ok() {
-                    let hand = if cap.hand == Hand::Left {
-                        "left"
-                    } else {
-                        "right"
-                    };
-                    let n = r.body["captures"].as_u64().unwrap_or(0) as usize;
-                    k.captures.insert(hand, n);
-                    s.kiosk = Some(k);
-                    if let Ok(c) = field(&f, "capture").parse::<u32>() {
-                        refill.insert("capture".into(), (c + 1).to_string());
-                    }
-                    Banner::Ok(format!("Capture accepted ({hand} hand, {n} so far)."))
-                } else {
-                    Banner::Err(format!("Capture refused: {} ({}).", r.message(), r.code()))
-                }
-            }
-        },
-        ("complete", Some(k)) if k.step == Step::Captures => {
-            let path = format!("/v1/device/enrolments/{}/complete", k.enrolment_id);
-            let r = w.api(Method::POST, &path, Auth::Device(&dev), None).await?;
-            if r.ok() {
-                s.kiosk = None;
-                let hands: Vec<String> = r.body["enrolled"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(|h| {
-                        format!(
-                            "{} hand ({} captures)",
-                            h["hand"].as_str().unwrap_or(""),
-                            h["captures"]
-                        )
-                    })
-                    .collect();
-                extra = format!(
-                    r#"<section class="panel result yes" id="enrolled" aria-labelledby="done-h"><h2 id="done-h">Enrolled: {}</h2><p>{}. The person can now hover to pay and manage the data at <a href="/account">My palm</a>.</p></section>"#,
-                    esc(&super::html::mask_phone(&k.phone)),
-                    esc(&hands.join(", "))
-                );
-                Banner::Ok("Enrolment complete.".into())
-            } else {
-                if r.code() == "duplicate_palm" {
-                    s.kiosk = None;
-                }
-                Banner::Err(r.message())
-            }
-        }
-        _ => Banner::Err("That step is not the current one.".into()),
     };
     w.scanners.update(&sid, s.clone());
-    Ok(kiosk_page(&w, &s, banner, &extra, &refill))
+    Ok(kiosk_page(&w, &s, answer.banner, &answer.extra, &refill))
+}
+
+async fn start(
+    w: &Web,
+    dev: &SimDevice,
+    f: &HashMap<String, String>,
+    kiosk: &mut Option<Kiosk>,
+) -> Result<Answer, PageError> {
+    let r = w
+        .api(
+            Method::POST,
+            "/v1/device/enrolments",
+            Auth::Device(dev),
+            Some(&json!({"phone": field(f, "phone")})),
+        )
+        .await?;
+    if !r.ok() {
+        return Ok(Banner::Field("kiosk-phone", r.message()).into());
+    }
+    *kiosk = Some(Kiosk {
+        step: Step::Code,
+        enrolment_id: r.body["enrolment_id"].as_str().unwrap_or("").to_string(),
+        phone: crate::otp::normalize_e164(field(f, "phone")).unwrap_or_default(),
+        card: false,
+        purposes: Vec::new(),
+        captures: HashMap::new(),
+    });
+    Ok(Banner::None.into())
+}
+
+async fn verify(
+    w: &Web,
+    dev: &SimDevice,
+    f: &HashMap<String, String>,
+    k: &mut Kiosk,
+) -> Result<Answer, PageError> {
+    let path = format!("/v1/device/enrolments/{}/verify", k.enrolment_id);
+    let r = w
+        .api(
+            Method::POST,
+            &path,
+            Auth::Device(dev),
+            Some(&json!({"code": field(f, "code")})),
+        )
+        .await?;
+    if !r.ok() {
+        return Ok(Banner::Field("kiosk-code", r.message()).into());
+    }
+    k.step = Step::Card;
+    Ok(Banner::Ok("Phone confirmed.".into()).into())
+}
+
+async fn card(
+    w: &Web,
+    dev: &SimDevice,
+    f: &HashMap<String, String>,
+    k: &mut Kiosk,
+) -> Result<Answer, PageError> {
+    if field(f, "skip") == "1" {
+        k.step = Step::Consent;
+        return Ok(Banner::Ok(
+            "No card: palm payments will be declined until one is added at My palm.".into(),
+        )
+        .into());
+    }
+    let (m, y) = match expiry(
+        field(f, "exp_month"),
+        field(f, "exp_year"),
+        year_now(w),
+        ("kiosk-month", "kiosk-year"),
+    ) {
+        Ok(v) => v,
+        Err(b) => return Ok(b.into()),
+    };
+    let path = format!("/v1/device/enrolments/{}/card", k.enrolment_id);
+    let r = w
+        .api(
+            Method::POST,
+            &path,
+            Auth::Device(dev),
+            Some(
+                &json!({"number": card_digits(field(f, "number")), "exp_month": m, "exp_year": y}),
+            ),
+        )
+        .await?;
+    if !r.ok() {
+        return Ok(Banner::Field("kiosk-card", r.message()).into());
+    }
+    k.step = Step::Consent;
+    k.card = true;
+    Ok(Banner::Ok(format!(
+        "Card {} •••• {} added.",
+        r.body["brand"].as_str().unwrap_or("card"),
+        r.body["last4"].as_str().unwrap_or("")
+    ))
+    .into())
+}
+
+/// The digits of a card number as typed (spaces and dashes dropped).
+pub(super) fn card_digits(s: &str) -> String {
+    s.chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .collect()
+}
+
+async fn consent(
+    w: &Web,
+    dev: &SimDevice,
+    f: &HashMap<String, String>,
+    k: &mut Kiosk,
+) -> Result<Answer, PageError> {
+    let chosen: Vec<&'static str> = PURPOSES
+        .iter()
+        .map(|p| p.0)
+        .filter(|p| f.contains_key(*p))
+        .collect();
+    if chosen.is_empty() {
+        return Ok(Banner::Field(
+            "k-payment",
+            "Choose at least one use the person allows: a palm is never stored without a purpose."
+                .into(),
+        )
+        .into());
+    }
+    let c: serde_json::Map<String, Value> = PURPOSES
+        .iter()
+        .map(|p| (p.0.to_string(), json!(chosen.contains(&p.0))))
+        .collect();
+    let path = format!("/v1/device/enrolments/{}/consents", k.enrolment_id);
+    let r = w
+        .api(
+            Method::POST,
+            &path,
+            Auth::Device(dev),
+            Some(&Value::Object(c)),
+        )
+        .await?;
+    if !r.ok() {
+        return Ok(Banner::Err(r.message()).into());
+    }
+    let attrs: serde_json::Map<String, Value> = ["birth_date", "badge_number", "loyalty_id"]
+        .iter()
+        .filter(|a| !field(f, a).is_empty())
+        .map(|a| (a.to_string(), json!(field(f, a))))
+        .collect();
+    if !attrs.is_empty() {
+        let path = format!("/v1/device/enrolments/{}/attributes", k.enrolment_id);
+        let r = w
+            .api(
+                Method::POST,
+                &path,
+                Auth::Device(dev),
+                Some(&Value::Object(attrs)),
+            )
+            .await?;
+        if !r.ok() {
+            return Ok(Banner::Err(r.message()).into());
+        }
+    }
+    k.purposes = chosen;
+    k.step = Step::Captures;
+    Ok(Banner::Ok("Consent saved. Now take a few photos of the palm.".into()).into())
+}
+
+async fn capture(
+    w: &Web,
+    dev: &SimDevice,
+    f: &HashMap<String, String>,
+    k: &mut Kiosk,
+    refill: &mut HashMap<String, String>,
+) -> Result<Answer, PageError> {
+    let cap = match capture_from(f).await {
+        Ok(c) => c,
+        Err(m) => return Ok(Banner::Err(m).into()),
+    };
+    let path = format!("/v1/device/enrolments/{}/captures", k.enrolment_id);
+    let r = w
+        .api(Method::POST, &path, Auth::Device(dev), Some(&cap.json()))
+        .await?;
+    let extra = format!(
+        r#"<section class="panel" aria-label="Last photo">{}</section>"#,
+        cap.preview()
+    );
+    let banner = if r.ok() {
+        let hand = if cap.hand == Hand::Left {
+            "left"
+        } else {
+            "right"
+        };
+        let n = r.body["captures"].as_u64().unwrap_or(0) as usize;
+        k.captures.insert(hand, n);
+        if let Ok(c) = field(f, "capture").parse::<u32>() {
+            refill.insert("capture".into(), (c + 1).to_string());
+        }
+        Banner::Ok(format!("Photo accepted ({hand} hand, {n} so far)."))
+    } else {
+        Banner::Err(format!("Photo refused: {}", r.message()))
+    };
+    Ok(Answer { banner, extra })
+}
+
+/// Finish: only with at least one purpose chosen; the answer says what the palm may now do.
+async fn complete(w: &Web, sid: String, mut s: ScannerSession, k: Kiosk) -> PageResult {
+    if k.purposes.is_empty() {
+        s.kiosk = Some(Kiosk {
+            step: Step::Consent,
+            ..k
+        });
+        w.scanners.update(&sid, s.clone());
+        let b = Banner::Err("Choose at least one use the person allows first.".into());
+        return Ok(kiosk_page(w, &s, b, "", &HashMap::new()));
+    }
+    let path = format!("/v1/device/enrolments/{}/complete", k.enrolment_id);
+    let r = w
+        .api(Method::POST, &path, Auth::Device(&s.device), None)
+        .await?;
+    if !r.ok() {
+        if r.code() != "duplicate_palm" {
+            s.kiosk = Some(k);
+        }
+        w.scanners.update(&sid, s.clone());
+        return Ok(kiosk_page(
+            w,
+            &s,
+            Banner::Err(r.message()),
+            "",
+            &HashMap::new(),
+        ));
+    }
+    w.scanners.update(&sid, s.clone());
+    let extra = enrolled_html(&k, &r.body);
+    Ok(kiosk_page(
+        w,
+        &s,
+        Banner::Ok("Enrolment complete.".into()),
+        &extra,
+        &HashMap::new(),
+    ))
+}
+
+fn enrolled_html(k: &Kiosk, body: &Value) -> String {
+    let hands: Vec<String> = body["enrolled"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|h| {
+            format!(
+                "{} hand ({} photos)",
+                h["hand"].as_str().unwrap_or(""),
+                h["captures"]
+            )
+        })
+        .collect();
+    let uses: Vec<String> = PURPOSES
+        .iter()
+        .filter(|p| k.purposes.contains(&p.0))
+        .map(|p| p.1.to_lowercase())
+        .collect();
+    let card_note = if k.purposes.contains(&"payment") && !k.card {
+        " Payments are declined until a card is added at My palm."
+    } else {
+        ""
+    };
+    format!(
+        r#"<section class="panel result yes" id="enrolled" role="status" tabindex="-1" aria-labelledby="done-h" data-title="Enrolled"><h2 id="done-h">Enrolled: {}</h2><p>{}. The palm may now be used to: {}.{card_note} The person sees and changes this at <a href="/account">My palm</a>.</p></section>"#,
+        esc(&super::html::mask_phone(&k.phone)),
+        esc(&hands.join(", ")),
+        esc(&uses.join(", ")),
+    )
 }
