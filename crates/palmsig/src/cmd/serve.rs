@@ -212,6 +212,9 @@ async fn serve(
         true => Some(palmsig_service::demo::prepare(&state, &args.data).await?),
         false => None,
     };
+    // Handlers first: the banner tells scripts the service is up, and a signal sent then must
+    // drain, not kill.
+    let stop = shutdown_signal()?;
     let addr = listener.local_addr()?;
     banner(&args, &state, addr, loaded, demo.as_ref());
     // Housekeeping: retention and nonce purge, hourly.
@@ -229,7 +232,6 @@ async fn serve(
                 .await;
         }
     });
-    let stop = shutdown_signal()?;
     axum::serve(listener, palmsig_service::app(state.clone()))
         .with_graceful_shutdown(stop)
         .await?;
@@ -279,19 +281,29 @@ fn banner(
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM (what service managers and containers send), after
-/// which axum stops accepting and drains the requests in flight. The handlers are installed
-/// before serving starts, so a SIGTERM right after startup is not the default kill.
+/// which axum stops accepting and drains the requests in flight. Both handlers are installed
+/// before the banner is printed, so a signal right after startup is not the default kill.
 fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    // Both streams are created here, not on first poll (`tokio::signal::ctrl_c()` only
+    // registers when polled, which left SIGINT fatal until serving began).
     #[cfg(unix)]
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .context("installing the SIGTERM handler")?;
+    let (mut term, mut int) = {
+        use tokio::signal::unix::{signal, SignalKind};
+        (
+            signal(SignalKind::terminate()).context("installing the SIGTERM handler")?,
+            signal(SignalKind::interrupt()).context("installing the SIGINT handler")?,
+        )
+    };
     Ok(async move {
         #[cfg(unix)]
-        let term = term.recv();
+        let (term, int) = (term.recv(), int.recv());
         #[cfg(not(unix))]
-        let term = std::future::pending::<Option<()>>();
+        let (term, int) = (
+            std::future::pending::<Option<()>>(),
+            tokio::signal::ctrl_c(),
+        );
         let name = tokio::select! {
-            _ = tokio::signal::ctrl_c() => "SIGINT",
+            _ = int => "SIGINT",
             _ = term => "SIGTERM",
         };
         tracing::info!(
