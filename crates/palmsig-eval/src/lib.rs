@@ -1,6 +1,6 @@
 //! Evaluation of a palm recognition engine on a dataset manifest (ISO/IEC 19795-1 terms).
 //!
-//! * [`Manifest`] — the dataset manifest (contract: `shared/manifest-format.md`), with typed
+//! * [`Manifest`] — the dataset manifest (contract: `docs/MANIFEST.md`), with typed
 //!   [`ManifestError`]s carrying line numbers; identity class = [`ClassKey`] (subject, hand).
 //! * [`EvalEngine`] — what is evaluated: capture → template or [`Failure`] (a failure to
 //!   acquire with a reason code), template × template → [`Scores`], probe × multi-capture

@@ -1,4 +1,4 @@
-//! The dataset manifest (contract: `shared/manifest-format.md`).
+//! The dataset manifest (contract: `docs/MANIFEST.md`).
 //!
 //! A CSV file, UTF-8 (a leading byte-order mark is skipped), comma-separated; the first
 //! non-comment line is the header; lines starting with `#` are comments. Required columns:

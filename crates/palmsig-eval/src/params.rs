@@ -1,7 +1,7 @@
 //! Every fixed number of the evaluation, with why it is what it is.
 
 /// FMR (and FPIR) targets reported, as powers of ten: `1e-2` … `1e-6`. The report keys are
-/// `"1e-<k>"` for these exponents (contract: `shared/manifest-format.md`).
+/// `"1e-<k>"` for these exponents (contract: `docs/MANIFEST.md`).
 pub const FMR_EXPONENTS: [u32; 5] = [2, 3, 4, 5, 6];
 
 /// FPIR targets of the open-set protocol (NIST FRVT style): `1e-2` and `1e-3`.

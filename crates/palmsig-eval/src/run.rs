@@ -161,7 +161,7 @@ pub struct Split {
     pub seed: Option<u64>,
 }
 
-/// `report.json` (contract keys first; see `shared/manifest-format.md`).
+/// `report.json` (contract keys first; see `docs/MANIFEST.md`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Report {
     /// `all-pairs`, `cross-session` or `open-set`.

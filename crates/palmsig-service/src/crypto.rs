@@ -86,6 +86,12 @@ pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// The id of a KEK created now, `kek-YYYYMMDDHHMMSS` (UTC): the one format of the first key
+/// and of every rotated one.
+pub fn new_kek_id() -> String {
+    format!("kek-{}", chrono::Utc::now().format("%Y%m%d%H%M%S"))
+}
+
 /// One key-encryption key.
 #[derive(Clone)]
 pub struct Kek {
@@ -367,10 +373,7 @@ impl Keyring {
         let mut ring = if path.exists() {
             Self::load(path)?
         } else {
-            let ring = Self::new(Kek::generate(format!(
-                "kek-{}",
-                chrono::Utc::now().format("%Y%m%d%H%M%S")
-            )));
+            let ring = Self::new(Kek::generate(new_kek_id()));
             ring.save(path)?;
             ring
         };

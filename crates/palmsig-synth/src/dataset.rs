@@ -1,4 +1,4 @@
-//! The dataset writer: `manifest.csv` (the `shared/manifest-format.md` contract), PNG pairs,
+//! The dataset writer: `manifest.csv` (the `docs/MANIFEST.md` contract), PNG pairs,
 //! `truth.jsonl` and `contact.png`.
 
 use std::io::Write;
@@ -187,6 +187,16 @@ fn downscale(img: &GrayImage, tw: usize) -> GrayImage {
 /// `truth.jsonl`, `contact.png`. Identities are rendered in parallel (rayon); the output is
 /// byte-identical for the same configuration whatever the thread count.
 pub fn write_dataset(cfg: &DatasetConfig, out_dir: &Path) -> Result<DatasetSummary, SynthError> {
+    write_dataset_with(cfg, out_dir, &|| {})
+}
+
+/// [`write_dataset`], calling `hand_done` (from the rendering threads) after each hand's
+/// captures are written: `2 x identities` calls in all, for a progress display.
+pub fn write_dataset_with(
+    cfg: &DatasetConfig,
+    out_dir: &Path,
+    hand_done: &(dyn Fn() + Sync),
+) -> Result<DatasetSummary, SynthError> {
     cfg.validate()?;
     let img_dir = out_dir.join("img");
     std::fs::create_dir_all(&img_dir).map_err(|source| SynthError::Io {
@@ -227,6 +237,7 @@ pub fn write_dataset(cfg: &DatasetConfig, out_dir: &Path) -> Result<DatasetSumma
                     truth: r.truth,
                 });
             }
+            hand_done();
             Ok((rows, tiles))
         })
         .collect();

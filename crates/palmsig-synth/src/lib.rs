@@ -32,7 +32,7 @@
 //!   palm-centre crop with a small residual misalignment; [`Truth`] holds pose, the finger
 //!   valleys V0–V3 and the ROI corners (ARCHITECTURE.md convention).
 //! * [`write_dataset`] with a [`DatasetConfig`] writes `manifest.csv` (the
-//!   `shared/manifest-format.md` contract), PNGs, `truth.jsonl` and `contact.png`.
+//!   `docs/MANIFEST.md` contract), PNGs, `truth.jsonl` and `contact.png`.
 //! * [`Difficulty`] / [`Preset`] — `easy`, `realistic`, `hard`.
 //! * [`SynthError`] — every error, with what was wrong.
 //!
@@ -91,7 +91,9 @@ mod render;
 pub mod stats;
 
 pub use capture::CaptureSpec;
-pub use dataset::{encode_png, render_for, write_dataset, DatasetConfig, DatasetSummary};
+pub use dataset::{
+    encode_png, render_for, write_dataset, write_dataset_with, DatasetConfig, DatasetSummary,
+};
 pub use hand::{Digit, HandShape, Posture};
 pub use identity::{Features, Identity};
 pub use params::{Difficulty, Preset};

@@ -61,6 +61,10 @@ pub const MIN_CLASS_SEPARATION: f32 = 0.06;
 /// Hand mask smaller than this fraction of the frame → "hand too far". Real full-hand captures
 /// cover 26–37 % (p10–p90); a third of the low end still leaves fingers ≥ ~8 px at working size.
 pub const MIN_HAND_FRACTION: f32 = 0.06;
+/// A blob too small for a hand that fills more than this fraction of its bounding box is refused
+/// as `no_hand`, not `hand_too_far`: a hand's outline with its fingers leaves gaps in its box
+/// (about 0.4-0.7 open or closed), a window bar, a button or a sheet of paper does not.
+pub const MAX_HAND_BOX_FILL: f32 = 0.85;
 /// Hand mask larger than this fraction of the frame → "hand too close" (fingers or palm edges
 /// then leave the frame; real captures stay below ~40 %).
 pub const MAX_HAND_FRACTION: f32 = 0.70;

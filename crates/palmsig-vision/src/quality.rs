@@ -72,9 +72,33 @@ pub fn check_exposure(img: &GrayImage) -> Result<ExposureStats, AcquireError> {
     Ok(s)
 }
 
+/// Fraction of its bounding box the mask covers (0 for an empty mask).
+pub fn box_fill(m: &HandMask) -> f32 {
+    let (mut x0, mut y0, mut x1, mut y1, mut n) = (usize::MAX, usize::MAX, 0, 0, 0usize);
+    for (i, _) in m.mask.iter().enumerate().filter(|(_, &on)| on) {
+        let (x, y) = (i % m.width, i / m.width);
+        (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x), y1.max(y));
+        n += 1;
+    }
+    if n == 0 {
+        return 0.0;
+    }
+    n as f32 / ((x1 - x0 + 1) * (y1 - y0 + 1)) as f32
+}
+
 /// Placement and exposure of the segmented hand: too far, too close, too dark, saturated.
 pub fn check_hand_placement(m: &HandMask) -> Result<(), AcquireError> {
     if m.area_fraction < params::MIN_HAND_FRACTION {
+        // "Move closer" only for something shaped like a hand: a solid block (a window's title
+        // bar, a button, a sheet of paper) is no hand at any distance.
+        let fill = box_fill(m);
+        if fill > params::MAX_HAND_BOX_FILL {
+            return Err(AcquireError::NoHand(format!(
+                "the largest foreground blob is a solid block (it fills {:.0}% of its bounding box; a hand at most {:.0}%)",
+                100.0 * fill,
+                100.0 * params::MAX_HAND_BOX_FILL
+            )));
+        }
         return Err(AcquireError::HandTooFar(format!(
             "the hand covers {:.1}% of the frame (minimum {:.1}%)",
             100.0 * m.area_fraction,

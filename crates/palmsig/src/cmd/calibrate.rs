@@ -14,7 +14,6 @@
 
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
 use anyhow::Context as _;
 use palmsig_codes::{
@@ -23,7 +22,8 @@ use palmsig_codes::{
 };
 use palmsig_eval::{FailuresToAcquire, Manifest, ModalitySelection};
 
-use super::eval::{Bar, CodesEngine};
+use super::eval::CodesEngine;
+use super::progress::Bar;
 
 /// Arguments of `palmsig calibrate`.
 #[derive(Debug, clap::Args)]
@@ -193,7 +193,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         palmsig_codes::ModalitySelection::Fused,
         None,
     );
-    let bar = Bar(Mutex::new(None));
+    let bar = Bar::new();
     let mut sets = Vec::new();
     for path in &args.manifests {
         sets.push(pool.install(|| extract(&codes, path, &bar))?);
@@ -312,6 +312,7 @@ mod tests {
         crate::run(crate::Cli::try_parse_from(
             std::iter::once("palmsig").chain(args.iter().copied()),
         )?)
+        .map(|_| ())
     }
 
     fn s(p: &Path) -> &str {

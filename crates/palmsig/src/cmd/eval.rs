@@ -1,16 +1,15 @@
 //! `palmsig eval`: run the engine over a dataset manifest and write `report.json`, `scores.txt`,
-//! `det.svg`, `det.png` and `failures.csv` (see `palmsig_eval` and `shared/manifest-format.md`).
+//! `det.svg`, `det.png` and `failures.csv` (see `palmsig_eval` and `docs/MANIFEST.md`).
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
+use super::progress::Bar;
 use anyhow::Context as _;
-use indicatif::{ProgressBar, ProgressStyle};
 use palmsig_codes::{Algorithm, Engine, MatchError, PreparedProbe, Template};
 use palmsig_core::GrayImage;
 use palmsig_eval::{
     CaptureRecord, EngineInfo, EvalEngine, EvalOptions, Failure, Manifest, ModalitySelection,
-    Progress, Protocol, Scores,
+    Protocol, Scores,
 };
 use palmsig_vision::{extract_roi, Capture, DecodeError, DirSink, ExplainSink, NoExplain};
 
@@ -181,38 +180,6 @@ impl CodesEngine {
     }
 }
 
-/// An indicatif bar on stderr (drawn only on a terminal).
-pub(crate) struct Bar(pub(crate) Mutex<Option<ProgressBar>>);
-
-impl Progress for Bar {
-    fn stage(&self, name: &str, total: u64) {
-        let pb = ProgressBar::new(total);
-        if let Ok(style) = ProgressStyle::with_template(
-            "{msg:>10} [{elapsed_precise}] {wide_bar} {pos}/{len} ({per_sec}, eta {eta})",
-        ) {
-            pb.set_style(style);
-        }
-        pb.set_message(name.to_string());
-        if let Ok(mut g) = self.0.lock() {
-            *g = Some(pb);
-        }
-    }
-    fn inc(&self, n: u64) {
-        if let Ok(g) = self.0.lock() {
-            if let Some(pb) = g.as_ref() {
-                pb.inc(n);
-            }
-        }
-    }
-    fn finish(&self) {
-        if let Ok(mut g) = self.0.lock() {
-            if let Some(pb) = g.take() {
-                pb.finish_and_clear();
-            }
-        }
-    }
-}
-
 fn fmt_rate(v: Option<f64>) -> String {
     v.map_or("null".into(), |v| format!("{v:.5}"))
 }
@@ -271,11 +238,31 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         pool = pool.num_threads(t);
     }
     let pool = pool.build().context("starting worker threads")?;
-    let bar = Bar(Mutex::new(None));
+    let bar = Bar::new();
     let report =
         pool.install(|| palmsig_eval::evaluate(&engine, &manifest, &opts, &args.out, &bar))?;
     print_summary(&report, &args.out);
-    Ok(())
+    nothing_evaluated(&report)
+}
+
+/// An evaluation that made no comparison measured nothing: an error (exit status 1), not a
+/// report of zeros (every image path wrong, every capture refused, a one-capture manifest).
+fn nothing_evaluated(r: &palmsig_eval::Report) -> anyhow::Result<()> {
+    if r.genuine_pairs + r.impostor_pairs > 0 {
+        return Ok(());
+    }
+    let reasons: Vec<String> = r
+        .failures_to_acquire
+        .reasons
+        .iter()
+        .map(|(k, v)| format!("{k}: {v}"))
+        .collect();
+    anyhow::bail!(
+        "nothing could be evaluated: {} of {} captures failed to acquire ({}), no pair compared",
+        r.failures_to_acquire.count,
+        r.captures,
+        reasons.join(", ")
+    )
 }
 
 fn print_summary(r: &palmsig_eval::Report, out: &Path) {

@@ -5,10 +5,11 @@
 //! {"id":"alice","hand":"right","score":0.83,"threshold":0.41,"matched":true,...}
 //! ```
 //! Prints JSON: the enrolled id (or `null`), the best score, the decision threshold at this
-//! gallery size (the index's default FPIR) and the latency. Exit status 0 for a match or no
+//! gallery size (the index's default FPIR) and the latency. Exit status 0 for a match, 3 for no
 //! match; a refused capture or a broken gallery is an error (status 1).
-use super::enroll::{extract, parse_kind, presentations, Gallery, GalleryError};
+use super::enroll::{parse_kind, ServiceKeys};
 use palmsig_core::Hand;
+use palmsig_gallery::{extract, presentations, Gallery, GalleryError};
 use serde_json::json;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -30,8 +31,8 @@ pub struct Args {
     /// hand (full-hand frame) or roi (palm-centre crop).
     #[arg(long, default_value = "hand")]
     pub kind: String,
-    /// left, right or unknown.
-    #[arg(long, default_value = "unknown")]
+    /// Which hand the probe shows, if known.
+    #[arg(long, value_parser = ["left", "right", "unknown"], default_value = "unknown")]
     pub hand: String,
     /// Calibration profile (`palmsig calibrate`) to score with instead of the built-in tables.
     #[arg(long)]
@@ -48,7 +49,13 @@ pub(crate) fn identify(args: &Args) -> Result<serde_json::Value, GalleryError> {
     let kind = parse_kind(&args.kind)?;
     let nir: Vec<PathBuf> = args.nir.iter().cloned().collect();
     let pres = presentations(std::slice::from_ref(&args.image), &nir, &args.as_modality)?;
-    let g = Gallery::open(&args.gallery, false, None, args.profile.as_deref())?;
+    let g = Gallery::open(
+        &args.gallery,
+        false,
+        None,
+        args.profile.as_deref(),
+        &ServiceKeys,
+    )?;
     let t_open = t0.elapsed();
     let t1 = Instant::now();
     let probe = extract(g.engine(), &pres[0], kind, hand)?;
@@ -69,10 +76,11 @@ pub(crate) fn identify(args: &Args) -> Result<serde_json::Value, GalleryError> {
     }))
 }
 
-/// Run `palmsig identify`.
-pub fn run(args: Args) -> anyhow::Result<()> {
-    println!("{}", identify(&args)?);
-    Ok(())
+/// Run `palmsig identify`: whether the probe matched someone (no match exits with status 3).
+pub fn run(args: Args) -> anyhow::Result<bool> {
+    let answer = identify(&args)?;
+    println!("{answer}");
+    Ok(answer["matched"] == true)
 }
 
 #[cfg(test)]
@@ -178,7 +186,7 @@ mod tests {
                 .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
-        let g = Gallery::open(&gallery, false, None, None).unwrap();
+        let g = Gallery::open(&gallery, false, None, None, &ServiceKeys).unwrap();
         let t = extract(
             g.engine(),
             &presentations(&[alice[0].0.clone()], &[alice[0].1.clone()], "visible").unwrap()[0],

@@ -1,7 +1,7 @@
 //! `palmsig keys`: show the key-encryption keys, or rotate to a new one (re-wrapping every data
 //! key in the database without touching templates or cards).
 use anyhow::Context;
-use palmsig_service::crypto::{Kek, Keyring};
+use palmsig_service::crypto::{new_kek_id, Kek, Keyring};
 use std::path::PathBuf;
 
 /// Arguments of `palmsig keys`.
@@ -62,7 +62,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 async fn rotate(c: Common, keep_old: bool) -> anyhow::Result<()> {
     let path = c.data.join("keys.json");
     let mut ring = Keyring::load(&path).context("loading the key file")?;
-    let new_id = format!("kek-{}", chrono_like_now());
+    let new_id = fresh_kek_id(&ring);
     ring.rotate_to(Kek::generate(new_id.clone()));
     // Save first (old keys kept), so an interruption leaves every data key readable.
     ring.save(&path)?;
@@ -82,10 +82,45 @@ async fn rotate(c: Common, keep_old: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn chrono_like_now() -> String {
-    let s = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    format!("{s}")
+/// A new key id in the one format (`kek-YYYYMMDDHHMMSS`) that the ring does not hold yet: a
+/// rotation in the second its previous key was made waits for the next second.
+fn fresh_kek_id(ring: &Keyring) -> String {
+    loop {
+        let id = new_kek_id();
+        if !ring.ids().contains(&id) {
+            return id;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dated(id: &str) -> bool {
+        id.strip_prefix("kek-")
+            .is_some_and(|d| d.len() == 14 && d.bytes().all(|b| b.is_ascii_digit()))
+    }
+
+    /// The key made on first start and the keys made by rotation share one id format, and a
+    /// rotation right after creation gets an id of its own.
+    #[test]
+    fn rotated_key_ids_have_the_format_of_the_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = Keyring::load_or_create(&dir.path().join("keys.json")).unwrap();
+        assert!(dated(first.active_id()), "{}", first.active_id());
+        let common = Common {
+            data: dir.path().to_path_buf(),
+            database_url: None,
+        };
+        tokio::runtime::Runtime::new()
+            .unwrap()
+            .block_on(rotate(common, true))
+            .unwrap();
+        let ring = Keyring::load(&dir.path().join("keys.json")).unwrap();
+        assert_ne!(ring.active_id(), first.active_id());
+        assert!(dated(ring.active_id()), "{}", ring.active_id());
+        assert_eq!(ring.ids().len(), 2, "--keep-old keeps the first key");
+    }
 }

@@ -6,6 +6,7 @@ use palmsig_service::crypto::{random_token, Keyring};
 use palmsig_service::otp::{check_dev_listen, DevOutbox, LogOnlySender, OtpSender};
 use palmsig_service::payments::SimulatedProcessor;
 use palmsig_service::state::{AppState, Config};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -18,10 +19,13 @@ pub struct Args {
     /// PostgreSQL URL (`postgres://…`); default: SQLite file `DATA/palmsig.db`.
     #[arg(long)]
     pub database_url: Option<String>,
-    /// Address to listen on.
+    /// Address to listen on: HOST:PORT with an IP address or a host name (`localhost:8080`);
+    /// without a port, 8080.
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: String,
-    /// Seed a demo tenant, site, activated device and API client, and print their credentials.
+    /// Demo: a "Demo Store" tenant with a site, an activated device and an API client (one,
+    /// however many runs), their secrets in DATA/demo-credentials.json (mode 0600), and a web
+    /// scanner whose activation code is printed.
     #[arg(long)]
     pub demo: bool,
     /// Coding algorithm: compcode, bocv, ordinal.
@@ -100,24 +104,57 @@ fn admin_token(data: &Path) -> anyhow::Result<String> {
 
 /// The one-time-code sender: the dev outbox only with `--dev` on a loopback address (checked
 /// before anything is created), otherwise the log-only sender.
-fn otp_sender(args: &Args) -> anyhow::Result<Arc<dyn OtpSender>> {
+fn otp_sender(args: &Args, bound: &[SocketAddr]) -> anyhow::Result<Arc<dyn OtpSender>> {
     if !args.dev {
         return Ok(Arc::new(LogOnlySender));
     }
-    use std::net::ToSocketAddrs;
-    let addrs: Vec<_> = args
-        .listen
-        .to_socket_addrs()
-        .with_context(|| format!("resolving --listen {}", args.listen))?
-        .collect();
-    check_dev_listen(&addrs)?;
+    check_dev_listen(bound)?;
     Ok(Arc::new(DevOutbox::new()))
+}
+
+/// Port of a `--listen` without one.
+const DEFAULT_PORT: u16 = 8080;
+
+/// The addresses `--listen` names: `IP:PORT`, `[IPv6]:PORT`, `HOST:PORT` (resolved), or any of
+/// them without the port ([`DEFAULT_PORT`]).
+fn listen_addrs(listen: &str) -> anyhow::Result<Vec<SocketAddr>> {
+    use std::net::{IpAddr, ToSocketAddrs};
+    let bad = || {
+        format!("--listen {listen:?}: not an address (HOST:PORT, e.g. 127.0.0.1:8080 or localhost:8080)")
+    };
+    if let Ok(a) = listen.parse::<SocketAddr>() {
+        return Ok(vec![a]);
+    }
+    let bare = listen.trim_start_matches('[').trim_end_matches(']');
+    if let Ok(ip) = bare.parse::<IpAddr>() {
+        return Ok(vec![SocketAddr::new(ip, DEFAULT_PORT)]);
+    }
+    let addrs: Vec<SocketAddr> = if listen.contains(':') {
+        listen.to_socket_addrs()
+    } else {
+        (listen, DEFAULT_PORT).to_socket_addrs()
+    }
+    .with_context(bad)?
+    .collect();
+    anyhow::ensure!(!addrs.is_empty(), "{}", bad());
+    Ok(addrs)
+}
+
+/// Bind `--listen` before anything is created: a port in use or a bad address leaves no data
+/// dir, key or database behind.
+fn bind(listen: &str) -> anyhow::Result<std::net::TcpListener> {
+    let addrs = listen_addrs(listen)?;
+    let l = std::net::TcpListener::bind(&addrs[..])
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    l.set_nonblocking(true)?;
+    Ok(l)
 }
 
 /// Run `palmsig serve`.
 pub fn run(args: Args) -> anyhow::Result<()> {
     let engine = engine_setup(&args)?;
-    let sender = otp_sender(&args)?;
+    let listener = bind(&args.listen)?;
+    let sender = otp_sender(&args, &[listener.local_addr()?])?;
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -125,7 +162,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         )
         .json()
         .init();
-    tokio::runtime::Runtime::new()?.block_on(serve(args, engine, sender))
+    tokio::runtime::Runtime::new()?.block_on(serve(args, engine, sender, listener))
 }
 
 /// The engine's algorithm, calibration and its description for the operator.
@@ -135,8 +172,14 @@ type EngineSetup = (
     String,
 );
 
-async fn serve(args: Args, engine: EngineSetup, sender: Arc<dyn OtpSender>) -> anyhow::Result<()> {
+async fn serve(
+    args: Args,
+    engine: EngineSetup,
+    sender: Arc<dyn OtpSender>,
+    listener: std::net::TcpListener,
+) -> anyhow::Result<()> {
     let (algorithm, calibration, calibration_label) = engine;
+    let listener = tokio::net::TcpListener::from_std(listener)?;
     std::fs::create_dir_all(&args.data)
         .with_context(|| format!("creating {}", args.data.display()))?;
     let keys =
@@ -165,33 +208,15 @@ async fn serve(args: Args, engine: EngineSetup, sender: Arc<dyn OtpSender>) -> a
         config,
     );
     let loaded = state.rebuild_index().await.context("loading the gallery")?;
-    let listener = tokio::net::TcpListener::bind(&args.listen)
-        .await
-        .with_context(|| format!("binding {}", args.listen))?;
+    let demo = match args.demo {
+        true => Some(palmsig_service::demo::prepare(&state, &args.data).await?),
+        false => None,
+    };
+    // Handlers first: the banner tells scripts the service is up, and a signal sent then must
+    // drain, not kill.
+    let stop = shutdown_signal()?;
     let addr = listener.local_addr()?;
-    println!("palmsig service on http://{addr}");
-    println!("  data dir:   {}", args.data.display());
-    println!("  database:   {}", state.store.backend());
-    println!("  key id:     {}", state.keys.active_id());
-    println!("  gallery:    {loaded} palms");
-    println!("  calibration: {}", state.config.calibration);
-    println!("  API:        http://{addr}/v1   OpenAPI: http://{addr}/openapi.json");
-    println!(
-        "  health:     http://{addr}/healthz  http://{addr}/readyz  metrics: http://{addr}/metrics"
-    );
-    if args.dev {
-        println!(
-            "  dev outbox: http://{addr}/v1/dev/outbox (operator token; codes also on the pages)"
-        );
-    }
-    println!(
-        "  operator token: in {}",
-        args.data.join("admin-token").display()
-    );
-    if args.demo {
-        let d = palmsig_service::demo::seed(&state).await?;
-        println!("demo credentials:\n{}", serde_json::to_string_pretty(&d)?);
-    }
+    banner(&args, &state, addr, loaded, demo.as_ref());
     // Housekeeping: retention and nonce purge, hourly.
     let st = state.clone();
     tokio::spawn(async move {
@@ -207,7 +232,6 @@ async fn serve(args: Args, engine: EngineSetup, sender: Arc<dyn OtpSender>) -> a
                 .await;
         }
     });
-    let stop = shutdown_signal()?;
     axum::serve(listener, palmsig_service::app(state.clone()))
         .with_graceful_shutdown(stop)
         .await?;
@@ -216,20 +240,70 @@ async fn serve(args: Args, engine: EngineSetup, sender: Arc<dyn OtpSender>) -> a
     Ok(())
 }
 
+/// What the service prints once it listens: where everything is (every URL answers), and with
+/// `--demo` the one next step.
+fn banner(
+    args: &Args,
+    state: &AppState,
+    addr: SocketAddr,
+    gallery: usize,
+    demo: Option<&palmsig_service::demo::DemoSetup>,
+) {
+    let url = format!("http://{addr}");
+    println!("palmsig service on {url}");
+    println!("  pages:       {url}/account  {url}/console  {url}/scanner");
+    println!("  API:         the /v1 routes, described at {url}/openapi.json");
+    println!("  health:      {url}/healthz  {url}/readyz  metrics: {url}/metrics");
+    if args.dev {
+        println!("  dev outbox:  {url}/v1/dev/outbox (operator token; codes also on the pages)");
+    }
+    println!("  data dir:    {}", args.data.display());
+    println!("  database:    {}", state.store.backend());
+    println!("  key id:      {}", state.keys.active_id());
+    println!("  gallery:     {gallery} palms");
+    println!("  calibration: {}", state.config.calibration);
+    println!(
+        "  operator token: in {}",
+        args.data.join("admin-token").display()
+    );
+    if let Some(d) = demo {
+        let how = if d.created { "created" } else { "reused" };
+        println!(
+            "demo: tenant {} ({how}); client id, secret and device key in {} (owner-only)",
+            d.credentials.tenant_id,
+            d.file.display()
+        );
+        println!(
+            "next: open {url}/scanner and type the activation code {} (single use, 24 h), then enrol at the kiosk and hover to pay",
+            d.scanner_code
+        );
+    }
+}
+
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM (what service managers and containers send), after
-/// which axum stops accepting and drains the requests in flight. The handlers are installed
-/// before serving starts, so a SIGTERM right after startup is not the default kill.
+/// which axum stops accepting and drains the requests in flight. Both handlers are installed
+/// before the banner is printed, so a signal right after startup is not the default kill.
 fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    // Both streams are created here, not on first poll (`tokio::signal::ctrl_c()` only
+    // registers when polled, which left SIGINT fatal until serving began).
     #[cfg(unix)]
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .context("installing the SIGTERM handler")?;
+    let (mut term, mut int) = {
+        use tokio::signal::unix::{signal, SignalKind};
+        (
+            signal(SignalKind::terminate()).context("installing the SIGTERM handler")?,
+            signal(SignalKind::interrupt()).context("installing the SIGINT handler")?,
+        )
+    };
     Ok(async move {
         #[cfg(unix)]
-        let term = term.recv();
+        let (term, int) = (term.recv(), int.recv());
         #[cfg(not(unix))]
-        let term = std::future::pending::<Option<()>>();
+        let (term, int) = (
+            std::future::pending::<Option<()>>(),
+            tokio::signal::ctrl_c(),
+        );
         let name = tokio::select! {
-            _ = tokio::signal::ctrl_c() => "SIGINT",
+            _ = int => "SIGINT",
             _ = term => "SIGTERM",
         };
         tracing::info!(
@@ -256,21 +330,46 @@ mod tests {
             .serve
     }
 
+    fn addrs(listen: &str) -> Vec<SocketAddr> {
+        listen_addrs(listen).unwrap()
+    }
+
     #[test]
     fn no_dev_outbox_by_default() {
-        let sender = otp_sender(&args(&[])).unwrap();
+        let sender = otp_sender(&args(&[]), &addrs("127.0.0.1:0")).unwrap();
         assert!(sender.outbox().is_none(), "codes kept without --dev");
     }
 
     #[test]
     fn dev_outbox_only_on_loopback() {
-        let sender = otp_sender(&args(&["--dev", "--listen", "127.0.0.1:0"])).unwrap();
+        let sender = otp_sender(&args(&["--dev"]), &addrs("127.0.0.1:0")).unwrap();
         assert!(sender.outbox().is_some());
-        let e = otp_sender(&args(&["--dev", "--listen", "0.0.0.0:8080"])).unwrap_err();
+        let e = otp_sender(&args(&["--dev"]), &addrs("0.0.0.0:8080")).unwrap_err();
         assert!(
             e.downcast_ref::<palmsig_service::otp::DevModeError>()
                 .is_some(),
             "{e}"
         );
+    }
+
+    #[test]
+    fn listen_takes_host_names_and_a_default_port() {
+        assert_eq!(
+            addrs("127.0.0.1:9000"),
+            vec!["127.0.0.1:9000".parse().unwrap()]
+        );
+        assert_eq!(addrs("127.0.0.1"), vec!["127.0.0.1:8080".parse().unwrap()]);
+        assert_eq!(addrs("[::1]"), vec!["[::1]:8080".parse().unwrap()]);
+        let local = addrs("localhost:9000");
+        assert!(
+            local
+                .iter()
+                .all(|a| a.ip().is_loopback() && a.port() == 9000),
+            "{local:?}"
+        );
+        let bare = addrs("localhost");
+        assert!(bare.iter().all(|a| a.port() == DEFAULT_PORT), "{bare:?}");
+        let e = listen_addrs("no such host:x").unwrap_err().to_string();
+        assert!(e.contains("HOST:PORT"), "{e}");
     }
 }

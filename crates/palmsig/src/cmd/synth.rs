@@ -2,9 +2,11 @@
 
 use std::path::PathBuf;
 
+use super::progress::Bar;
 use anyhow::Context;
 use palmsig_core::CaptureKind;
-use palmsig_synth::{parse_size, write_dataset, DatasetConfig, Difficulty};
+use palmsig_eval::Progress;
+use palmsig_synth::{parse_size, write_dataset_with, DatasetConfig, Difficulty};
 
 /// Arguments of `palmsig synth`.
 #[derive(Debug, clap::Args)]
@@ -56,8 +58,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     cfg.validate()?;
     let t0 = std::time::Instant::now();
-    let summary = write_dataset(&cfg, &args.out)
+    let bar = Bar::new();
+    bar.stage("hands", 2 * u64::from(cfg.identities));
+    let summary = write_dataset_with(&cfg, &args.out, &|| bar.inc(1))
         .with_context(|| format!("writing the data set to {}", args.out.display()))?;
+    bar.finish();
     let secs = t0.elapsed().as_secs_f64();
     println!(
         "{}",

@@ -19,9 +19,11 @@
 
 use std::time::{Duration, Instant};
 
+use crate::cmd::progress::Bar;
 use palmsig_codes::{Algorithm, Engine, Matcher, Template};
 use palmsig_core::simd::Kernel;
 use palmsig_core::Hand;
+use palmsig_eval::Progress;
 use palmsig_synth::{render_capture, CaptureSpec, Difficulty, Identity};
 use palmsig_vision::{Capture, NoExplain};
 use serde_json::{json, Value};
@@ -85,6 +87,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let mut templates: Vec<Template> = Vec::new();
     // Which hand each template is of (two captures per hand).
     let mut hand_of: Vec<u32> = Vec::new();
+    // Progress on stderr (a terminal only): extraction, then each kernel's timing passes.
+    let bar = Bar::new();
+    bar.stage("extract", u64::from(args.captures));
     for k in 0..args.captures {
         let hand = if (k / 2) % 2 == 0 {
             Hand::Right
@@ -99,6 +104,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             templates.push(t);
             hand_of.push(k / 2);
         }
+        bar.inc(1);
     }
     let n = templates.len();
     anyhow::ensure!(n >= 2, "fewer than two templates extracted ({n})");
@@ -135,6 +141,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let score = |c: Result<palmsig_codes::Comparison, _>| c.map_or(-1.0, |c| c.fused);
     let mut per_kernel = serde_json::Map::new();
     let mut checksums = Vec::new();
+    bar.stage("kernels", kernels.len() as u64 + 1);
     for &k in &kernels {
         let m: Matcher = engine.matcher().clone().with_kernel(k);
         let prepared: Vec<_> = templates
@@ -166,12 +173,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 "prepares": prepare_rate,
             }),
         );
+        bar.inc(1);
     }
     let m = engine.matcher();
     let reference_cycle =
         || cycle(&mut |i, j| score(m.compare_scalar(&templates[i], &templates[j])));
     checksums.push(reference_cycle().1);
     let reference_rate = timed(args.repeats.min(3), min, || reference_cycle().0);
+    bar.finish();
     let consistent = checksums
         .windows(2)
         .all(|w| w[0].to_bits() == w[1].to_bits());

@@ -9,8 +9,10 @@
 //! measure the coarse stage's recall against exhaustive search on `--recall-probes` mated probes;
 //! FNIR and FPIR at the threshold calibrated for `--fpir`; and the scan kernel's GB/s against a
 //! plain streaming read of memory.
+use crate::cmd::progress::Bar;
 use anyhow::Context;
 use palmsig_core::simd::{scan_min, Kernel};
+use palmsig_eval::Progress;
 use palmsig_index::codes_adapter::template_from_bits;
 use palmsig_index::{
     BitScorer, BitTemplate, CodeModel, CodesScorer, Decision, GalleryRead, GalleryWrite, Index,
@@ -404,16 +406,23 @@ fn bench<S: Scorer + Clone>(
     // Non-gallery identities live far above the gallery's.
     let outsider = |i: u64| (1u64 << 40) + i;
 
+    // Progress on stderr (a terminal only): generation, insertion, probes, searches.
+    let bar = Bar::new();
     // 2. Build the gallery.
+    bar.stage("gallery", n);
     let t0 = Instant::now();
     let templates = par_gen(0..n, a.threads.max(2), |i| {
-        conv(model.capture(&model.identity(seed ^ (i * 0x1_0001)), enrol_seed(i)))
+        let t = conv(model.capture(&model.identity(seed ^ (i * 0x1_0001)), enrol_seed(i)));
+        bar.inc(1);
+        t
     });
     let gen_s = t0.elapsed().as_secs_f64();
     let t1 = Instant::now();
     let index = Index::new(scorer.clone())?;
+    bar.stage("insert", n);
     for (i, t) in templates.iter().enumerate() {
         index.insert(i as u64, t)?;
+        bar.inc(1);
     }
     let insert_s = t1.elapsed().as_secs_f64();
     drop(templates);
@@ -433,6 +442,7 @@ fn bench<S: Scorer + Clone>(
         "{} already holds a store",
         dir.display()
     );
+    bar.stage("save+load", 2);
     let t2 = Instant::now();
     let store = Store::create_from(&dir, index, None)?;
     let snapshot_write_s = t2.elapsed().as_secs_f64();
@@ -457,15 +467,20 @@ fn bench<S: Scorer + Clone>(
 
     // 4. Probes.
     let m = a.probes;
+    bar.stage("probes", 2 * m + a.calibration_probes);
     let mated_ids: Vec<u64> = (0..m)
         .map(|p| (p.wrapping_mul(0x9E37_79B9) ^ (p >> 3)) % n)
         .collect();
     let mated: Vec<S::Template> = par_gen(0..m, a.threads.max(2), |p| {
         let i = mated_ids[p as usize];
-        conv(model.capture(&model.identity(seed ^ (i * 0x1_0001)), probe_seed(p)))
+        let t = conv(model.capture(&model.identity(seed ^ (i * 0x1_0001)), probe_seed(p)));
+        bar.inc(1);
+        t
     });
     let nonmated: Vec<S::Template> = par_gen(0..m, a.threads.max(2), |p| {
-        conv(model.capture(&model.identity(outsider(p)), probe_seed(p)))
+        let t = conv(model.capture(&model.identity(outsider(p)), probe_seed(p)));
+        bar.inc(1);
+        t
     });
     let sp = SearchParams {
         shortlist: a.shortlist,
@@ -476,7 +491,9 @@ fn bench<S: Scorer + Clone>(
     // impostor-max fit on separate non-mated searches (the decision used below).
     let model_threshold = palmsig_index::index::threshold_for(&scorer, a.fpir, n as usize);
     let calib: Vec<S::Template> = par_gen(0..a.calibration_probes, a.threads.max(2), |p| {
-        conv(model.capture(&model.identity(outsider(1 << 30 | p)), probe_seed(p) ^ 0x77))
+        let t = conv(model.capture(&model.identity(outsider(1 << 30 | p)), probe_seed(p) ^ 0x77));
+        bar.inc(1);
+        t
     });
     let t6 = Instant::now();
     let imax = index.calibrate_impostor_max(&calib, &sp)?;
@@ -484,6 +501,7 @@ fn bench<S: Scorer + Clone>(
     drop(calib);
 
     // 5. Latency, one thread.
+    bar.stage("latency", 2 * m);
     let mut first = Vec::new();
     let mut best = Vec::new();
     let mut top: Vec<(u64, f32)> = Vec::new();
@@ -512,6 +530,7 @@ fn bench<S: Scorer + Clone>(
         if let Decision::Match { score, .. } = res.decision {
             anyhow::ensure!(score >= threshold, "decision below its threshold");
         }
+        bar.inc(1);
     }
     // FNIR: mated searches whose top candidate is not the mate at or above the threshold;
     // FPIR: non-mated searches whose top candidate reaches it.
@@ -531,6 +550,7 @@ fn bench<S: Scorer + Clone>(
     best.sort_by(f64::total_cmp);
 
     // 6. Throughput on T threads.
+    bar.stage("throughput", 1);
     let all: Vec<&S::Template> = mated.iter().chain(nonmated.iter()).collect();
     let t4 = Instant::now();
     std::thread::scope(|s| {
@@ -546,6 +566,7 @@ fn bench<S: Scorer + Clone>(
     let qps = all.len() as f64 / t4.elapsed().as_secs_f64();
 
     // 7. Coarse recall: against the mate, and against exhaustive search.
+    bar.stage("recall", m + a.recall_probes.min(m));
     let mut mate_hits = 0u64;
     for (p, probe) in mated.iter().enumerate() {
         if index
@@ -555,6 +576,7 @@ fn bench<S: Scorer + Clone>(
         {
             mate_hits += 1;
         }
+        bar.inc(1);
     }
     let r = a.recall_probes.min(m) as usize;
     let t5 = Instant::now();
@@ -568,6 +590,7 @@ fn bench<S: Scorer + Clone>(
             },
         );
         let sl = index.shortlist(probe, a.shortlist);
+        bar.inc(1);
         match (ex, sl) {
             (Ok(ex), Ok(sl)) => ex
                 .candidates
@@ -580,6 +603,7 @@ fn bench<S: Scorer + Clone>(
     let recall_exh = agree.iter().filter(|&&x| x).count() as f64 / r.max(1) as f64;
 
     // 8. Scan kernel vs memory bandwidth.
+    bar.stage("scan", 1);
     let words = scorer.coarse_words();
     let mut codes = Vec::with_capacity(n as usize * words);
     index.for_each_live(|_, c, _| codes.extend_from_slice(c));
@@ -635,6 +659,7 @@ fn bench<S: Scorer + Clone>(
         "scan": {"bytes": n as usize * words * 8, "kernels": kernels, "memory_read_gb_per_s": {"1GiB": bw, "scan_sized": bw_same}},
         "machine": {"load_average": load_avg.trim(), "cpus": std::thread::available_parallelism().map(|x| x.get()).unwrap_or(1)},
     });
+    bar.finish();
     println!("{}", serde_json::to_string_pretty(&report)?);
     drop(store);
     if a.dir.is_none() {
