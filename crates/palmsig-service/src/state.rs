@@ -1,6 +1,6 @@
-//! The shared state of the service ([`AppState`]) and the operations that are not tied to one
-//! HTTP route: audit, sealing palms, rebuilding the in-memory gallery from the database,
-//! deleting palm data (crypto-shredding), retention, key rotation.
+//! The shared state of the service ([`AppState`]) and what every use case needs from it: audit,
+//! sealing palms, rebuilding the in-memory gallery from the database, key rotation. The use
+//! cases themselves live in [`crate::ops`].
 use crate::biometrics::{pack_templates, unpack_templates, Biometrics};
 use crate::clock::Clock;
 use crate::crypto::{Keyring, WrappedKey};
@@ -345,59 +345,6 @@ impl AppState {
         self.metrics
             .set_gauge("palmsig_gallery_palms", self.bio.len() as f64);
         Ok(palms.len())
-    }
-
-    /// Delete one palm: gallery entry removed, template and data key destroyed.
-    pub async fn delete_palm(&self, palm_id: &str) -> Result<bool, ServiceError> {
-        self.bio.remove(palm_id);
-        let deleted = self.store.delete_palm(palm_id).await?;
-        self.metrics
-            .set_gauge("palmsig_gallery_palms", self.bio.len() as f64);
-        Ok(deleted)
-    }
-
-    /// Delete all palm data of a person (scrubbed from the database files); returns the palm
-    /// ids removed.
-    pub async fn delete_palms_of(&self, person_id: &str) -> Result<Vec<String>, ServiceError> {
-        let mut ids = Vec::new();
-        for p in self.store.palms_of(person_id).await? {
-            if self.delete_palm(&p.id).await? {
-                ids.push(p.id);
-            }
-        }
-        self.store.scrub().await?;
-        Ok(ids)
-    }
-
-    /// Delete a person: palm data, then the person with cards (keys shredded), consents, links
-    /// and sessions, scrubbed from the database files. Returns the palm ids removed.
-    pub async fn delete_person(&self, person_id: &str) -> Result<Vec<String>, ServiceError> {
-        let ids = self.delete_palms_of(person_id).await?;
-        self.store.delete_person(person_id).await?;
-        self.store.scrub().await?;
-        Ok(ids)
-    }
-
-    /// The retention job: delete palm data unused for longer than the configured period.
-    /// Returns the palm ids deleted.
-    pub async fn run_retention(&self) -> Result<Vec<String>, ServiceError> {
-        let cutoff = self.now() - self.config.retention_ms;
-        let ids = self.store.palms_unused_since(cutoff).await?;
-        for id in &ids {
-            self.delete_palm(id).await?;
-            self.audit(
-                "system",
-                None,
-                "retention.delete",
-                id,
-                serde_json::json!({"cutoff_ms": cutoff}),
-            )
-            .await?;
-        }
-        if !ids.is_empty() {
-            self.store.scrub().await?;
-        }
-        Ok(ids)
     }
 }
 

@@ -159,6 +159,6 @@ pub(crate) async fn run_retention(
     headers: HeaderMap,
 ) -> ApiResult<axum::Json<serde_json::Value>> {
     operator(&st, &headers)?;
-    let ids = st.run_retention().await?;
+    let ids = crate::ops::retention::run(&st).await?;
     Ok(axum::Json(json!({"deleted_palms": ids.len()})))
 }

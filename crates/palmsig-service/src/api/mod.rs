@@ -1,4 +1,6 @@
-//! The HTTP API: [`app`] builds the axum router over an [`AppState`].
+//! The JSON API: [`router`] builds its axum router over an [`AppState`] (the whole service,
+//! pages included, is [`crate::app`]). Handlers parse a request, call a use case of
+//! [`crate::ops`] and answer.
 //!
 //! | prefix | who | auth |
 //! |---|---|---|
@@ -27,15 +29,28 @@ use axum::{Json, Router};
 use base64::Engine as _;
 use serde::de::DeserializeOwned;
 
-pub use auth::SESSION_COOKIE;
-
-/// The router of the whole service.
-pub fn app(state: AppState) -> Router {
+/// The router of the JSON API (and health, metrics, OpenAPI), with its error shaping.
+pub(crate) fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi))
+        .merge(operator_and_tenant_routes())
+        .merge(device_routes())
+        .merge(person_routes())
+        .fallback(|| async { ApiError::not_found("route") })
+        .layer(axum::middleware::from_fn(refuse_control_chars))
+        .layer(axum::middleware::from_fn(normalize_errors))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), observe))
+        .layer(DefaultBodyLimit::max(crate::params::MAX_BODY_BYTES))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Routes of the operator (admin token) and of tenants (OAuth2).
+fn operator_and_tenant_routes() -> Router<AppState> {
+    Router::new()
         // operator
         .route(
             "/v1/admin/tenants",
@@ -66,6 +81,11 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/webhooks/deliveries", get(tenant::deliveries))
         .route("/v1/events", get(tenant::events))
         .route("/v1/audit", get(tenant::audit))
+}
+
+/// Routes of devices (activation code, then signed requests).
+fn device_routes() -> Router<AppState> {
+    Router::new()
         // devices
         .route("/v1/devices/activate", post(device::activate))
         .route("/v1/device/heartbeat", post(device::heartbeat))
@@ -92,6 +112,11 @@ pub fn app(state: AppState) -> Router {
             post(device::enrol_complete),
         )
         .route("/v1/device/identify", post(device::identify))
+}
+
+/// Routes of persons (phone code, then session cookie).
+fn person_routes() -> Router<AppState> {
+    Router::new()
         // persons
         .route("/v1/portal/otp", post(portal::send_otp))
         .route(
@@ -110,15 +135,6 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/v1/me/palms", delete(portal::delete_palms))
         .route("/v1/dev/outbox", get(portal::outbox))
-        .fallback(|| async { ApiError::not_found("route") })
-        .layer(axum::middleware::from_fn(refuse_control_chars))
-        .layer(axum::middleware::from_fn(normalize_errors))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), observe))
-        .layer(DefaultBodyLimit::max(crate::params::MAX_BODY_BYTES))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
-        // The web pages (HTML, outside the JSON error shaping above).
-        .merge(crate::web::router(state.clone()))
-        .with_state(state)
 }
 
 async fn healthz() -> Json<serde_json::Value> {

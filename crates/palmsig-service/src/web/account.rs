@@ -3,7 +3,7 @@
 //! consents, and deleting palm data or the whole account, each behind a confirmation page.
 use super::html::{esc, layout, money, table, time, url_param, Banner, Section};
 use super::{dev_code_html, field, form, page_response, redirect, Auth, PageResult, Reply, Web};
-use crate::api::SESSION_COOKIE;
+use crate::SESSION_COOKIE;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, Method, StatusCode};

@@ -198,7 +198,7 @@ async fn serve(args: Args, engine: EngineSetup, sender: Arc<dyn OtpSender>) -> a
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
         loop {
             tick.tick().await;
-            if let Err(e) = st.run_retention().await {
+            if let Err(e) = palmsig_service::ops::retention::run(&st).await {
                 tracing::error!(error = %e, "retention job failed");
             }
             let _ = st
