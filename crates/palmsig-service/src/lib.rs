@@ -31,6 +31,7 @@ use state::AppState;
 pub mod biometrics;
 pub mod clock;
 pub mod crypto;
+pub mod currency;
 pub mod demo;
 pub mod error;
 pub mod metrics;

@@ -62,3 +62,8 @@ pub const AGE_THRESHOLDS: [u32; 2] = [18, 21];
 /// How long a capture waits for an extraction slot before it is answered 503 `busy`: long
 /// enough to ride out a burst at a kiosk, short enough that a device retries rather than hangs.
 pub const EXTRACT_WAIT_MS: u64 = 5_000;
+
+/// Largest payment amount accepted, in minor units: 100 000 000 (1 000 000.00 in a two-decimal
+/// currency). Far above any till or vending payment a palm is presented for, far below the
+/// `i64` values that overflow a processor's arithmetic.
+pub const MAX_PAYMENT_MINOR: i64 = 100_000_000;

@@ -3,13 +3,14 @@ mod common;
 
 use axum::http::{Method, StatusCode};
 use common::*;
-use serde_json::json;
+use serde_json::{json, Value};
 
 backend_tests!(
     dev_outbox_needs_operator,
     deletion_leaves_no_trace,
     control_characters_refused,
-    extraction_is_bounded
+    extraction_is_bounded,
+    inputs_are_bounded
 );
 
 /// The dev outbox lists every one-time code: even where it is enabled, only the operator reads it.
@@ -322,6 +323,84 @@ async fn extraction_is_bounded(kind: Kind) {
             .await;
         assert_eq!(s, StatusCode::OK, "{v}");
         assert_eq!(app.state.extract_slots.available(), 1, "slot released");
+        drop(app);
+        db
+    })
+    .await;
+}
+
+/// Row 9: payment amounts bounded, currencies from ISO 4217, cards with a known brand and not all
+/// zeros, names without control characters, JSON bodies that say they are JSON.
+async fn inputs_are_bounded(kind: Kind) {
+    with_db(kind, |db| async move {
+        let app = TestApp::new(&db).await;
+        let t = app.tenant("Shop").await;
+        let pay = |amount: Value, currency: &str| {
+            json!({"purpose": "payment", "amount": amount, "currency": currency, "visible": b64(b"palm:x")})
+        };
+        let max = palmsig_service::params::MAX_PAYMENT_MINOR;
+        for (body, code) in [
+            (pay(json!(i64::MAX), "CHF"), "bad_amount"),
+            (pay(json!(max + 1), "CHF"), "bad_amount"),
+            (pay(json!(0), "CHF"), "bad_amount"),
+            (pay(json!(100), "XYZ"), "bad_currency"),
+            (pay(json!(100), "XXX"), "bad_currency"),
+        ] {
+            let (s, _, v) = app
+                .device(&t.device, Method::POST, "/v1/device/identify", body.clone(), &[])
+                .await;
+            assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {v}");
+            assert_eq!(v["error"]["code"], code, "{body}: {v}");
+        }
+        let (s, _, v) = app
+            .device(&t.device, Method::POST, "/v1/device/identify", pay(json!(max), "chf"), &[])
+            .await;
+        assert_eq!(s, StatusCode::OK, "the bound itself is accepted: {v}");
+        // Cards: all zeros (Luhn-valid) and unknown brands are refused.
+        let phone = "+41790009009";
+        let pid = app.enrol(&t.device, phone, "cards", "4242424242424242").await.unwrap();
+        let cookie = [("cookie", app.login(phone).await)];
+        for number in ["0000000000000000", "0000 0000 0000 0000 000", "9999999999999995"] {
+            let (s, v) = app
+                .call(
+                    Method::POST,
+                    "/v1/me/cards",
+                    &cookie,
+                    Some(json!({"number": number, "exp_month": 12, "exp_year": 2030})),
+                )
+                .await;
+            assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{number}: {v}");
+            assert_eq!(v["error"]["code"], "bad_card", "{number}: {v}");
+        }
+        assert_eq!(app.state.store.cards_of(&pid).await.unwrap().len(), 1);
+        // Names: any control character, not only NUL.
+        for name in ["Shop\u{1}", "a\tb", "x\u{7f}", "\u{85}"] {
+            let (s, v) = app
+                .admin(Method::POST, "/v1/admin/tenants", Some(json!({"name": name})))
+                .await;
+            assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{name:?}: {v}");
+            assert_eq!(v["error"]["code"], "invalid_text");
+        }
+        // A JSON body without a JSON Content-Type: 415, nothing created.
+        for ct in [None, Some("text/plain"), Some("application/x-www-form-urlencoded")] {
+            let mut b = axum::http::Request::post("/v1/admin/tenants")
+                .header("authorization", format!("Bearer {ADMIN}"));
+            if let Some(ct) = ct {
+                b = b.header("content-type", ct);
+            }
+            let body = axum::body::Body::from(json!({"name": "Sneaky"}).to_string());
+            let (s, _, v) = app.raw(b.body(body).unwrap()).await;
+            assert_eq!(s, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{ct:?}: {v}");
+            assert_eq!(v["error"]["code"], "unsupported_media_type", "{v}");
+        }
+        let (_, tenants) = app.admin(Method::GET, "/v1/admin/tenants", None).await;
+        assert!(!tenants.to_string().contains("Sneaky"), "{tenants}");
+        let b = axum::http::Request::post("/v1/admin/tenants")
+            .header("authorization", format!("Bearer {ADMIN}"))
+            .header("content-type", "application/json; charset=utf-8");
+        let body = axum::body::Body::from(json!({"name": "Fine"}).to_string());
+        let (s, _, v) = app.raw(b.body(body).unwrap()).await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
         drop(app);
         db
     })

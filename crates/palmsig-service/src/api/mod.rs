@@ -40,6 +40,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .merge(device_routes())
         .merge(person_routes())
         .fallback(|| async { ApiError::not_found("route") })
+        .layer(axum::middleware::from_fn(require_json))
         .layer(axum::middleware::from_fn(refuse_control_chars))
         .layer(axum::middleware::from_fn(normalize_errors))
         .layer(axum::middleware::from_fn_with_state(state.clone(), observe))
@@ -252,6 +253,31 @@ async fn refuse_control_chars(req: Request, next: Next) -> Response {
         Ok(()) => next.run(req).await,
         Err(e) => ApiError::from(e).into_response(),
     }
+}
+
+/// A request body must be JSON and say so (`application/json` or `application/*+json`), else
+/// 415 `unsupported_media_type` before any handler runs; the token endpoint also takes a form.
+async fn require_json(req: Request, next: Next) -> Response {
+    use axum::body::HttpBody as _;
+    let empty = req.body().size_hint().exact() == Some(0);
+    let ct = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    let json = ct == "application/json" || (ct.starts_with("application/") && ct.ends_with("+json"));
+    let form = ct == "application/x-www-form-urlencoded" && req.uri().path() == "/v1/oauth/token";
+    if empty || json || form {
+        return next.run(req).await;
+    }
+    ApiError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+        "request bodies must be JSON with Content-Type: application/json",
+    )
+    .into_response()
 }
 
 /// `?limit=&cursor=` of list endpoints.

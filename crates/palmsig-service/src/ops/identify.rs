@@ -73,21 +73,30 @@ pub fn parse_purpose(s: &str) -> ApiResult<Purpose> {
     })
 }
 
-/// The amount and currency of a payment, or 422.
+/// The amount (1..=[`params::MAX_PAYMENT_MINOR`] minor units) and the ISO 4217 currency of a
+/// payment, or 422.
 pub fn parse_payment(amount: Option<i64>, currency: Option<&str>) -> ApiResult<Payment> {
-    let amount = amount.filter(|a| *a > 0).ok_or_else(|| {
+    let amount = amount
+        .filter(|a| (1..=params::MAX_PAYMENT_MINOR).contains(a))
+        .ok_or_else(|| {
+            ApiError::unprocessable(
+                "bad_amount",
+                format!(
+                    "payment needs an amount of 1 to {} minor units",
+                    params::MAX_PAYMENT_MINOR
+                ),
+            )
+        })?;
+    let currency = currency.and_then(crate::currency::parse).ok_or_else(|| {
         ApiError::unprocessable(
-            "bad_amount",
-            "payment needs a positive amount in minor units",
+            "bad_currency",
+            "payment needs an active ISO 4217 currency code",
         )
     })?;
-    let currency = currency
-        .filter(|c| c.len() == 3 && c.bytes().all(|b| b.is_ascii_alphabetic()))
-        .map(|c| c.to_ascii_uppercase())
-        .ok_or_else(|| {
-            ApiError::unprocessable("bad_currency", "payment needs an ISO 4217 currency")
-        })?;
-    Ok(Payment { amount, currency })
+    Ok(Payment {
+        amount,
+        currency: currency.to_string(),
+    })
 }
 
 /// Identify the palm of a capture for `req.purpose` at `dev`; returns the response body.
