@@ -10,7 +10,8 @@ backend_tests!(
     deletion_leaves_no_trace,
     control_characters_refused,
     extraction_is_bounded,
-    inputs_are_bounded
+    inputs_are_bounded,
+    otp_limits_per_phone
 );
 
 /// The dev outbox lists every one-time code: even where it is enabled, only the operator reads it.
@@ -401,6 +402,84 @@ async fn inputs_are_bounded(kind: Kind) {
         let body = axum::body::Body::from(json!({"name": "Fine"}).to_string());
         let (s, _, v) = app.raw(b.body(body).unwrap()).await;
         assert_eq!(s, StatusCode::CREATED, "{v}");
+        drop(app);
+        db
+    })
+    .await;
+}
+
+/// Row 7: codes sent to one phone and wrong guesses are limited per phone, across devices and
+/// the portal, kept in the database (a restart does not reset them) and not reset by a new code.
+async fn otp_limits_per_phone(kind: Kind) {
+    with_db(kind, |db| async move {
+        let app = TestApp::new(&db).await;
+        let t = app.tenant("Shop").await;
+        let other = app.new_device(&t.token, &t.site_id).await;
+        let phone = "+41790007007";
+        let max = palmsig_service::params::OTP_SENDS_PER_WINDOW;
+        // Codes sent: devices and the portal draw from one budget.
+        for i in 0..max {
+            let (s, v) = if i % 2 == 0 {
+                let (s, _, v) = app
+                    .device(&t.device, Method::POST, "/v1/device/enrolments", json!({"phone": phone}), &[])
+                    .await;
+                (s, v)
+            } else {
+                app.call(Method::POST, "/v1/portal/otp", &[], Some(json!({"phone": phone}))).await
+            };
+            assert!(s.is_success(), "code {i}: {s} {v}");
+        }
+        let (s, _, v) = app
+            .device(&other, Method::POST, "/v1/device/enrolments", json!({"phone": phone}), &[])
+            .await;
+        assert_eq!(s, StatusCode::TOO_MANY_REQUESTS, "another device, same phone: {v}");
+        assert_eq!(v["error"]["code"], "too_many_codes");
+        let (s, v) = app
+            .call(Method::POST, "/v1/portal/otp", &[], Some(json!({"phone": phone})))
+            .await;
+        assert_eq!(s, StatusCode::TOO_MANY_REQUESTS, "portal: {v}");
+        // Stored in the database: a restarted service keeps counting.
+        let app2 = TestApp::new(&db).await;
+        app2.clock.set(app.clock_now());
+        let (s, v) = app2
+            .call(Method::POST, "/v1/portal/otp", &[], Some(json!({"phone": phone})))
+            .await;
+        assert_eq!(s, StatusCode::TOO_MANY_REQUESTS, "after a restart: {v}");
+        drop(app2);
+
+        // Wrong guesses: counted per phone over all its codes.
+        let victim = "+41790008008";
+        let (s, _, e) = app
+            .device(&t.device, Method::POST, "/v1/device/enrolments", json!({"phone": victim}), &[])
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{e}");
+        let enr = e["enrolment_id"].as_str().unwrap().to_string();
+        let verify = format!("/v1/device/enrolments/{enr}/verify");
+        let real = app.outbox.latest(victim).unwrap();
+        let wrong = if real == "000000" { "111111" } else { "000000" };
+        for _ in 0..palmsig_service::params::OTP_FAILURES_PER_WINDOW - 1 {
+            let (s, _, v) = app.device(&t.device, Method::POST, &verify, json!({"code": wrong}), &[]).await;
+            assert_eq!(s, StatusCode::UNAUTHORIZED, "{v}");
+        }
+        // A new code (from the portal) does not reset the count.
+        let (s, v) = app
+            .call(Method::POST, "/v1/portal/otp", &[], Some(json!({"phone": victim})))
+            .await;
+        assert_eq!(s, StatusCode::ACCEPTED, "{v}");
+        let (s, _, v) = app.device(&t.device, Method::POST, &verify, json!({"code": wrong}), &[]).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED, "last wrong guess of the window: {v}");
+        let fresh = app.outbox.latest(victim).unwrap();
+        let (s, v) = app
+            .call(Method::POST, "/v1/portal/session", &[], Some(json!({"phone": victim, "code": fresh})))
+            .await;
+        assert_eq!(s, StatusCode::TOO_MANY_REQUESTS, "no more tries this hour, even right: {v}");
+        assert_eq!(v["error"]["code"], "too_many_attempts");
+        // The next window allows codes and tries again.
+        app.clock.advance(palmsig_service::params::OTP_LIMIT_WINDOW_MS);
+        let (s, _, v) = app
+            .device(&other, Method::POST, "/v1/device/enrolments", json!({"phone": phone}), &[])
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "a new window: {v}");
         drop(app);
         db
     })

@@ -4,7 +4,6 @@ use crate::crypto::{hash_secret, random_token};
 use crate::error::{ApiError, ApiResult};
 use crate::params;
 use crate::state::AppState;
-use axum::http::StatusCode;
 use serde_json::{json, Value};
 
 /// Name of the portal session cookie.
@@ -13,16 +12,6 @@ pub const SESSION_COOKIE: &str = "palmsig_session";
 /// Send a sign-in code to `phone` (whether or not it is enrolled); returns the normalised phone.
 pub async fn request_code(st: &AppState, phone: &str) -> ApiResult<String> {
     let p = super::otp::phone(phone)?;
-    // Per-phone rate limit against SMS pumping.
-    st.limiter
-        .check(&format!("otp:{p}"), st.now(), 5.0, 1.0 / 60.0)
-        .map_err(|_| {
-            ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate_limited",
-                "too many codes for this phone; retry later",
-            )
-        })?;
     super::otp::send_code(st, &p).await?;
     Ok(p)
 }

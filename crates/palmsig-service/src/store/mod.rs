@@ -423,6 +423,24 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn bump_otp(&self, phone: &str) -> Result<(), StoreError>;
     /// Remove the OTP of a phone.
     async fn delete_otp(&self, phone: &str) -> Result<(), StoreError>;
+    /// Count one `kind` event (e.g. a code sent) for `phone_key` in its fixed window of
+    /// `window_ms` (a new window starts with the first event after the last one ended); returns
+    /// the count in the current window, this event included.
+    async fn bump_limit(
+        &self,
+        phone_key: &str,
+        kind: &str,
+        now_ms: i64,
+        window_ms: i64,
+    ) -> Result<i64, StoreError>;
+    /// The count of `kind` events for `phone_key` in the window current at `now_ms`.
+    async fn limit_count(
+        &self,
+        phone_key: &str,
+        kind: &str,
+        now_ms: i64,
+        window_ms: i64,
+    ) -> Result<i64, StoreError>;
 
     /// Insert (or replace the same hand of the same person) a palm with its wrapped data key,
     /// in one transaction; returns the id of the palm it replaced (its key is shredded).

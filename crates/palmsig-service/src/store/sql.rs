@@ -323,6 +323,36 @@ macro_rules! store_impl {
                 Ok(())
             }
 
+            async fn bump_limit(&self, phone_key: &str, kind: &str, now_ms: i64, window_ms: i64) -> Result<i64, StoreError> {
+                // Both backends evaluate every SET expression on the row as it was.
+                let (n,): (i64,) = sqlx::query_as(
+                    "INSERT INTO otp_limits (phone_key, kind, window_start_ms, count) VALUES ($1, $2, $3, 1) \
+                     ON CONFLICT (phone_key, kind) DO UPDATE SET \
+                     count = CASE WHEN otp_limits.window_start_ms <= $3 - $4 THEN 1 ELSE otp_limits.count + 1 END, \
+                     window_start_ms = CASE WHEN otp_limits.window_start_ms <= $3 - $4 THEN $3 ELSE otp_limits.window_start_ms END \
+                     RETURNING count",
+                )
+                .bind(phone_key)
+                .bind(kind)
+                .bind(now_ms)
+                .bind(window_ms)
+                .fetch_one(&self.pool)
+                .await?;
+                Ok(n)
+            }
+            async fn limit_count(&self, phone_key: &str, kind: &str, now_ms: i64, window_ms: i64) -> Result<i64, StoreError> {
+                let r: Option<(i64,)> = sqlx::query_as(
+                    "SELECT count FROM otp_limits WHERE phone_key = $1 AND kind = $2 AND window_start_ms > $3 - $4",
+                )
+                .bind(phone_key)
+                .bind(kind)
+                .bind(now_ms)
+                .bind(window_ms)
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(r.map_or(0, |r| r.0))
+            }
+
             async fn put_palm(&self, p: &PalmRow, key: &DataKeyRow) -> Result<Option<String>, StoreError> {
                 let mut tx = self.pool.begin().await?;
                 let old: Option<(String,)> = sqlx::query_as("DELETE FROM palms WHERE person_id = $1 AND hand = $2 RETURNING id")
