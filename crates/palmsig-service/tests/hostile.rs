@@ -11,7 +11,8 @@ backend_tests!(
     control_characters_refused,
     extraction_is_bounded,
     inputs_are_bounded,
-    otp_limits_per_phone
+    otp_limits_per_phone,
+    webhook_retries_survive_restart
 );
 
 /// The dev outbox lists every one-time code: even where it is enabled, only the operator reads it.
@@ -480,6 +481,72 @@ async fn otp_limits_per_phone(kind: Kind) {
             .device(&other, Method::POST, "/v1/device/enrolments", json!({"phone": phone}), &[])
             .await;
         assert_eq!(s, StatusCode::CREATED, "a new window: {v}");
+        drop(app);
+        db
+    })
+    .await;
+}
+
+/// A webhook receiver on 127.0.0.1:0 answering the status in `status`; counts the calls.
+async fn receiver(
+    status: std::sync::Arc<std::sync::atomic::AtomicU16>,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::Ordering;
+    let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let c = calls.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move || {
+            let (c, status) = (c.clone(), status.clone());
+            async move {
+                c.fetch_add(1, Ordering::SeqCst);
+                StatusCode::from_u16(status.load(Ordering::SeqCst)).unwrap()
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{addr}/hook"), calls)
+}
+
+/// Row 6: a delivery that failed before a restart is retried by the restarted service (a new
+/// app on the same database), from the outbox in the database.
+async fn webhook_retries_survive_restart(kind: Kind) {
+    use std::sync::atomic::{AtomicU16, Ordering};
+    with_db(kind, |db| async move {
+        let app = TestApp::new(&db).await;
+        let t = app.tenant("Shop").await;
+        let status = std::sync::Arc::new(AtomicU16::new(503));
+        let (url, calls) = receiver(status.clone()).await;
+        let (s, v) = app
+            .call(Method::POST, "/v1/webhooks", &t.auth(), Some(json!({"url": url})))
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+        let (s, _, v) = app
+            .device(&t.device, Method::POST, "/v1/device/identify", json!({"purpose": "age", "visible": b64(b"palm:nobody")}), &[])
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        palmsig_service::webhook::wait_in_flight(&app.state).await;
+        assert_eq!(calls.load(Ordering::SeqCst), 1, "first attempt made, and failed");
+        // Restart: the old service is gone with its tasks; the endpoint is back up.
+        drop(app);
+        status.store(200, Ordering::SeqCst);
+        let app = TestApp::new(&db).await;
+        palmsig_service::webhook::drain(&app.state).await;
+        assert_eq!(calls.load(Ordering::SeqCst), 2, "retried after the restart");
+        let (_, dl) = app
+            .call(Method::GET, "/v1/webhooks/deliveries", &t.auth(), None)
+            .await;
+        let mut attempts: Vec<(i64, bool)> = dl["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| (d["attempt"].as_i64().unwrap(), d["ok"].as_bool().unwrap()))
+            .collect();
+        attempts.sort();
+        assert_eq!(attempts, vec![(1, false), (2, true)], "{dl}");
+        assert_eq!(app.state.store.pending_deliveries().await.unwrap(), 0);
         drop(app);
         db
     })

@@ -284,6 +284,27 @@ pub struct DeliveryRow {
     pub created_ms: i64,
 }
 
+/// A webhook delivery still to be made (the durable outbox).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct OutboxRow {
+    /// Id.
+    pub id: String,
+    /// Webhook to deliver to.
+    pub webhook_id: String,
+    /// Its tenant.
+    pub tenant_id: String,
+    /// Event delivered.
+    pub event_id: String,
+    /// The JSON payload, as signed and sent.
+    pub body: String,
+    /// Attempts made so far.
+    pub attempts: i64,
+    /// When the next attempt is due (ms); pushed ahead while a worker holds the row.
+    pub next_attempt_ms: i64,
+    /// Time queued (ms).
+    pub created_ms: i64,
+}
+
 /// An audit record.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize)]
 pub struct AuditRow {
@@ -561,6 +582,28 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn set_webhook_secrets(&self, id: &str, secrets: &str) -> Result<(), StoreError>;
     /// Log a delivery attempt.
     async fn insert_delivery(&self, d: &DeliveryRow) -> Result<(), StoreError>;
+    /// Queue a delivery in the outbox.
+    async fn enqueue_delivery(&self, o: &OutboxRow) -> Result<(), StoreError>;
+    /// Claim up to `limit` deliveries due at `now_ms`: each claimed row's next attempt is pushed
+    /// to `lease_until_ms`, so a concurrent worker (or a crashed one's successor, after the
+    /// lease) does not send it twice.
+    async fn claim_deliveries(
+        &self,
+        now_ms: i64,
+        lease_until_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<OutboxRow>, StoreError>;
+    /// After a failed attempt: record it and schedule the next.
+    async fn retry_delivery(
+        &self,
+        id: &str,
+        attempts: i64,
+        next_attempt_ms: i64,
+    ) -> Result<(), StoreError>;
+    /// Remove a delivery from the outbox (delivered, or out of attempts).
+    async fn finish_delivery(&self, id: &str) -> Result<(), StoreError>;
+    /// Deliveries waiting in the outbox.
+    async fn pending_deliveries(&self) -> Result<i64, StoreError>;
     /// Delivery log of a tenant, newest first.
     async fn deliveries_of(
         &self,

@@ -680,6 +680,64 @@ macro_rules! store_impl {
                 .await?;
                 Ok(())
             }
+            async fn enqueue_delivery(&self, o: &OutboxRow) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO webhook_outbox (id, webhook_id, tenant_id, event_id, body, attempts, next_attempt_ms, created_ms) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(&o.id)
+                .bind(&o.webhook_id)
+                .bind(&o.tenant_id)
+                .bind(&o.event_id)
+                .bind(&o.body)
+                .bind(o.attempts)
+                .bind(o.next_attempt_ms)
+                .bind(o.created_ms)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+            async fn claim_deliveries(&self, now_ms: i64, lease_until_ms: i64, limit: i64) -> Result<Vec<OutboxRow>, StoreError> {
+                let due: Vec<OutboxRow> = sqlx::query_as(
+                    "SELECT * FROM webhook_outbox WHERE next_attempt_ms <= $1 ORDER BY next_attempt_ms, id LIMIT $2",
+                )
+                .bind(now_ms)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
+                let mut claimed = Vec::with_capacity(due.len());
+                for mut o in due {
+                    let n = sqlx::query("UPDATE webhook_outbox SET next_attempt_ms = $2 WHERE id = $1 AND next_attempt_ms = $3")
+                        .bind(&o.id)
+                        .bind(lease_until_ms)
+                        .bind(o.next_attempt_ms)
+                        .execute(&self.pool)
+                        .await?
+                        .rows_affected();
+                    if n == 1 {
+                        o.next_attempt_ms = lease_until_ms;
+                        claimed.push(o);
+                    }
+                }
+                Ok(claimed)
+            }
+            async fn retry_delivery(&self, id: &str, attempts: i64, next_attempt_ms: i64) -> Result<(), StoreError> {
+                sqlx::query("UPDATE webhook_outbox SET attempts = $2, next_attempt_ms = $3 WHERE id = $1")
+                    .bind(id)
+                    .bind(attempts)
+                    .bind(next_attempt_ms)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+            async fn finish_delivery(&self, id: &str) -> Result<(), StoreError> {
+                sqlx::query("DELETE FROM webhook_outbox WHERE id = $1").bind(id).execute(&self.pool).await?;
+                Ok(())
+            }
+            async fn pending_deliveries(&self) -> Result<i64, StoreError> {
+                let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM webhook_outbox").fetch_one(&self.pool).await?;
+                Ok(n)
+            }
             async fn deliveries_of(&self, tenant_id: &str, after: Option<&Cursor>, limit: i64) -> Result<Vec<DeliveryRow>, StoreError> {
                 let (ms, id) = cur(after);
                 let q = format!("SELECT * FROM deliveries WHERE tenant_id = $1 AND {PAGE} ORDER BY created_ms DESC, id DESC LIMIT $4");

@@ -192,26 +192,14 @@ async fn serve(args: Args, engine: EngineSetup, sender: Arc<dyn OtpSender>) -> a
         let d = palmsig_service::demo::seed(&state).await?;
         println!("demo credentials:\n{}", serde_json::to_string_pretty(&d)?);
     }
-    // Housekeeping: retention and nonce purge, hourly.
-    let st = state.clone();
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
-        loop {
-            tick.tick().await;
-            if let Err(e) = palmsig_service::ops::retention::run(&st).await {
-                tracing::error!(error = %e, "retention job failed");
-            }
-            let _ = st
-                .store
-                .purge_nonces(st.now() - palmsig_service::params::NONCE_RETENTION_MS)
-                .await;
-        }
-    });
+    // Housekeeping: webhook deliveries due (every second), retention and nonce purge (hourly).
+    palmsig_service::ops::retention::spawn_housekeeping(state.clone());
     let stop = shutdown_signal()?;
     axum::serve(listener, palmsig_service::app(state.clone()))
         .with_graceful_shutdown(stop)
         .await?;
-    palmsig_service::webhook::drain(&state).await;
+    // First attempts in flight finish; retries stay queued in the database for the next start.
+    palmsig_service::webhook::wait_in_flight(&state).await;
     tracing::info!("palmsig service stopped cleanly");
     Ok(())
 }
