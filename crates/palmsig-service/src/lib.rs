@@ -33,6 +33,7 @@ pub mod clock;
 pub mod crypto;
 pub mod currency;
 pub mod demo;
+pub mod egress;
 pub mod error;
 pub mod metrics;
 pub mod openapi;

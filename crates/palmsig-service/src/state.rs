@@ -22,6 +22,9 @@ pub struct Config {
     pub admin_token: String,
     /// Expose `GET /v1/dev/outbox` (local development only).
     pub dev_outbox: bool,
+    /// Dev mode (`--dev`, loopback only): webhook URLs may be `http` and point at this machine
+    /// or the LAN (a local receiver). Otherwise `https` to public addresses only.
+    pub dev_webhooks: bool,
     /// Add `Secure` to the portal cookie (behind TLS).
     pub secure_cookies: bool,
     /// First webhook retry delay (ms).
@@ -50,6 +53,7 @@ impl Config {
             retention_ms: DEFAULT_RETENTION_MS,
             admin_token: admin_token.into(),
             dev_outbox: false,
+            dev_webhooks: false,
             secure_cookies: false,
             webhook_backoff_ms: WEBHOOK_BACKOFF_MS,
             webhook_max_attempts: WEBHOOK_MAX_ATTEMPTS,
@@ -189,8 +193,6 @@ pub struct Inner {
     pub limiter: RateLimiter,
     /// Concurrent capture extractions.
     pub extract_slots: ExtractLimiter,
-    /// HTTP client of the webhook deliveries.
-    pub http: reqwest::Client,
     /// Webhook delivery tasks still running (tests wait on them).
     pub webhook_tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
@@ -236,12 +238,6 @@ impl AppState {
         processor: Arc<dyn PaymentProcessor>,
         config: Config,
     ) -> Self {
-        let http = reqwest::Client::builder()
-            .timeout(std::time::Duration::from_millis(
-                crate::params::WEBHOOK_TIMEOUT_MS,
-            ))
-            .build()
-            .unwrap_or_default();
         Self(Arc::new(Inner {
             store,
             keys,
@@ -254,7 +250,6 @@ impl AppState {
             enrol_lock: tokio::sync::Mutex::new(()),
             limiter: RateLimiter::default(),
             extract_slots: ExtractLimiter::new(config.extract_concurrency),
-            http,
             webhook_tasks: Mutex::new(Vec::new()),
             config,
         }))

@@ -4,6 +4,7 @@
 //! in a durable outbox table; failed ones (transport error or non-2xx) are retried with
 //! exponential back-off, across restarts; every attempt is logged.
 use crate::crypto::{ct_eq, hmac_sha256_hex, WrappedKey};
+use crate::egress::{self, EgressError};
 use crate::state::{new_id, AppState, ServiceError};
 use crate::store::{DataKeyRow, DeliveryRow, EventRow, OutboxRow, WebhookRow};
 use base64::Engine as _;
@@ -242,17 +243,41 @@ async fn attempt(state: &AppState, o: &OutboxRow) -> Result<(), ServiceError> {
     Ok(())
 }
 
-/// POST the signed body; (status, transport error).
+/// Whether webhooks may be sent to `url` now (registration, and each delivery).
+pub async fn check_target(
+    state: &AppState,
+    url: &str,
+) -> Result<(reqwest::Url, std::net::SocketAddr), EgressError> {
+    let dev = state.config.dev_webhooks;
+    let url = egress::parse_url(url, dev)?;
+    let addr = egress::resolve(&url, dev).await?;
+    Ok((url, addr))
+}
+
+/// POST the signed body to the checked address of the hook's host, following no redirect;
+/// (status, error code). Errors are fixed codes: the log is the tenant's to read, and socket or
+/// resolver messages would tell them about the operator's network.
 async fn send(
     state: &AppState,
     hook: &WebhookRow,
     secrets: &[String],
     body: &str,
 ) -> (Option<i64>, Option<String>) {
+    let (url, addr) = match check_target(state, &hook.url).await {
+        Ok(t) => t,
+        Err(e) => return (None, Some(e.log_code().to_string())),
+    };
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_millis(crate::params::WEBHOOK_TIMEOUT_MS))
+        .redirect(reqwest::redirect::Policy::none())
+        .resolve(url.host_str().unwrap_or_default(), addr)
+        .build();
+    let Ok(client) = client else {
+        return (None, Some("request_failed".into()));
+    };
     let sig = sign(secrets, state.now(), body.as_bytes());
-    let res = state
-        .http
-        .post(&hook.url)
+    let res = client
+        .post(url)
         .header("content-type", "application/json")
         .header(SIGNATURE_HEADER, sig)
         .body(body.to_string())
@@ -260,7 +285,9 @@ async fn send(
         .await;
     match res {
         Ok(r) => (Some(i64::from(r.status().as_u16())), None),
-        Err(e) => (None, Some(e.to_string())),
+        Err(e) if e.is_timeout() => (None, Some("timeout".into())),
+        Err(e) if e.is_connect() => (None, Some("connect_failed".into())),
+        Err(_) => (None, Some("request_failed".into())),
     }
 }
 

@@ -12,7 +12,8 @@ backend_tests!(
     extraction_is_bounded,
     inputs_are_bounded,
     otp_limits_per_phone,
-    webhook_retries_survive_restart
+    webhook_retries_survive_restart,
+    webhook_targets_are_public
 );
 
 /// The dev outbox lists every one-time code: even where it is enabled, only the operator reads it.
@@ -547,6 +548,82 @@ async fn webhook_retries_survive_restart(kind: Kind) {
         attempts.sort();
         assert_eq!(attempts, vec![(1, false), (2, true)], "{dl}");
         assert_eq!(app.state.store.pending_deliveries().await.unwrap(), 0);
+        drop(app);
+        db
+    })
+    .await;
+}
+
+/// Row 8: outside dev mode webhook URLs are https to public addresses, checked at registration
+/// and again at delivery; the delivery log says why without the network's detail.
+async fn webhook_targets_are_public(kind: Kind) {
+    use std::sync::atomic::{AtomicU16, Ordering};
+    with_db(kind, |db| async move {
+        let mut config = test_config();
+        config.dev_webhooks = false;
+        let app = TestApp::with(
+            &db,
+            std::sync::Arc::new(palmsig_service::biometrics::LabelBiometrics::new()),
+            palmsig_service::crypto::Keyring::new(palmsig_service::crypto::Kek::generate("k1")),
+            config,
+        )
+        .await;
+        let t = app.tenant("Shop").await;
+        for url in [
+            "http://hooks.example.com/h",
+            "https://127.0.0.1/h",
+            "https://[::1]/h",
+            "https://localhost/h",
+            "https://169.254.169.254/latest/meta-data",
+            "https://10.1.2.3/h",
+            "https://192.168.0.10/h",
+            "https://100.64.0.1/h",
+            "https://[fd12::1]/h",
+            "https://[fe80::1]/h",
+            "https://[::ffff:127.0.0.1]/h",
+        ] {
+            let (s, v) = app
+                .call(Method::POST, "/v1/webhooks", &t.auth(), Some(json!({"url": url})))
+                .await;
+            assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{url}: {v}");
+            assert_eq!(v["error"]["code"], "bad_url", "{url}: {v}");
+        }
+        // A hook that points inside by the time of delivery (stored before this check, or a name
+        // re-pointed since): checked again, nothing sent.
+        let status = std::sync::Arc::new(AtomicU16::new(200));
+        let (url, calls) = receiver(status).await;
+        let id = palmsig_service::state::new_id("wh");
+        let secrets = palmsig_service::webhook::seal_secrets(&app.state, &id, &["whsec_x".into()])
+            .await
+            .unwrap();
+        let row = palmsig_service::store::WebhookRow {
+            id,
+            tenant_id: t.id.clone(),
+            url: url.clone(),
+            secrets,
+            created_ms: app.clock_now(),
+        };
+        app.state.store.create_webhook(&row).await.unwrap();
+        let (s, _, v) = app
+            .device(&t.device, Method::POST, "/v1/device/identify", json!({"purpose": "age", "visible": b64(b"palm:nobody")}), &[])
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        palmsig_service::webhook::drain(&app.state).await;
+        assert_eq!(calls.load(Ordering::SeqCst), 0, "an internal address was called");
+        let (_, dl) = app
+            .call(Method::GET, "/v1/webhooks/deliveries", &t.auth(), None)
+            .await;
+        let items = dl["data"].as_array().unwrap();
+        assert!(!items.is_empty(), "{dl}");
+        for d in items {
+            assert_eq!(d["ok"], false);
+            assert!(d["status_code"].is_null(), "{d}");
+            assert!(
+                ["bad_url", "blocked_address"].contains(&d["error"].as_str().unwrap()),
+                "a fixed code, no socket detail: {d}"
+            );
+        }
+        assert!(!dl.to_string().contains("refused"), "{dl}");
         drop(app);
         db
     })

@@ -235,13 +235,9 @@ pub(crate) async fn create_webhook(
     let ctx = tenant(&st, &headers).await?;
     ctx.require("webhooks")?;
     let req: NewWebhook = parse_json(&body)?;
-    if !(req.url.starts_with("http://") || req.url.starts_with("https://")) || req.url.len() > 2000
-    {
-        return Err(ApiError::unprocessable(
-            "bad_url",
-            "url must be an http(s) URL",
-        ));
-    }
+    crate::webhook::check_target(&st, &req.url)
+        .await
+        .map_err(|e| ApiError::unprocessable("bad_url", e.to_string()))?;
     let secret = random_token("whsec");
     let id = new_id("wh");
     let w = WebhookRow {

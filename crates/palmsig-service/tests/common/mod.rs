@@ -223,6 +223,8 @@ pub struct TestApp {
 pub fn test_config() -> Config {
     let mut c = Config::new(ADMIN);
     c.dev_outbox = true;
+    // The webhook receivers of the tests listen on 127.0.0.1.
+    c.dev_webhooks = true;
     c.webhook_backoff_ms = 20;
     c.webhook_max_attempts = 4;
     // One kiosk runs 100 enrolments at once in the concurrency test.

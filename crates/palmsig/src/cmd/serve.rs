@@ -155,6 +155,7 @@ async fn serve(args: Args, engine: EngineSetup, sender: Arc<dyn OtpSender>) -> a
     config.retention_ms = args.retention_days.max(1) * 24 * 3600 * 1000;
     config.secure_cookies = args.secure_cookies;
     config.dev_outbox = args.dev;
+    config.dev_webhooks = args.dev;
     let state = AppState::new(
         store,
         keys,
