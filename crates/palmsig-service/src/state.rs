@@ -18,6 +18,8 @@ use std::sync::{Arc, Mutex};
 pub struct Config {
     /// Palm data unused for this long is deleted (ms).
     pub retention_ms: i64,
+    /// An enrolment not completed within this time expires (ms); what it stored is removed.
+    pub enrolment_ttl_ms: i64,
     /// Bearer token of the operator (admin API).
     pub admin_token: String,
     /// Expose `GET /v1/dev/outbox` (local development only).
@@ -51,6 +53,7 @@ impl Config {
         use crate::params::*;
         Self {
             retention_ms: DEFAULT_RETENTION_MS,
+            enrolment_ttl_ms: ENROLMENT_TTL_MS,
             admin_token: admin_token.into(),
             dev_outbox: false,
             dev_webhooks: false,
@@ -79,6 +82,8 @@ pub struct Enrolment {
     pub phone: String,
     /// Set once the phone code was confirmed.
     pub person_id: Option<String>,
+    /// Whether confirming the phone created the person (an abandoned enrolment removes them).
+    pub new_person: bool,
     /// Templates per hand.
     pub templates: HashMap<Hand, Vec<Vec<u8>>>,
     /// Expiry (ms).

@@ -13,7 +13,8 @@ backend_tests!(
     inputs_are_bounded,
     otp_limits_per_phone,
     webhook_retries_survive_restart,
-    webhook_targets_are_public
+    webhook_targets_are_public,
+    abandoned_enrolments_expire
 );
 
 /// The dev outbox lists every one-time code: even where it is enabled, only the operator reads it.
@@ -624,6 +625,66 @@ async fn webhook_targets_are_public(kind: Kind) {
             );
         }
         assert!(!dl.to_string().contains("refused"), "{dl}");
+        drop(app);
+        db
+    })
+    .await;
+}
+
+/// Start an enrolment, confirm the phone and add a card, then walk away; returns its id.
+async fn abandon_enrolment(app: &TestApp, dev: &DeviceCreds, phone: &str, card: &str) -> String {
+    let (s, _, e) = app
+        .device(dev, Method::POST, "/v1/device/enrolments", json!({"phone": phone}), &[])
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{e}");
+    let id = e["enrolment_id"].as_str().unwrap().to_string();
+    let code = app.outbox.latest(phone).unwrap();
+    let verify = format!("/v1/device/enrolments/{id}/verify");
+    let (s, _, v) = app.device(dev, Method::POST, &verify, json!({"code": code}), &[]).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let card_path = format!("/v1/device/enrolments/{id}/card");
+    let body = json!({"number": card, "exp_month": 12, "exp_year": 2030});
+    let (s, _, v) = app.device(dev, Method::POST, &card_path, body, &[]).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    id
+}
+
+/// Row 10: an enrolment abandoned after the phone check (or lost in a restart) expires after
+/// the configured TTL: its cards are removed (keys shredded), and the person too if it created
+/// them; a person enrolled before keeps what they had.
+async fn abandoned_enrolments_expire(kind: Kind) {
+    use palmsig_service::ops::retention::expire_enrolments;
+    with_db(kind, |db| async move {
+        let mut config = test_config();
+        config.enrolment_ttl_ms = 10 * 60 * 1000;
+        let keys = palmsig_service::crypto::Keyring::new(palmsig_service::crypto::Kek::generate("k1"));
+        let bio = || std::sync::Arc::new(palmsig_service::biometrics::LabelBiometrics::new());
+        let app = TestApp::with(&db, bio(), keys.clone(), config.clone()).await;
+        let t = app.tenant("Shop").await;
+        let (newcomer, regular) = ("+41790010010", "+41790010011");
+        let kept = app.enrol(&t.device, regular, "regular", "4242424242424242").await.unwrap();
+        abandon_enrolment(&app, &t.device, newcomer, "5555555555554444").await;
+        abandon_enrolment(&app, &t.device, regular, "378282246310005").await;
+        let gone = app.state.store.get_person_by_phone(newcomer).await.unwrap().unwrap();
+        let token = app.state.store.cards_of(&gone.id).await.unwrap()[0].token.clone();
+        assert_eq!(app.state.store.cards_of(&kept).await.unwrap().len(), 2);
+        // Before the TTL nothing is touched.
+        app.clock.advance(config.enrolment_ttl_ms - 1);
+        assert!(expire_enrolments(&app.state).await.unwrap().is_empty());
+        // The service restarts (the enrolments in memory are lost), the TTL passes.
+        let now = app.clock_now();
+        drop(app);
+        let app = TestApp::with(&db, bio(), keys, config).await;
+        app.clock.set(now + 1);
+        assert_eq!(expire_enrolments(&app.state).await.unwrap().len(), 2);
+        let store = &app.state.store;
+        assert!(store.get_person_by_phone(newcomer).await.unwrap().is_none(), "person removed");
+        assert!(store.get_data_key(&token).await.unwrap().is_none(), "card key shredded");
+        let cards = store.cards_of(&kept).await.unwrap();
+        assert_eq!(cards.len(), 1, "the abandoned card only");
+        assert_eq!(cards[0].last4, "4242");
+        assert_eq!(store.palms_of(&kept).await.unwrap().len(), 1);
+        assert!(expire_enrolments(&app.state).await.unwrap().is_empty(), "done once");
         drop(app);
         db
     })

@@ -101,7 +101,7 @@ pub(crate) async fn add_card(
 ) -> ApiResult<Response> {
     let pid = person(&st, &headers).await?;
     let req: ops::cards::NewCard = parse_json(&body)?;
-    let card = ops::cards::add(&st, Actor::Person(&pid), &pid, &req).await?;
+    let card = ops::cards::add(&st, Actor::Person(&pid), &pid, None, &req).await?;
     Ok(json_status(StatusCode::CREATED, card))
 }
 

@@ -23,11 +23,13 @@ pub fn view(c: &CardRow) -> Value {
     json!({"token": c.token, "brand": c.brand, "last4": c.last4, "exp_month": c.exp_month, "exp_year": c.exp_year, "default": c.is_default})
 }
 
-/// Validate and vault a card for a person (audited as `actor`); returns its public view.
+/// Validate and vault a card for a person (audited as `actor`), added by an enrolment in
+/// progress or by the person; returns its public view.
 pub async fn add(
     st: &AppState,
     actor: Actor<'_>,
     person_id: &str,
+    enrolment: Option<&str>,
     card: &NewCard,
 ) -> ApiResult<Value> {
     let pan = Pan::parse(&card.number)?;
@@ -44,6 +46,7 @@ pub async fn add(
         ciphertext: sealed.ciphertext,
         is_default: false,
         created_ms: st.now(),
+        enrolment_id: enrolment.map(str::to_string),
     };
     let key = DataKeyRow {
         id: token.clone(),

@@ -92,8 +92,9 @@ pub async fn start(st: &AppState, dev: &Device, phone: &str) -> ApiResult<Enrolm
         tenant_id: dev.tenant_id.clone(),
         phone,
         person_id: None,
+        new_person: false,
         templates: HashMap::new(),
-        expires_ms: st.now() + params::ENROLMENT_TTL_MS,
+        expires_ms: st.now() + st.config.enrolment_ttl_ms,
     };
     audit(st, Actor::Device(dev), "enrol.start", &e.id, json!({})).await?;
     save(st, e.clone())?;
@@ -104,11 +105,15 @@ pub async fn start(st: &AppState, dev: &Device, phone: &str) -> ApiResult<Enrolm
 pub async fn verify(st: &AppState, dev: &Device, id: &str, code: &str) -> ApiResult<()> {
     let mut e = of(st, id, dev)?;
     super::otp::check_code(st, &e.phone, code).await?;
-    let person = st
-        .store
-        .upsert_person(&new_id("per"), &e.phone, st.now())
+    let new_id = new_id("per");
+    let person = st.store.upsert_person(&new_id, &e.phone, st.now()).await?;
+    // Recorded before anything else is stored for it: if the enrolment is abandoned (or the
+    // service dies), the retention job removes what it added.
+    st.store
+        .start_enrolment(id, &person.id, person.id == new_id, e.expires_ms)
         .await?;
     e.person_id = Some(person.id.clone());
+    e.new_person = person.id == new_id;
     save(st, e)?;
     let detail = json!({"person_id": person.id});
     audit(st, Actor::Device(dev), "enrol.verify", id, detail).await?;
@@ -118,7 +123,7 @@ pub async fn verify(st: &AppState, dev: &Device, id: &str, code: &str) -> ApiRes
 /// Vault a card for the enrolling person.
 pub async fn add_card(st: &AppState, dev: &Device, id: &str, card: &NewCard) -> ApiResult<Value> {
     let (_, pid) = verified(st, id, dev)?;
-    super::cards::add(st, Actor::Device(dev), &pid, card).await
+    super::cards::add(st, Actor::Device(dev), &pid, Some(id), card).await
 }
 
 /// Set consents of the enrolling person.
@@ -315,6 +320,8 @@ pub async fn complete(st: &AppState, dev: &Device, id: &str) -> ApiResult<Vec<(H
     if is_duplicate(st, &pid, &hands).await? {
         audit(st, Actor::Device(dev), "enrol.duplicate", id, json!({})).await?;
         forget(st, id)?;
+        drop(guard);
+        super::retention::abandon(st, id, &pid, e.new_person).await?;
         return Err(ApiError::conflict(
             "duplicate_palm",
             "this palm is already enrolled under another phone number",
@@ -330,6 +337,7 @@ pub async fn complete(st: &AppState, dev: &Device, id: &str) -> ApiResult<Vec<(H
         out.push((*hand, templates.len()));
     }
     drop(guard);
+    st.store.finish_enrolment(id).await?;
     forget(st, id)?;
     let detail = json!({"person_id": pid, "hands": hands.len()});
     audit(st, Actor::Device(dev), "enrol.complete", id, detail).await?;

@@ -202,6 +202,9 @@ pub struct CardRow {
     pub is_default: bool,
     /// Creation time (ms).
     pub created_ms: i64,
+    /// The enrolment that added it while that enrolment is not complete (removed with it if it
+    /// expires).
+    pub enrolment_id: Option<String>,
 }
 
 /// An outcome of an identification (usage history and tenant log).
@@ -492,6 +495,23 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Insert a card with its wrapped key; becomes default if the person has none.
     async fn put_card(&self, c: &CardRow, key: &DataKeyRow) -> Result<(), StoreError>;
+    /// Record an enrolment whose phone was verified (what it stores is removed if it expires).
+    async fn start_enrolment(
+        &self,
+        id: &str,
+        person_id: &str,
+        new_person: bool,
+        expires_ms: i64,
+    ) -> Result<(), StoreError>;
+    /// A completed enrolment: its cards are the person's for good.
+    async fn finish_enrolment(&self, id: &str) -> Result<(), StoreError>;
+    /// Enrolments expired at `now_ms`: (id, person id, whether it created the person).
+    async fn expired_enrolments(
+        &self,
+        now_ms: i64,
+    ) -> Result<Vec<(String, String, bool)>, StoreError>;
+    /// Remove an abandoned enrolment and the cards it added (keys shredded), in one transaction.
+    async fn drop_enrolment(&self, id: &str) -> Result<(), StoreError>;
     /// Cards of a person, oldest first.
     async fn cards_of(&self, person_id: &str) -> Result<Vec<CardRow>, StoreError>;
     /// Delete a card of a person (and shred its key); promotes another card to default.

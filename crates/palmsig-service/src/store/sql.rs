@@ -449,8 +449,8 @@ macro_rules! store_impl {
                     .execute(&mut *tx)
                     .await?;
                 sqlx::query(
-                    "INSERT INTO cards (token, person_id, brand, last4, exp_month, exp_year, ciphertext, is_default, created_ms) \
-                     SELECT $1, $2, $3, $4, $5, $6, $7, NOT EXISTS (SELECT 1 FROM cards WHERE person_id = $2 AND is_default), $8",
+                    "INSERT INTO cards (token, person_id, brand, last4, exp_month, exp_year, ciphertext, is_default, created_ms, enrolment_id) \
+                     SELECT $1, $2, $3, $4, $5, $6, $7, NOT EXISTS (SELECT 1 FROM cards WHERE person_id = $2 AND is_default), $8, $9",
                 )
                 .bind(&c.token)
                 .bind(&c.person_id)
@@ -460,8 +460,42 @@ macro_rules! store_impl {
                 .bind(c.exp_year)
                 .bind(&c.ciphertext)
                 .bind(c.created_ms)
+                .bind(&c.enrolment_id)
                 .execute(&mut *tx)
                 .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+            async fn start_enrolment(&self, id: &str, person_id: &str, new_person: bool, expires_ms: i64) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO pending_enrolments (id, person_id, new_person, expires_ms) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING",
+                )
+                .bind(id)
+                .bind(person_id)
+                .bind(new_person)
+                .bind(expires_ms)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+            async fn finish_enrolment(&self, id: &str) -> Result<(), StoreError> {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query("UPDATE cards SET enrolment_id = NULL WHERE enrolment_id = $1").bind(id).execute(&mut *tx).await?;
+                sqlx::query("DELETE FROM pending_enrolments WHERE id = $1").bind(id).execute(&mut *tx).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+            async fn expired_enrolments(&self, now_ms: i64) -> Result<Vec<(String, String, bool)>, StoreError> {
+                Ok(sqlx::query_as("SELECT id, person_id, new_person FROM pending_enrolments WHERE expires_ms <= $1 ORDER BY expires_ms, id")
+                    .bind(now_ms)
+                    .fetch_all(&self.pool)
+                    .await?)
+            }
+            async fn drop_enrolment(&self, id: &str) -> Result<(), StoreError> {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query("DELETE FROM data_keys WHERE id IN (SELECT token FROM cards WHERE enrolment_id = $1)").bind(id).execute(&mut *tx).await?;
+                sqlx::query("DELETE FROM cards WHERE enrolment_id = $1").bind(id).execute(&mut *tx).await?;
+                sqlx::query("DELETE FROM pending_enrolments WHERE id = $1").bind(id).execute(&mut *tx).await?;
                 tx.commit().await?;
                 Ok(())
             }

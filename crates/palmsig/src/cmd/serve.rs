@@ -30,6 +30,10 @@ pub struct Args {
     /// Delete palm data unused for this many days.
     #[arg(long, default_value_t = 730)]
     pub retention_days: i64,
+    /// An enrolment not completed within this many minutes expires: the cards it added (and the
+    /// person, if it created them) are removed.
+    #[arg(long, default_value_t = 15)]
+    pub enrolment_ttl_minutes: i64,
     /// Mark the portal cookie `Secure` (serve behind TLS).
     #[arg(long)]
     pub secure_cookies: bool,
@@ -154,6 +158,7 @@ async fn serve(args: Args, engine: EngineSetup, sender: Arc<dyn OtpSender>) -> a
     config.calibration = calibration_label;
     config.retention_ms = args.retention_days.max(1) * 24 * 3600 * 1000;
     config.secure_cookies = args.secure_cookies;
+    config.enrolment_ttl_ms = args.enrolment_ttl_minutes.max(1) * 60 * 1000;
     config.dev_outbox = args.dev;
     config.dev_webhooks = args.dev;
     let state = AppState::new(
