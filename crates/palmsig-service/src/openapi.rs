@@ -351,7 +351,7 @@ fn schemas() -> Map<String, Value> {
 const OPS: &[Op] = &[
     op("get", "/healthz", "Liveness", ""),
     op("get", "/readyz", "Readiness (database reachable)", ""),
-    op("get", "/metrics", "Prometheus metrics", ""),
+    op("get", "/metrics", "Prometheus metrics", "operator"),
     op("get", "/openapi.json", "This OpenAPI document", ""),
     op("post", "/v1/admin/tenants", "Create a tenant", "operator"),
     op(

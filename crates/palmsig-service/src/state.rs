@@ -334,9 +334,11 @@ impl AppState {
             .ok_or_else(|| ServiceError::Corrupt(p.id.clone(), "bad template pack".into()))
     }
 
-    /// Load every palm from the database into the in-memory gallery (decrypting in memory).
-    /// Returns the number of palms loaded.
+    /// Load every palm from the database into the in-memory gallery (decrypting in memory), after
+    /// bringing stored phone numbers to the current key ([`crate::ops::persons::rekey_phones`]:
+    /// the data migration of phones stored in clear before). Returns the number of palms loaded.
     pub async fn rebuild_index(&self) -> Result<usize, ServiceError> {
+        crate::ops::persons::rekey_phones(&self.store, &self.keys).await?;
         let palms = self.store.list_palms().await?;
         for p in &palms {
             let refs = self.open_palm(p).await?;
@@ -349,7 +351,7 @@ impl AppState {
 }
 
 /// Re-wrap every data key in `store` under the keyring's active KEK (the records themselves are
-/// untouched). Returns how many keys were re-wrapped.
+/// untouched), then re-hash phone numbers under it. Returns how many keys were re-wrapped.
 pub async fn rewrap_all(store: &DynStore, keys: &Keyring) -> Result<usize, ServiceError> {
     let mut n = 0;
     for k in store.list_data_keys().await? {
@@ -377,6 +379,7 @@ pub async fn rewrap_all(store: &DynStore, keys: &Keyring) -> Result<usize, Servi
             n += 1;
         }
     }
+    crate::ops::persons::rekey_phones(store, keys).await?;
     Ok(n)
 }
 

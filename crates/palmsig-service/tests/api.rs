@@ -485,7 +485,10 @@ async fn pagination_and_health(kind: Kind) {
         assert!(o["paths"]["/v1/device/identify"]["post"].is_object());
         let resp = tower::ServiceExt::oneshot(
             app.router.clone(),
-            Request::get("/metrics").body(Body::empty()).unwrap(),
+            Request::get("/metrics")
+                .header("authorization", format!("Bearer {ADMIN}"))
+                .body(Body::empty())
+                .unwrap(),
         )
         .await
         .unwrap();

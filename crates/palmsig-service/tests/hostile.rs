@@ -14,7 +14,9 @@ backend_tests!(
     otp_limits_per_phone,
     webhook_retries_survive_restart,
     webhook_targets_are_public,
-    abandoned_enrolments_expire
+    abandoned_enrolments_expire,
+    phones_never_in_clear,
+    metrics_need_the_operator
 );
 
 /// The dev outbox lists every one-time code: even where it is enabled, only the operator reads it.
@@ -60,24 +62,24 @@ async fn deletion_leaves_no_trace(kind: Kind) {
     with_db(kind, |db| async move {
         let app = TestApp::new(&db).await;
         let t = app.tenant("Shop").await;
-        // Stored as E.164 text in `persons.phone` (and `otps.phone` while a code is pending).
+        // Stored as a keyed hash and sealed under the person's own data key (never in clear).
         let phone = "+41795550123";
         let pid = app
             .enrol(&t.device, phone, "erase-me", "4242424242424242")
             .await
             .unwrap();
         let palm = app.state.store.palms_of(&pid).await.unwrap().remove(0);
-        let key = app
-            .state
-            .store
-            .get_data_key(&palm.id)
-            .await
-            .unwrap()
-            .unwrap();
-        let secrets: [(&str, Vec<u8>); 3] = [
-            ("phone", phone.as_bytes().to_vec()),
+        let key = |id: String| {
+            let store = app.state.store.clone();
+            async move { store.get_data_key(&id).await.unwrap().unwrap().wrapped }
+        };
+        let person = app.state.store.get_person(&pid).await.unwrap().unwrap();
+        let secrets: [(&str, Vec<u8>); 5] = [
+            ("phone hash", person.phone_hash.as_bytes().to_vec()),
+            ("sealed phone", person.phone_ct.clone().unwrap()),
+            ("phone data key", key(pid.clone()).await),
             ("palm ciphertext", palm.ciphertext.clone()),
-            ("wrapped data key", key.wrapped.clone()),
+            ("wrapped data key", key(palm.id.clone()).await),
         ];
         let before = db.raw_dump().await;
         for (what, bytes) in &secrets {
@@ -86,6 +88,7 @@ async fn deletion_leaves_no_trace(kind: Kind) {
                 "{what} is stored before deletion (the scan works)"
             );
         }
+        assert!(!contains(&before, phone.as_bytes()), "the phone in clear");
         let cookie = app.login(phone).await;
         let auth = [("cookie", cookie)];
         let (s, v) = app.call(Method::DELETE, "/v1/me/palms", &auth, None).await;
@@ -99,6 +102,7 @@ async fn deletion_leaves_no_trace(kind: Kind) {
                 "{what} still in the database files after deletion"
             );
         }
+        assert!(!contains(&after, phone.as_bytes()), "the phone in clear");
         drop(app);
         db
     })
@@ -665,7 +669,8 @@ async fn abandoned_enrolments_expire(kind: Kind) {
         let kept = app.enrol(&t.device, regular, "regular", "4242424242424242").await.unwrap();
         abandon_enrolment(&app, &t.device, newcomer, "5555555555554444").await;
         abandon_enrolment(&app, &t.device, regular, "378282246310005").await;
-        let gone = app.state.store.get_person_by_phone(newcomer).await.unwrap().unwrap();
+        let by_phone = palmsig_service::ops::persons::by_phone;
+        let gone = by_phone(&app.state, newcomer).await.unwrap().unwrap();
         let token = app.state.store.cards_of(&gone.id).await.unwrap()[0].token.clone();
         assert_eq!(app.state.store.cards_of(&kept).await.unwrap().len(), 2);
         // Before the TTL nothing is touched.
@@ -678,13 +683,94 @@ async fn abandoned_enrolments_expire(kind: Kind) {
         app.clock.set(now + 1);
         assert_eq!(expire_enrolments(&app.state).await.unwrap().len(), 2);
         let store = &app.state.store;
-        assert!(store.get_person_by_phone(newcomer).await.unwrap().is_none(), "person removed");
+        assert!(by_phone(&app.state, newcomer).await.unwrap().is_none(), "person removed");
         assert!(store.get_data_key(&token).await.unwrap().is_none(), "card key shredded");
         let cards = store.cards_of(&kept).await.unwrap();
         assert_eq!(cards.len(), 1, "the abandoned card only");
         assert_eq!(cards[0].last4, "4242");
         assert_eq!(store.palms_of(&kept).await.unwrap().len(), 1);
         assert!(expire_enrolments(&app.state).await.unwrap().is_empty(), "done once");
+        drop(app);
+        db
+    })
+    .await;
+}
+
+/// Insert a person the way a database from before sealed phones holds one (the number in clear).
+async fn insert_legacy_person(db: &Db, id: &str, phone: &str) {
+    use sqlx::Connection;
+    let sql = "INSERT INTO persons (id, phone_hash, created_ms) VALUES ($1, $2, 1)";
+    match db.kind {
+        Kind::Sqlite => {
+            let mut c = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
+            sqlx::query(sql).bind(id).bind(phone).execute(&mut c).await.unwrap();
+            c.close().await.unwrap();
+        }
+        Kind::Postgres => {
+            let mut c = sqlx::PgConnection::connect(&db.url).await.unwrap();
+            sqlx::query(sql).bind(id).bind(phone).execute(&mut c).await.unwrap();
+            c.close().await.unwrap();
+        }
+    }
+}
+
+/// Row 12: phone numbers are stored as a keyed hash plus ciphertext, never in clear; rows from
+/// before are migrated at start (and scrubbed from the files); a key rotation re-hashes them.
+async fn phones_never_in_clear(kind: Kind) {
+    with_db(kind, |db| async move {
+        let (fresh, legacy) = ("+41796660001", "+41796660002");
+        let app = TestApp::new(&db).await;
+        let t = app.tenant("Shop").await;
+        let pid = app.enrol(&t.device, fresh, "fresh", "4242424242424242").await.unwrap();
+        let cookie = [("cookie", app.login(fresh).await)];
+        let (_, me) = app.call(Method::GET, "/v1/me", &cookie, None).await;
+        assert_eq!(me["phone"], fresh, "shown to its owner");
+        let p = app.state.store.get_person(&pid).await.unwrap().unwrap();
+        assert!(p.phone_hash.starts_with("k1:") && p.phone_ct.is_some(), "{p:?}");
+        let keys = app.state.keys.clone();
+        drop(app);
+        // A database from before: the number in clear, migrated at the next start.
+        insert_legacy_person(&db, "per_legacy", legacy).await;
+        assert!(contains(&db.raw_dump().await, legacy.as_bytes()), "the scan sees it");
+        let bio = || std::sync::Arc::new(palmsig_service::biometrics::LabelBiometrics::new());
+        let app = TestApp::with(&db, bio(), keys.clone(), test_config()).await;
+        let found = palmsig_service::ops::persons::by_phone(&app.state, legacy).await.unwrap();
+        assert_eq!(found.map(|p| p.id).as_deref(), Some("per_legacy"));
+        let cookie = [("cookie", app.login(legacy).await)];
+        let (_, me) = app.call(Method::GET, "/v1/me", &cookie, None).await;
+        assert_eq!(me["phone"], legacy);
+        let dump = db.raw_dump().await;
+        for phone in [fresh, legacy] {
+            assert!(!contains(&dump, phone.as_bytes()), "{phone} in clear in the database");
+        }
+        // Rotation: hashes move to the new key; lookups keep working.
+        let mut ring = keys;
+        ring.rotate_to(palmsig_service::crypto::Kek::generate("k2"));
+        palmsig_service::state::rewrap_all(&app.state.store, &ring).await.unwrap();
+        ring.retire_inactive();
+        drop(app);
+        let app = TestApp::with(&db, bio(), ring, test_config()).await;
+        let p = app.state.store.get_person(&pid).await.unwrap().unwrap();
+        assert!(p.phone_hash.starts_with("k2:"), "{p:?}");
+        assert!(palmsig_service::ops::persons::by_phone(&app.state, fresh).await.unwrap().is_some());
+        drop(app);
+        db
+    })
+    .await;
+}
+
+/// Row 12: `/metrics` is the operator's.
+async fn metrics_need_the_operator(kind: Kind) {
+    with_db(kind, |db| async move {
+        let app = TestApp::new(&db).await;
+        let t = app.tenant("Shop").await;
+        let (s, _) = app.call(Method::GET, "/metrics", &[], None).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED);
+        let (s, _) = app.call(Method::GET, "/metrics", &t.auth(), None).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED, "a tenant is not the operator");
+        let (s, v) = app.admin(Method::GET, "/metrics", None).await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(v["raw"].as_str().unwrap().contains("palmsig_gallery_palms"), "{v}");
         drop(app);
         db
     })

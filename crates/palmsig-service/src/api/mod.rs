@@ -152,14 +152,16 @@ async fn readyz(State(st): State<AppState>) -> ApiResult<Json<serde_json::Value>
     ))
 }
 
-async fn metrics(State(st): State<AppState>) -> Response {
+/// `GET /metrics` (operator token: the counters describe the whole deployment).
+async fn metrics(State(st): State<AppState>, headers: axum::http::HeaderMap) -> ApiResult<Response> {
+    auth::operator(&st, &headers)?;
     st.metrics
         .set_gauge("palmsig_gallery_palms", st.bio.len() as f64);
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         st.metrics.render(),
     )
-        .into_response()
+        .into_response())
 }
 
 async fn openapi() -> Json<serde_json::Value> {

@@ -106,7 +106,7 @@ pub async fn verify(st: &AppState, dev: &Device, id: &str, code: &str) -> ApiRes
     let mut e = of(st, id, dev)?;
     super::otp::check_code(st, &e.phone, code).await?;
     let new_id = new_id("per");
-    let person = st.store.upsert_person(&new_id, &e.phone, st.now()).await?;
+    let person = super::persons::upsert(st, &new_id, &e.phone).await?;
     // Recorded before anything else is stored for it: if the enrolment is abandoned (or the
     // service dies), the retention job removes what it added.
     st.store

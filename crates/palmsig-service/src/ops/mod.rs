@@ -10,6 +10,7 @@ pub mod deletion;
 pub mod enrol;
 pub mod identify;
 pub mod otp;
+pub mod persons;
 pub mod portal;
 pub mod purpose;
 pub mod retention;

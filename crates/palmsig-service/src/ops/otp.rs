@@ -28,6 +28,11 @@ fn limit_key(st: &AppState, phone: &str) -> String {
     st.keys.mac_secret("otp-limit", &[phone])
 }
 
+/// The key of a phone's pending code: a keyed hash, never the number.
+fn otp_key(st: &AppState, phone: &str) -> String {
+    st.keys.mac_secret("otp-phone", &[phone])
+}
+
 fn too_many(code: &str, what: &str) -> ApiError {
     ApiError::new(
         StatusCode::TOO_MANY_REQUESTS,
@@ -48,7 +53,7 @@ pub async fn send_code(st: &AppState, phone: &str) -> ApiResult<()> {
     let code = random_digits(6);
     st.store
         .put_otp(&Otp {
-            phone: phone.to_string(),
+            phone_key: otp_key(st, phone),
             code_hash: st.keys.mac_secret("otp", &[phone, &code]),
             expires_ms: st.now() + params::OTP_TTL_MS,
             attempts: 0,
@@ -65,23 +70,24 @@ pub async fn send_code(st: &AppState, phone: &str) -> ApiResult<()> {
 pub async fn check_code(st: &AppState, phone: &str, code: &str) -> ApiResult<()> {
     let bad = || ApiError::unauthorized("invalid_code", "code wrong or expired");
     let (key, window, now) = (limit_key(st, phone), params::OTP_LIMIT_WINDOW_MS, st.now());
+    let pending = otp_key(st, phone);
     if st.store.limit_count(&key, FAILED, now, window).await? >= params::OTP_FAILURES_PER_WINDOW {
-        st.store.delete_otp(phone).await?;
+        st.store.delete_otp(&pending).await?;
         return Err(too_many("too_many_attempts", "too many wrong codes"));
     }
-    let otp = st.store.get_otp(phone).await?.ok_or_else(bad)?;
+    let otp = st.store.get_otp(&pending).await?.ok_or_else(bad)?;
     if otp.expires_ms <= now || otp.attempts >= params::OTP_MAX_ATTEMPTS {
-        st.store.delete_otp(phone).await?;
+        st.store.delete_otp(&pending).await?;
         return Err(bad());
     }
     if !st
         .keys
         .mac_verify("otp", &[phone, code.trim()], &otp.code_hash)
     {
-        st.store.bump_otp(phone).await?;
+        st.store.bump_otp(&pending).await?;
         st.store.bump_limit(&key, FAILED, now, window).await?;
         return Err(bad());
     }
-    st.store.delete_otp(phone).await?;
+    st.store.delete_otp(&pending).await?;
     Ok(())
 }

@@ -29,9 +29,7 @@ pub struct Session {
 pub async fn sign_in(st: &AppState, phone: &str, code: &str) -> ApiResult<Session> {
     let p = super::otp::phone(phone)?;
     super::otp::check_code(st, &p, code).await?;
-    let person = st
-        .store
-        .get_person_by_phone(&p)
+    let person = super::persons::by_phone(st, &p)
         .await?
         .ok_or_else(|| ApiError::not_found("person with this phone"))?;
     let token = random_token("ses");
@@ -73,8 +71,9 @@ pub async fn me(st: &AppState, pid: &str) -> ApiResult<Value> {
         .into_iter()
         .map(|(t, l)| json!({"tenant_id": t, "loyalty_id": l}))
         .collect();
+    let phone = super::persons::phone_of(st, &p).await?;
     Ok(json!({
-        "id": p.id, "phone": p.phone, "age_verified": p.birth_date.is_some(), "created_ms": p.created_ms,
+        "id": p.id, "phone": phone, "age_verified": p.birth_date.is_some(), "created_ms": p.created_ms,
         "palms": palms, "cards": super::cards::list(st, pid).await?,
         "consents": super::consent::of(st, pid).await?, "loyalty": loyalty,
     }))

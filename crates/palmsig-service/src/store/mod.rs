@@ -127,13 +127,16 @@ pub struct Device {
     pub revoked_ms: Option<i64>,
 }
 
-/// A person, known by phone number only.
+/// A person, known by phone number only (never stored in clear).
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Person {
     /// Id.
     pub id: String,
-    /// E.164 phone number.
-    pub phone: String,
+    /// Keyed hash of the E.164 phone number (`KEKID:hex`, see [`crate::ops::persons`]); a row
+    /// from before this scheme holds the number itself until it is re-keyed.
+    pub phone_hash: String,
+    /// The phone number sealed under the person's data key (id = person id).
+    pub phone_ct: Option<Vec<u8>>,
     /// Verified birth date (`YYYY-MM-DD`), if any.
     pub birth_date: Option<String>,
     /// Creation time (ms).
@@ -143,8 +146,8 @@ pub struct Person {
 /// A pending one-time code for a phone.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Otp {
-    /// E.164 phone number.
-    pub phone: String,
+    /// Keyed hash of the E.164 phone number.
+    pub phone_key: String,
     /// SHA-256 of phone and code.
     pub code_hash: String,
     /// Expiry (ms).
@@ -420,17 +423,30 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Forget nonces older than `before_ms`.
     async fn purge_nonces(&self, before_ms: i64) -> Result<u64, StoreError>;
 
-    /// The person with this phone, creating them if new (race-free on the unique phone).
+    /// The person with this phone hash, creating them (with the sealed phone and its data key,
+    /// in one transaction) if new; race-free on the unique hash.
     async fn upsert_person(
         &self,
         id_if_new: &str,
-        phone: &str,
+        phone_hash: &str,
+        phone_ct: &[u8],
+        key: &DataKeyRow,
         now_ms: i64,
     ) -> Result<Person, StoreError>;
     /// A person by id.
     async fn get_person(&self, id: &str) -> Result<Option<Person>, StoreError>;
-    /// A person by phone.
-    async fn get_person_by_phone(&self, phone: &str) -> Result<Option<Person>, StoreError>;
+    /// A person by phone hash.
+    async fn get_person_by_phone(&self, phone_hash: &str) -> Result<Option<Person>, StoreError>;
+    /// Persons whose phone is in clear (no `phone_ct`) or hashed under another key than the one
+    /// whose hashes start with `hash_prefix`.
+    async fn persons_to_rekey(&self, hash_prefix: &str) -> Result<Vec<Person>, StoreError>;
+    /// Replace a person's phone hash and sealed phone.
+    async fn set_person_phone(
+        &self,
+        id: &str,
+        phone_hash: &str,
+        phone_ct: &[u8],
+    ) -> Result<(), StoreError>;
     /// Set the verified birth date.
     async fn set_birth_date(&self, person_id: &str, birth_date: &str) -> Result<(), StoreError>;
     /// Delete a person and everything of theirs (palms, cards with their keys, consents, links,
@@ -441,12 +457,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Replace the pending OTP of a phone.
     async fn put_otp(&self, o: &Otp) -> Result<(), StoreError>;
-    /// The pending OTP of a phone.
-    async fn get_otp(&self, phone: &str) -> Result<Option<Otp>, StoreError>;
+    /// The pending OTP of a phone (by its key).
+    async fn get_otp(&self, phone_key: &str) -> Result<Option<Otp>, StoreError>;
     /// Count a wrong try.
-    async fn bump_otp(&self, phone: &str) -> Result<(), StoreError>;
+    async fn bump_otp(&self, phone_key: &str) -> Result<(), StoreError>;
     /// Remove the OTP of a phone.
-    async fn delete_otp(&self, phone: &str) -> Result<(), StoreError>;
+    async fn delete_otp(&self, phone_key: &str) -> Result<(), StoreError>;
     /// Count one `kind` event (e.g. a code sent) for `phone_key` in its fixed window of
     /// `window_ms` (a new window starts with the first event after the last one ended); returns
     /// the count in the current window, this event included.

@@ -263,20 +263,51 @@ macro_rules! store_impl {
                 Ok(sqlx::query("DELETE FROM nonces WHERE ts_ms < $1").bind(before_ms).execute(&self.pool).await?.rows_affected())
             }
 
-            async fn upsert_person(&self, id_if_new: &str, phone: &str, now_ms: i64) -> Result<Person, StoreError> {
-                sqlx::query("INSERT INTO persons (id, phone, created_ms) VALUES ($1, $2, $3) ON CONFLICT (phone) DO NOTHING")
+            async fn upsert_person(&self, id_if_new: &str, phone_hash: &str, phone_ct: &[u8], key: &DataKeyRow, now_ms: i64) -> Result<Person, StoreError> {
+                let mut tx = self.pool.begin().await?;
+                let n = sqlx::query("INSERT INTO persons (id, phone_hash, phone_ct, created_ms) VALUES ($1, $2, $3, $4) ON CONFLICT (phone_hash) DO NOTHING")
                     .bind(id_if_new)
-                    .bind(phone)
+                    .bind(phone_hash)
+                    .bind(phone_ct)
                     .bind(now_ms)
-                    .execute(&self.pool)
-                    .await?;
-                Ok(sqlx::query_as("SELECT * FROM persons WHERE phone = $1").bind(phone).fetch_one(&self.pool).await?)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if n == 1 {
+                    sqlx::query("INSERT INTO data_keys (id, kek_id, wrapped) VALUES ($1, $2, $3)")
+                        .bind(&key.id)
+                        .bind(&key.kek_id)
+                        .bind(&key.wrapped)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                let p = sqlx::query_as("SELECT * FROM persons WHERE phone_hash = $1").bind(phone_hash).fetch_one(&mut *tx).await?;
+                tx.commit().await?;
+                Ok(p)
             }
             async fn get_person(&self, id: &str) -> Result<Option<Person>, StoreError> {
                 Ok(sqlx::query_as("SELECT * FROM persons WHERE id = $1").bind(id).fetch_optional(&self.pool).await?)
             }
-            async fn get_person_by_phone(&self, phone: &str) -> Result<Option<Person>, StoreError> {
-                Ok(sqlx::query_as("SELECT * FROM persons WHERE phone = $1").bind(phone).fetch_optional(&self.pool).await?)
+            async fn get_person_by_phone(&self, phone_hash: &str) -> Result<Option<Person>, StoreError> {
+                Ok(sqlx::query_as("SELECT * FROM persons WHERE phone_hash = $1").bind(phone_hash).fetch_optional(&self.pool).await?)
+            }
+            async fn persons_to_rekey(&self, hash_prefix: &str) -> Result<Vec<Person>, StoreError> {
+                Ok(sqlx::query_as(
+                    "SELECT * FROM persons WHERE phone_ct IS NULL OR substr(phone_hash, 1, CAST($2 AS INTEGER)) <> $1 ORDER BY id",
+                )
+                .bind(hash_prefix)
+                .bind(hash_prefix.len() as i64)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+            async fn set_person_phone(&self, id: &str, phone_hash: &str, phone_ct: &[u8]) -> Result<(), StoreError> {
+                sqlx::query("UPDATE persons SET phone_hash = $2, phone_ct = $3 WHERE id = $1")
+                    .bind(id)
+                    .bind(phone_hash)
+                    .bind(phone_ct)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
             }
             async fn set_birth_date(&self, person_id: &str, birth_date: &str) -> Result<(), StoreError> {
                 sqlx::query("UPDATE persons SET birth_date = $2 WHERE id = $1").bind(person_id).bind(birth_date).execute(&self.pool).await?;
@@ -284,7 +315,7 @@ macro_rules! store_impl {
             }
             async fn delete_person(&self, id: &str) -> Result<bool, StoreError> {
                 let mut tx = self.pool.begin().await?;
-                sqlx::query("DELETE FROM data_keys WHERE id IN (SELECT id FROM palms WHERE person_id = $1) OR id IN (SELECT token FROM cards WHERE person_id = $1)")
+                sqlx::query("DELETE FROM data_keys WHERE id = $1 OR id IN (SELECT id FROM palms WHERE person_id = $1) OR id IN (SELECT token FROM cards WHERE person_id = $1)")
                     .bind(id)
                     .execute(&mut *tx)
                     .await?;
@@ -300,10 +331,10 @@ macro_rules! store_impl {
 
             async fn put_otp(&self, o: &Otp) -> Result<(), StoreError> {
                 sqlx::query(
-                    "INSERT INTO otps (phone, code_hash, expires_ms, attempts) VALUES ($1, $2, $3, $4) ON CONFLICT (phone) DO UPDATE \
+                    "INSERT INTO otps (phone_key, code_hash, expires_ms, attempts) VALUES ($1, $2, $3, $4) ON CONFLICT (phone_key) DO UPDATE \
                      SET code_hash = excluded.code_hash, expires_ms = excluded.expires_ms, attempts = excluded.attempts",
                 )
-                .bind(&o.phone)
+                .bind(&o.phone_key)
                 .bind(&o.code_hash)
                 .bind(o.expires_ms)
                 .bind(o.attempts)
@@ -311,15 +342,15 @@ macro_rules! store_impl {
                 .await?;
                 Ok(())
             }
-            async fn get_otp(&self, phone: &str) -> Result<Option<Otp>, StoreError> {
-                Ok(sqlx::query_as("SELECT * FROM otps WHERE phone = $1").bind(phone).fetch_optional(&self.pool).await?)
+            async fn get_otp(&self, phone_key: &str) -> Result<Option<Otp>, StoreError> {
+                Ok(sqlx::query_as("SELECT * FROM otps WHERE phone_key = $1").bind(phone_key).fetch_optional(&self.pool).await?)
             }
-            async fn bump_otp(&self, phone: &str) -> Result<(), StoreError> {
-                sqlx::query("UPDATE otps SET attempts = attempts + 1 WHERE phone = $1").bind(phone).execute(&self.pool).await?;
+            async fn bump_otp(&self, phone_key: &str) -> Result<(), StoreError> {
+                sqlx::query("UPDATE otps SET attempts = attempts + 1 WHERE phone_key = $1").bind(phone_key).execute(&self.pool).await?;
                 Ok(())
             }
-            async fn delete_otp(&self, phone: &str) -> Result<(), StoreError> {
-                sqlx::query("DELETE FROM otps WHERE phone = $1").bind(phone).execute(&self.pool).await?;
+            async fn delete_otp(&self, phone_key: &str) -> Result<(), StoreError> {
+                sqlx::query("DELETE FROM otps WHERE phone_key = $1").bind(phone_key).execute(&self.pool).await?;
                 Ok(())
             }
 

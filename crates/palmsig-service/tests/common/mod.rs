@@ -530,10 +530,7 @@ impl TestApp {
             )
             .await;
         ok(s, v)?;
-        let person = self
-            .state
-            .store
-            .get_person_by_phone(phone)
+        let person = palmsig_service::ops::persons::by_phone(&self.state, phone)
             .await
             .unwrap()
             .unwrap();

@@ -18,6 +18,11 @@ pub struct Args {
     /// PostgreSQL URL (`postgres://…`); default: SQLite file `DATA/palmsig.db`.
     #[arg(long)]
     pub database_url: Option<String>,
+    /// Key file (key-encryption keys); default `DATA-keys/keys.json` beside the data dir (or
+    /// `DATA/keys.json` where an older installation has it). `PALMSIG_KEK=ID:BASE64` supplies
+    /// the active key from the environment instead.
+    #[arg(long)]
+    pub key_file: Option<PathBuf>,
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: String,
@@ -73,6 +78,22 @@ fn engine_setup(args: &Args) -> anyhow::Result<EngineSetup> {
         profile.source()
     );
     Ok((algorithm, Some(calibration), label))
+}
+
+/// The key file of `data` (see `palmsig_service::crypto::locate_key_file`); warns loudly on
+/// stderr when it sits inside the data dir.
+pub fn key_file(data: &Path, explicit: Option<&Path>) -> PathBuf {
+    let loc = palmsig_service::crypto::locate_key_file(data, explicit);
+    if loc.inside_data {
+        eprintln!(
+            "WARNING: the key file {} is inside the data dir {}: one copy of that folder holds the \
+             sealed data and the key that opens it. Move the key file out (--key-file PATH) or \
+             supply the key in PALMSIG_KEK.",
+            loc.path.display(),
+            data.display()
+        );
+    }
+    loc.path
 }
 
 /// The database URL for `data` and an optional explicit URL.
@@ -143,8 +164,8 @@ async fn serve(args: Args, engine: EngineSetup, sender: Arc<dyn OtpSender>) -> a
     let (algorithm, calibration, calibration_label) = engine;
     std::fs::create_dir_all(&args.data)
         .with_context(|| format!("creating {}", args.data.display()))?;
-    let keys =
-        Keyring::load_or_create(&args.data.join("keys.json")).context("loading the key file")?;
+    let key_file = key_file(&args.data, args.key_file.as_deref());
+    let keys = Keyring::load_or_create(&key_file).context("loading the key file")?;
     let token = admin_token(&args.data)?;
     let url = database_url(&args.data, args.database_url.as_deref());
     let store = palmsig_service::store::connect(&url)
