@@ -423,6 +423,7 @@ async fn otp_limits_per_phone(kind: Kind) {
         let t = app.tenant("Shop").await;
         let other = app.new_device(&t.token, &t.site_id).await;
         let phone = "+41790007007";
+        let bio = || std::sync::Arc::new(palmsig_service::biometrics::LabelBiometrics::new());
         let max = palmsig_service::params::OTP_SENDS_PER_WINDOW;
         // Codes sent: devices and the portal draw from one budget.
         for i in 0..max {
@@ -446,7 +447,7 @@ async fn otp_limits_per_phone(kind: Kind) {
             .await;
         assert_eq!(s, StatusCode::TOO_MANY_REQUESTS, "portal: {v}");
         // Stored in the database: a restarted service keeps counting.
-        let app2 = TestApp::new(&db).await;
+        let app2 = TestApp::with(&db, bio(), app.state.keys.clone(), test_config()).await;
         app2.clock.set(app.clock_now());
         let (s, v) = app2
             .call(Method::POST, "/v1/portal/otp", &[], Some(json!({"phone": phone})))
@@ -536,9 +537,11 @@ async fn webhook_retries_survive_restart(kind: Kind) {
         palmsig_service::webhook::wait_in_flight(&app.state).await;
         assert_eq!(calls.load(Ordering::SeqCst), 1, "first attempt made, and failed");
         // Restart: the old service is gone with its tasks; the endpoint is back up.
+        let keys = app.state.keys.clone();
         drop(app);
         status.store(200, Ordering::SeqCst);
-        let app = TestApp::new(&db).await;
+        let bio = std::sync::Arc::new(palmsig_service::biometrics::LabelBiometrics::new());
+        let app = TestApp::with(&db, bio, keys, test_config()).await;
         palmsig_service::webhook::drain(&app.state).await;
         assert_eq!(calls.load(Ordering::SeqCst), 2, "retried after the restart");
         let (_, dl) = app

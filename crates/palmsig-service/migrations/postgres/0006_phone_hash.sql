@@ -5,6 +5,6 @@
 -- too (the few pending at the upgrade are dropped). Kept in lockstep with the other backend.
 
 ALTER TABLE persons RENAME COLUMN phone TO phone_hash;
-ALTER TABLE persons ADD COLUMN phone_ct BLOB;
+ALTER TABLE persons ADD COLUMN phone_ct BYTEA;
 DELETE FROM otps;
 ALTER TABLE otps RENAME COLUMN phone TO phone_key;

@@ -24,7 +24,7 @@ pub(crate) async fn create_tenant(
     operator(&st, &headers)?;
     let req: NewTenant = parse_json(&body)?;
     let name = req.name.trim();
-    if name.is_empty() || name.len() > 200 {
+    if name.is_empty() || name.chars().count() > 200 {
         return Err(ApiError::unprocessable(
             "bad_name",
             "name must be 1-200 characters",

@@ -157,7 +157,7 @@ async fn metrics(State(st): State<AppState>, headers: axum::http::HeaderMap) -> 
     auth::operator(&st, &headers)?;
     st.metrics
         .set_gauge("palmsig_gallery_palms", st.bio.len() as f64);
-    (
+    Ok((
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         st.metrics.render(),
     )

@@ -27,7 +27,7 @@ pub(crate) async fn create_site(
     ctx.require("sites")?;
     let req: NewSite = parse_json(&body)?;
     let name = req.name.trim();
-    if name.is_empty() || name.len() > 200 {
+    if name.is_empty() || name.chars().count() > 200 {
         return Err(ApiError::unprocessable(
             "bad_name",
             "name must be 1-200 characters",
@@ -96,7 +96,7 @@ pub(crate) async fn create_device(
         .ok_or_else(|| ApiError::not_found("site"))?;
     ctx.own(&site.tenant_id, "site")?;
     let name = req.name.trim();
-    if name.is_empty() || name.len() > 200 {
+    if name.is_empty() || name.chars().count() > 200 {
         return Err(ApiError::unprocessable(
             "bad_name",
             "name must be 1-200 characters",

@@ -60,7 +60,7 @@ async fn open_phone(store: &DynStore, keys: &Keyring, p: &Person) -> Result<Stri
         wrapped: k.wrapped,
     };
     let plain = keys.open(ct, &key, &p.id)?;
-    String::from_utf8(plain).map_err(|_| corrupt("phone is not text"))
+    String::from_utf8(plain.to_vec()).map_err(|_| corrupt("phone is not text"))
 }
 
 /// Bring every person's phone to the current scheme and key: numbers still in clear (rows from
