@@ -29,7 +29,7 @@ fn limit_key(st: &AppState, phone: &str) -> String {
 }
 
 /// The key of a phone's pending code: a keyed hash, never the number.
-fn otp_key(st: &AppState, phone: &str) -> String {
+pub fn otp_key(st: &AppState, phone: &str) -> String {
     st.keys.mac_secret("otp-phone", &[phone])
 }
 
