@@ -128,11 +128,23 @@ pub const LOCAL_SHIFT: i32 = 1;
 // silently sending every comparison to the scalar path.
 const _: () = {
     use palmsig_core::simd::shift;
-    assert!(GRID == shift::GRID, "GRID differs from palmsig_core::simd::shift");
-    assert!(MAX_SHIFT == shift::MAX_SHIFT, "MAX_SHIFT differs from the kernels");
-    assert!(COARSE_ROW_STEP == shift::COARSE_ROW_STEP, "COARSE_ROW_STEP differs");
+    assert!(
+        GRID == shift::GRID,
+        "GRID differs from palmsig_core::simd::shift"
+    );
+    assert!(
+        MAX_SHIFT == shift::MAX_SHIFT,
+        "MAX_SHIFT differs from the kernels"
+    );
+    assert!(
+        COARSE_ROW_STEP == shift::COARSE_ROW_STEP,
+        "COARSE_ROW_STEP differs"
+    );
     assert!(BLOCKS == shift::BLOCKS, "BLOCKS differs from the kernels");
-    assert!(LOCAL_SHIFT == shift::LOCAL_SHIFT, "LOCAL_SHIFT differs from the kernels");
+    assert!(
+        LOCAL_SHIFT == shift::LOCAL_SHIFT,
+        "LOCAL_SHIFT differs from the kernels"
+    );
 };
 /// Matcher (elastic): a block's local shift with a lower distance replaces the block's current
 /// best only if it keeps at least `BLOCK_KEEP.0 / BLOCK_KEEP.1` (3/4) of that best's overlap: a

@@ -463,7 +463,8 @@ pub fn locate_key_file(data: &Path, explicit: Option<&Path>) -> KeyFileLocation 
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_else(|| "palmsig-data".into());
-            data.with_file_name(format!("{name}-keys")).join("keys.json")
+            data.with_file_name(format!("{name}-keys"))
+                .join("keys.json")
         }
     };
     let abs = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
@@ -509,8 +510,14 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let data = root.path().join("palmsig-data");
         let loc = locate_key_file(&data, None);
-        assert_eq!(loc.path, root.path().join("palmsig-data-keys").join("keys.json"));
-        assert!(!loc.inside_data, "a new installation keeps the key outside the data dir");
+        assert_eq!(
+            loc.path,
+            root.path().join("palmsig-data-keys").join("keys.json")
+        );
+        assert!(
+            !loc.inside_data,
+            "a new installation keeps the key outside the data dir"
+        );
         let ring = Keyring::load_or_create(&loc.path).unwrap();
         assert!(loc.path.exists() && !data.join("keys.json").exists());
         #[cfg(unix)]

@@ -29,7 +29,10 @@ mod tests {
 
     #[test]
     fn table_is_sorted_and_known_codes_parse() {
-        assert!(CODES.windows(2).all(|w| w[0] < w[1]), "sorted, no duplicates");
+        assert!(
+            CODES.windows(2).all(|w| w[0] < w[1]),
+            "sorted, no duplicates"
+        );
         assert_eq!(parse("chf"), Some("CHF"));
         assert_eq!(parse("EUR"), Some("EUR"));
         for bad in ["XYZ", "XXX", "XTS", "", "EURO", "US"] {

@@ -113,7 +113,9 @@ fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
     let s = ip.segments();
     let o = ip.octets();
     let tail = Ipv4Addr::new(o[12], o[13], o[14], o[15]);
-    if s[..5] == [0; 5] && (s[5] == 0xffff || (s[5] == 0 && !ip.is_loopback() && !ip.is_unspecified())) {
+    if s[..5] == [0; 5]
+        && (s[5] == 0xffff || (s[5] == 0 && !ip.is_loopback() && !ip.is_unspecified()))
+    {
         return Some(tail);
     }
     if s[0] == 0x0064 && s[1] == 0xff9b && s[2..6] == [0; 4] {
@@ -132,15 +134,44 @@ mod tests {
     #[test]
     fn internal_addresses_are_not_public() {
         for ip in [
-            "127.0.0.1", "127.1.2.3", "10.0.0.1", "172.16.0.1", "172.31.255.255", "192.168.1.1",
-            "169.254.169.254", "169.254.0.1", "100.64.0.1", "100.127.255.255", "0.0.0.0",
-            "255.255.255.255", "224.0.0.1", "192.0.2.1", "198.18.0.1", "::1", "::", "fd00::1",
-            "fc00::1", "fe80::1", "ff02::1", "::ffff:127.0.0.1", "::ffff:169.254.169.254",
-            "64:ff9b::a00:1", "2002:7f00:1::", "2001:db8::1", "::7f00:1",
+            "127.0.0.1",
+            "127.1.2.3",
+            "10.0.0.1",
+            "172.16.0.1",
+            "172.31.255.255",
+            "192.168.1.1",
+            "169.254.169.254",
+            "169.254.0.1",
+            "100.64.0.1",
+            "100.127.255.255",
+            "0.0.0.0",
+            "255.255.255.255",
+            "224.0.0.1",
+            "192.0.2.1",
+            "198.18.0.1",
+            "::1",
+            "::",
+            "fd00::1",
+            "fc00::1",
+            "fe80::1",
+            "ff02::1",
+            "::ffff:127.0.0.1",
+            "::ffff:169.254.169.254",
+            "64:ff9b::a00:1",
+            "2002:7f00:1::",
+            "2001:db8::1",
+            "::7f00:1",
         ] {
             assert!(!is_public(ip.parse().unwrap()), "{ip}");
         }
-        for ip in ["8.8.8.8", "1.1.1.1", "100.128.0.1", "172.32.0.1", "2606:4700::1111", "::ffff:8.8.8.8"] {
+        for ip in [
+            "8.8.8.8",
+            "1.1.1.1",
+            "100.128.0.1",
+            "172.32.0.1",
+            "2606:4700::1111",
+            "::ffff:8.8.8.8",
+        ] {
             assert!(is_public(ip.parse().unwrap()), "{ip}");
         }
     }
@@ -148,9 +179,18 @@ mod tests {
     #[test]
     fn urls() {
         assert!(parse_url("https://hooks.example.com/x", false).is_ok());
-        assert_eq!(parse_url("http://hooks.example.com/x", false), Err(EgressError::BadUrl));
+        assert_eq!(
+            parse_url("http://hooks.example.com/x", false),
+            Err(EgressError::BadUrl)
+        );
         assert!(parse_url("http://127.0.0.1:9/x", true).is_ok());
-        for bad in ["ftp://x/", "https://", "/relative", "https://user:pw@example.com/", "nope"] {
+        for bad in [
+            "ftp://x/",
+            "https://",
+            "/relative",
+            "https://user:pw@example.com/",
+            "nope",
+        ] {
             assert_eq!(parse_url(bad, true), Err(EgressError::BadUrl), "{bad}");
         }
     }
@@ -161,10 +201,19 @@ mod tests {
             let u = parse_url(u, dev).unwrap();
             async move { resolve(&u, dev).await }
         };
-        for u in ["https://127.0.0.1/", "https://[::1]:8443/", "https://localhost/", "https://169.254.169.254/latest", "https://[::ffff:10.0.0.1]/"] {
+        for u in [
+            "https://127.0.0.1/",
+            "https://[::1]:8443/",
+            "https://localhost/",
+            "https://169.254.169.254/latest",
+            "https://[::ffff:10.0.0.1]/",
+        ] {
             assert_eq!(r(u, false).await, Err(EgressError::Blocked), "{u}");
         }
         assert_eq!(r("https://8.8.8.8/", false).await.unwrap().port(), 443);
-        assert!(r("http://127.0.0.1:9/", true).await.is_ok(), "dev mode: a local receiver");
+        assert!(
+            r("http://127.0.0.1:9/", true).await.is_ok(),
+            "dev mode: a local receiver"
+        );
     }
 }

@@ -46,6 +46,8 @@ pub mod state;
 pub mod store;
 pub mod text;
 pub mod vault;
+// Some page helpers serve only the scanner simulator.
+#[cfg_attr(not(feature = "simulator"), allow(dead_code))]
 mod web;
 pub mod webhook;
 

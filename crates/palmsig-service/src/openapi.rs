@@ -169,7 +169,8 @@ fn schemas() -> Map<String, Value> {
     let s = |t: &str| json!({"type": t});
     let ms = || json!({"type": "integer", "description": "Unix time, ms"});
     let opt_s = || json!({"type": ["string", "null"]});
-    let name = || json!({"type": "string", "minLength": 1, "maxLength": 200, "pattern": NAME_PATTERN});
+    let name =
+        || json!({"type": "string", "minLength": 1, "maxLength": 200, "pattern": NAME_PATTERN});
     let phone = || json!({"type": "string", "pattern": PHONE_PATTERN, "description": "E.164, e.g. +41791234567"});
     let capture_props = json!({
         "hand": {"type": "string", "enum": ["left", "right"]},
@@ -220,13 +221,7 @@ fn schemas() -> Map<String, Value> {
     );
     let mut m = Map::new();
     m.insert("Error".into(), obj(&["error"], json!({"error": obj(&["code", "message"], json!({"code": s("string"), "message": s("string")}))})));
-    m.insert(
-        "NewTenant".into(),
-        obj(
-            &["name"],
-            json!({"name": name()}),
-        ),
-    );
+    m.insert("NewTenant".into(), obj(&["name"], json!({"name": name()})));
     m.insert(
         "Tenant".into(),
         obj(
@@ -251,16 +246,16 @@ fn schemas() -> Map<String, Value> {
             "client_id": s("string"), "client_secret": s("string"), "scope": {"type": "string", "description": "space-separated subset"}})));
     m.insert("TokenResponse".into(), obj(&["access_token", "token_type", "expires_in", "scope"], json!({
             "access_token": s("string"), "token_type": {"const": "Bearer"}, "expires_in": s("integer"), "scope": s("string")})));
-    m.insert(
-        "NewSite".into(),
-        obj(
-            &["name"],
-            json!({"name": name()}),
-        ),
-    );
+    m.insert("NewSite".into(), obj(&["name"], json!({"name": name()})));
     m.insert("Site".into(), obj(&["id", "tenant_id", "name", "created_ms"], json!({"id": s("string"), "tenant_id": s("string"), "name": s("string"), "created_ms": ms()})));
     m.insert("SitePage".into(), page_of("Site"));
-    m.insert("NewDevice".into(), obj(&["site_id", "name"], json!({"site_id": s("string"), "name": name()})));
+    m.insert(
+        "NewDevice".into(),
+        obj(
+            &["site_id", "name"],
+            json!({"site_id": s("string"), "name": name()}),
+        ),
+    );
     m.insert("Device".into(), device);
     m.insert("NewDeviceResponse".into(), new_device);
     m.insert("DevicePage".into(), page_of("Device"));
@@ -275,10 +270,16 @@ fn schemas() -> Map<String, Value> {
             "active_secrets": s("integer"), "created_ms": ms(), "secret": {"type": "string", "description": "HMAC-SHA256 signing secret, shown once"}})));
     m.insert("Event".into(), event);
     m.insert("EventPage".into(), page_of("Event"));
-    m.insert("Activate".into(), obj(&["activation_code", "public_key"], json!({"activation_code": s("string"),
+    m.insert(
+        "Activate".into(),
+        obj(
+            &["activation_code", "public_key"],
+            json!({"activation_code": s("string"),
             "public_key": {"type": "string", "pattern": KEY32_PATTERN, "contentEncoding": "base64",
                 "description": "Ed25519 public key (32 bytes, a valid curve point), base64"},
-            "version": {"type": "string", "maxLength": 64}})));
+            "version": {"type": "string", "maxLength": 64}}),
+        ),
+    );
     m.insert(
         "Activated".into(),
         obj(
@@ -299,17 +300,11 @@ fn schemas() -> Map<String, Value> {
     );
     m.insert(
         "StartEnrolment".into(),
-        obj(
-            &["phone"],
-            json!({ "phone": phone() }),
-        ),
+        obj(&["phone"], json!({ "phone": phone() })),
     );
     m.insert(
         "PhoneOnly".into(),
-        obj(
-            &["phone"],
-            json!({ "phone": phone() }),
-        ),
+        obj(&["phone"], json!({ "phone": phone() })),
     );
     m.insert(
         "Login".into(),
@@ -595,28 +590,44 @@ fn error_responses(method: &str, path: &str, auth: &str, has_body: bool) -> Map<
         ("400", "Malformed request (JSON, query, header)"),
         ("404", "Unknown route or resource"),
         ("405", "Method not allowed"),
-        ("422", "Refused input (typed `code`), e.g. `invalid_text` for a control character"),
+        (
+            "422",
+            "Refused input (typed `code`), e.g. `invalid_text` for a control character",
+        ),
         ("500", "Internal error (details are logged, not returned)"),
     ];
     if has_body || method != "get" {
         codes.push(("413", "Body too large"));
         codes.push(("415", "Body not sent as application/json"));
     }
-    let signs_in = ["/v1/oauth/token", "/v1/portal/session", "/v1/devices/activate"];
+    let signs_in = [
+        "/v1/oauth/token",
+        "/v1/portal/session",
+        "/v1/devices/activate",
+    ];
     if !auth.is_empty() || signs_in.contains(&path) || path.starts_with("/v1/device/") {
         codes.push(("401", "Not authenticated"));
     }
     if matches!(auth, "bearer" | "device") || path.starts_with("/v1/device/") {
-        codes.push(("403", "Authenticated, but not allowed (scope, tenant, device)"));
+        codes.push((
+            "403",
+            "Authenticated, but not allowed (scope, tenant, device)",
+        ));
     }
     if !auth.is_empty() || path.starts_with("/v1/portal/") || path.starts_with("/v1/device") {
         codes.push(("429", "Rate or per-phone limit reached (Retry-After)"));
     }
     if path.starts_with("/v1/device/") || path == "/v1/devices/activate" {
-        codes.push(("409", "Conflict with the state (enrolment step, idempotency key)"));
+        codes.push((
+            "409",
+            "Conflict with the state (enrolment step, idempotency key)",
+        ));
     }
     if path == "/readyz" || path.ends_with("/captures") || path == "/v1/device/identify" {
-        codes.push(("503", "Not ready, or all extraction slots busy (Retry-After)"));
+        codes.push((
+            "503",
+            "Not ready, or all extraction slots busy (Retry-After)",
+        ));
     }
     if path == "/v1/device/enrolments" || path == "/v1/portal/otp" {
         codes.push(("502", "The one-time code could not be sent"));
@@ -718,8 +729,23 @@ mod tests {
     fn patterns_match_the_checks() {
         let re = |p: &str| regex::Regex::new(p).unwrap();
         let phone = re(PHONE_PATTERN);
-        for p in ["+41791234567", "+1 (415) 555-0100", " +44 20 7946 0958 ", "", " ", "+0791234567", "+4179", "0791234567", "+4179x1234567", "+1234567890123456"] {
-            assert_eq!(phone.is_match(p), crate::otp::normalize_e164(p).is_some(), "{p:?}");
+        for p in [
+            "+41791234567",
+            "+1 (415) 555-0100",
+            " +44 20 7946 0958 ",
+            "",
+            " ",
+            "+0791234567",
+            "+4179",
+            "0791234567",
+            "+4179x1234567",
+            "+1234567890123456",
+        ] {
+            assert_eq!(
+                phone.is_match(p),
+                crate::otp::normalize_e164(p).is_some(),
+                "{p:?}"
+            );
         }
         let name = re(NAME_PATTERN);
         for n in ["Shop", " Café ", "", "   ", "\t", "a\u{0}b", "x\u{85}"] {
@@ -729,23 +755,40 @@ mod tests {
         let key = re(KEY32_PATTERN);
         use base64::Engine as _;
         let good = base64::engine::general_purpose::STANDARD.encode([7u8; 32]);
-        for k in [good.as_str(), "", "not base64", "AAAA", &good[..43], "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAB="] {
+        for k in [
+            good.as_str(),
+            "",
+            "not base64",
+            "AAAA",
+            &good[..43],
+            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAB=",
+        ] {
             let decodes = base64::engine::general_purpose::STANDARD
                 .decode(k)
                 .is_ok_and(|b| b.len() == 32);
             assert_eq!(key.is_match(k), decodes, "{k:?}");
         }
         let text = re(TEXT_PATTERN);
-        assert!(text.is_match("fine, Zürich") && !text.is_match("a\u{0}") && !text.is_match("\u{9f}"));
+        assert!(
+            text.is_match("fine, Zürich") && !text.is_match("a\u{0}") && !text.is_match("\u{9f}")
+        );
     }
 
     /// Responses without a body (204) are documented as such; every operation lists its codes.
     #[test]
     fn no_content_and_error_codes_documented() {
         let doc = document();
-        for (m, p) in [("delete", "/v1/portal/session"), ("delete", "/v1/me"), ("delete", "/v1/me/cards/{token}"), ("delete", "/v1/me/loyalty/{tenant_id}")] {
+        for (m, p) in [
+            ("delete", "/v1/portal/session"),
+            ("delete", "/v1/me"),
+            ("delete", "/v1/me/cards/{token}"),
+            ("delete", "/v1/me/loyalty/{tenant_id}"),
+        ] {
             let r = &doc["paths"][p][m]["responses"];
-            assert!(r["204"].is_object() && r["204"]["content"].is_null(), "{m} {p}: {r}");
+            assert!(
+                r["204"].is_object() && r["204"]["content"].is_null(),
+                "{m} {p}: {r}"
+            );
         }
         for (p, ops) in doc["paths"].as_object().unwrap() {
             for (m, op) in ops.as_object().unwrap() {
@@ -757,9 +800,18 @@ mod tests {
             }
         }
         let schemas = &doc["components"]["schemas"];
-        assert_eq!(schemas["PhoneOnly"]["properties"]["phone"]["pattern"], PHONE_PATTERN);
-        assert_eq!(schemas["Login"]["properties"]["code"]["pattern"], TEXT_PATTERN);
-        assert_eq!(schemas["NewSite"]["properties"]["name"]["pattern"], NAME_PATTERN);
+        assert_eq!(
+            schemas["PhoneOnly"]["properties"]["phone"]["pattern"],
+            PHONE_PATTERN
+        );
+        assert_eq!(
+            schemas["Login"]["properties"]["code"]["pattern"],
+            TEXT_PATTERN
+        );
+        assert_eq!(
+            schemas["NewSite"]["properties"]["name"]["pattern"],
+            NAME_PATTERN
+        );
     }
 
     use super::*;

@@ -25,7 +25,9 @@ pub enum CardError {
     #[error("card number is all zeros")]
     AllZeros,
     /// No card brand this vault knows issues numbers with this prefix.
-    #[error("card number has no known brand (Visa, Mastercard, Amex, Discover, JCB, Diners, UnionPay)")]
+    #[error(
+        "card number has no known brand (Visa, Mastercard, Amex, Discover, JCB, Diners, UnionPay)"
+    )]
     UnknownBrand,
 }
 

@@ -189,7 +189,10 @@ async fn enqueue(state: &AppState, event: &EventRow) -> Result<(), ServiceError>
 
 /// Make every delivery due at `now_ms` (one attempt each); returns how many were attempted.
 pub async fn run_due(state: &AppState, now_ms: i64) -> usize {
-    let lease = state.now().saturating_add(LEASE_MS).max(now_ms.saturating_add(1));
+    let lease = state
+        .now()
+        .saturating_add(LEASE_MS)
+        .max(now_ms.saturating_add(1));
     let due = match state.store.claim_deliveries(now_ms, lease, BATCH).await {
         Ok(d) => d,
         Err(e) => {
@@ -236,7 +239,10 @@ async fn attempt(state: &AppState, o: &OutboxRow) -> Result<(), ServiceError> {
     if ok || n >= i64::from(state.config.webhook_max_attempts) {
         state.store.finish_delivery(&o.id).await?;
     } else {
-        let backoff = state.config.webhook_backoff_ms.saturating_mul(1 << (n - 1).min(20));
+        let backoff = state
+            .config
+            .webhook_backoff_ms
+            .saturating_mul(1 << (n - 1).min(20));
         let next = state.now().saturating_add(backoff as i64);
         state.store.retry_delivery(&o.id, n, next).await?;
     }
@@ -268,7 +274,9 @@ async fn send(
         Err(e) => return (None, Some(e.log_code().to_string())),
     };
     let client = reqwest::Client::builder()
-        .timeout(std::time::Duration::from_millis(crate::params::WEBHOOK_TIMEOUT_MS))
+        .timeout(std::time::Duration::from_millis(
+            crate::params::WEBHOOK_TIMEOUT_MS,
+        ))
         .redirect(reqwest::redirect::Policy::none())
         .resolve(url.host_str().unwrap_or_default(), addr)
         .build();

@@ -835,13 +835,7 @@ async fn secrets_at_rest(kind: Kind) {
             .await;
         assert_eq!(s, StatusCode::CREATED, "{e}");
         let pending = palmsig_service::ops::otp::otp_key(&app2.state, "+41790000078");
-        let otp = app2
-            .state
-            .store
-            .get_otp(&pending)
-            .await
-            .unwrap()
-            .unwrap();
+        let otp = app2.state.store.get_otp(&pending).await.unwrap().unwrap();
         assert!(otp.code_hash.starts_with("k2:"));
         drop(app2);
         db

@@ -429,28 +429,60 @@ async fn otp_limits_per_phone(kind: Kind) {
         for i in 0..max {
             let (s, v) = if i % 2 == 0 {
                 let (s, _, v) = app
-                    .device(&t.device, Method::POST, "/v1/device/enrolments", json!({"phone": phone}), &[])
+                    .device(
+                        &t.device,
+                        Method::POST,
+                        "/v1/device/enrolments",
+                        json!({"phone": phone}),
+                        &[],
+                    )
                     .await;
                 (s, v)
             } else {
-                app.call(Method::POST, "/v1/portal/otp", &[], Some(json!({"phone": phone}))).await
+                app.call(
+                    Method::POST,
+                    "/v1/portal/otp",
+                    &[],
+                    Some(json!({"phone": phone})),
+                )
+                .await
             };
             assert!(s.is_success(), "code {i}: {s} {v}");
         }
         let (s, _, v) = app
-            .device(&other, Method::POST, "/v1/device/enrolments", json!({"phone": phone}), &[])
+            .device(
+                &other,
+                Method::POST,
+                "/v1/device/enrolments",
+                json!({"phone": phone}),
+                &[],
+            )
             .await;
-        assert_eq!(s, StatusCode::TOO_MANY_REQUESTS, "another device, same phone: {v}");
+        assert_eq!(
+            s,
+            StatusCode::TOO_MANY_REQUESTS,
+            "another device, same phone: {v}"
+        );
         assert_eq!(v["error"]["code"], "too_many_codes");
         let (s, v) = app
-            .call(Method::POST, "/v1/portal/otp", &[], Some(json!({"phone": phone})))
+            .call(
+                Method::POST,
+                "/v1/portal/otp",
+                &[],
+                Some(json!({"phone": phone})),
+            )
             .await;
         assert_eq!(s, StatusCode::TOO_MANY_REQUESTS, "portal: {v}");
         // Stored in the database: a restarted service keeps counting.
         let app2 = TestApp::with(&db, bio(), app.state.keys.clone(), test_config()).await;
         app2.clock.set(app.clock_now());
         let (s, v) = app2
-            .call(Method::POST, "/v1/portal/otp", &[], Some(json!({"phone": phone})))
+            .call(
+                Method::POST,
+                "/v1/portal/otp",
+                &[],
+                Some(json!({"phone": phone})),
+            )
             .await;
         assert_eq!(s, StatusCode::TOO_MANY_REQUESTS, "after a restart: {v}");
         drop(app2);
@@ -458,7 +490,13 @@ async fn otp_limits_per_phone(kind: Kind) {
         // Wrong guesses: counted per phone over all its codes.
         let victim = "+41790008008";
         let (s, _, e) = app
-            .device(&t.device, Method::POST, "/v1/device/enrolments", json!({"phone": victim}), &[])
+            .device(
+                &t.device,
+                Method::POST,
+                "/v1/device/enrolments",
+                json!({"phone": victim}),
+                &[],
+            )
             .await;
         assert_eq!(s, StatusCode::CREATED, "{e}");
         let enr = e["enrolment_id"].as_str().unwrap().to_string();
@@ -466,26 +504,67 @@ async fn otp_limits_per_phone(kind: Kind) {
         let real = app.outbox.latest(victim).unwrap();
         let wrong = if real == "000000" { "111111" } else { "000000" };
         for _ in 0..palmsig_service::params::OTP_FAILURES_PER_WINDOW - 1 {
-            let (s, _, v) = app.device(&t.device, Method::POST, &verify, json!({"code": wrong}), &[]).await;
+            let (s, _, v) = app
+                .device(
+                    &t.device,
+                    Method::POST,
+                    &verify,
+                    json!({"code": wrong}),
+                    &[],
+                )
+                .await;
             assert_eq!(s, StatusCode::UNAUTHORIZED, "{v}");
         }
         // A new code (from the portal) does not reset the count.
         let (s, v) = app
-            .call(Method::POST, "/v1/portal/otp", &[], Some(json!({"phone": victim})))
+            .call(
+                Method::POST,
+                "/v1/portal/otp",
+                &[],
+                Some(json!({"phone": victim})),
+            )
             .await;
         assert_eq!(s, StatusCode::ACCEPTED, "{v}");
-        let (s, _, v) = app.device(&t.device, Method::POST, &verify, json!({"code": wrong}), &[]).await;
-        assert_eq!(s, StatusCode::UNAUTHORIZED, "last wrong guess of the window: {v}");
+        let (s, _, v) = app
+            .device(
+                &t.device,
+                Method::POST,
+                &verify,
+                json!({"code": wrong}),
+                &[],
+            )
+            .await;
+        assert_eq!(
+            s,
+            StatusCode::UNAUTHORIZED,
+            "last wrong guess of the window: {v}"
+        );
         let fresh = app.outbox.latest(victim).unwrap();
         let (s, v) = app
-            .call(Method::POST, "/v1/portal/session", &[], Some(json!({"phone": victim, "code": fresh})))
+            .call(
+                Method::POST,
+                "/v1/portal/session",
+                &[],
+                Some(json!({"phone": victim, "code": fresh})),
+            )
             .await;
-        assert_eq!(s, StatusCode::TOO_MANY_REQUESTS, "no more tries this hour, even right: {v}");
+        assert_eq!(
+            s,
+            StatusCode::TOO_MANY_REQUESTS,
+            "no more tries this hour, even right: {v}"
+        );
         assert_eq!(v["error"]["code"], "too_many_attempts");
         // The next window allows codes and tries again.
-        app.clock.advance(palmsig_service::params::OTP_LIMIT_WINDOW_MS);
+        app.clock
+            .advance(palmsig_service::params::OTP_LIMIT_WINDOW_MS);
         let (s, _, v) = app
-            .device(&other, Method::POST, "/v1/device/enrolments", json!({"phone": phone}), &[])
+            .device(
+                &other,
+                Method::POST,
+                "/v1/device/enrolments",
+                json!({"phone": phone}),
+                &[],
+            )
             .await;
         assert_eq!(s, StatusCode::CREATED, "a new window: {v}");
         drop(app);
@@ -527,15 +606,30 @@ async fn webhook_retries_survive_restart(kind: Kind) {
         let status = std::sync::Arc::new(AtomicU16::new(503));
         let (url, calls) = receiver(status.clone()).await;
         let (s, v) = app
-            .call(Method::POST, "/v1/webhooks", &t.auth(), Some(json!({"url": url})))
+            .call(
+                Method::POST,
+                "/v1/webhooks",
+                &t.auth(),
+                Some(json!({"url": url})),
+            )
             .await;
         assert_eq!(s, StatusCode::CREATED, "{v}");
         let (s, _, v) = app
-            .device(&t.device, Method::POST, "/v1/device/identify", json!({"purpose": "age", "visible": b64(b"palm:nobody")}), &[])
+            .device(
+                &t.device,
+                Method::POST,
+                "/v1/device/identify",
+                json!({"purpose": "age", "visible": b64(b"palm:nobody")}),
+                &[],
+            )
             .await;
         assert_eq!(s, StatusCode::OK, "{v}");
         palmsig_service::webhook::wait_in_flight(&app.state).await;
-        assert_eq!(calls.load(Ordering::SeqCst), 1, "first attempt made, and failed");
+        assert_eq!(
+            calls.load(Ordering::SeqCst),
+            1,
+            "first attempt made, and failed"
+        );
         // Restart: the old service is gone with its tasks; the endpoint is back up.
         let keys = app.state.keys.clone();
         drop(app);
@@ -591,7 +685,12 @@ async fn webhook_targets_are_public(kind: Kind) {
             "https://[::ffff:127.0.0.1]/h",
         ] {
             let (s, v) = app
-                .call(Method::POST, "/v1/webhooks", &t.auth(), Some(json!({"url": url})))
+                .call(
+                    Method::POST,
+                    "/v1/webhooks",
+                    &t.auth(),
+                    Some(json!({"url": url})),
+                )
                 .await;
             assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{url}: {v}");
             assert_eq!(v["error"]["code"], "bad_url", "{url}: {v}");
@@ -613,11 +712,21 @@ async fn webhook_targets_are_public(kind: Kind) {
         };
         app.state.store.create_webhook(&row).await.unwrap();
         let (s, _, v) = app
-            .device(&t.device, Method::POST, "/v1/device/identify", json!({"purpose": "age", "visible": b64(b"palm:nobody")}), &[])
+            .device(
+                &t.device,
+                Method::POST,
+                "/v1/device/identify",
+                json!({"purpose": "age", "visible": b64(b"palm:nobody")}),
+                &[],
+            )
             .await;
         assert_eq!(s, StatusCode::OK, "{v}");
         palmsig_service::webhook::drain(&app.state).await;
-        assert_eq!(calls.load(Ordering::SeqCst), 0, "an internal address was called");
+        assert_eq!(
+            calls.load(Ordering::SeqCst),
+            0,
+            "an internal address was called"
+        );
         let (_, dl) = app
             .call(Method::GET, "/v1/webhooks/deliveries", &t.auth(), None)
             .await;
@@ -641,13 +750,21 @@ async fn webhook_targets_are_public(kind: Kind) {
 /// Start an enrolment, confirm the phone and add a card, then walk away; returns its id.
 async fn abandon_enrolment(app: &TestApp, dev: &DeviceCreds, phone: &str, card: &str) -> String {
     let (s, _, e) = app
-        .device(dev, Method::POST, "/v1/device/enrolments", json!({"phone": phone}), &[])
+        .device(
+            dev,
+            Method::POST,
+            "/v1/device/enrolments",
+            json!({"phone": phone}),
+            &[],
+        )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{e}");
     let id = e["enrolment_id"].as_str().unwrap().to_string();
     let code = app.outbox.latest(phone).unwrap();
     let verify = format!("/v1/device/enrolments/{id}/verify");
-    let (s, _, v) = app.device(dev, Method::POST, &verify, json!({"code": code}), &[]).await;
+    let (s, _, v) = app
+        .device(dev, Method::POST, &verify, json!({"code": code}), &[])
+        .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     let card_path = format!("/v1/device/enrolments/{id}/card");
     let body = json!({"number": card, "exp_month": 12, "exp_year": 2030});
@@ -664,17 +781,23 @@ async fn abandoned_enrolments_expire(kind: Kind) {
     with_db(kind, |db| async move {
         let mut config = test_config();
         config.enrolment_ttl_ms = 10 * 60 * 1000;
-        let keys = palmsig_service::crypto::Keyring::new(palmsig_service::crypto::Kek::generate("k1"));
+        let keys =
+            palmsig_service::crypto::Keyring::new(palmsig_service::crypto::Kek::generate("k1"));
         let bio = || std::sync::Arc::new(palmsig_service::biometrics::LabelBiometrics::new());
         let app = TestApp::with(&db, bio(), keys.clone(), config.clone()).await;
         let t = app.tenant("Shop").await;
         let (newcomer, regular) = ("+41790010010", "+41790010011");
-        let kept = app.enrol(&t.device, regular, "regular", "4242424242424242").await.unwrap();
+        let kept = app
+            .enrol(&t.device, regular, "regular", "4242424242424242")
+            .await
+            .unwrap();
         abandon_enrolment(&app, &t.device, newcomer, "5555555555554444").await;
         abandon_enrolment(&app, &t.device, regular, "378282246310005").await;
         let by_phone = palmsig_service::ops::persons::by_phone;
         let gone = by_phone(&app.state, newcomer).await.unwrap().unwrap();
-        let token = app.state.store.cards_of(&gone.id).await.unwrap()[0].token.clone();
+        let token = app.state.store.cards_of(&gone.id).await.unwrap()[0]
+            .token
+            .clone();
         assert_eq!(app.state.store.cards_of(&kept).await.unwrap().len(), 2);
         // Before the TTL nothing is touched.
         app.clock.advance(config.enrolment_ttl_ms - 1);
@@ -686,13 +809,22 @@ async fn abandoned_enrolments_expire(kind: Kind) {
         app.clock.set(now + 1);
         assert_eq!(expire_enrolments(&app.state).await.unwrap().len(), 2);
         let store = &app.state.store;
-        assert!(by_phone(&app.state, newcomer).await.unwrap().is_none(), "person removed");
-        assert!(store.get_data_key(&token).await.unwrap().is_none(), "card key shredded");
+        assert!(
+            by_phone(&app.state, newcomer).await.unwrap().is_none(),
+            "person removed"
+        );
+        assert!(
+            store.get_data_key(&token).await.unwrap().is_none(),
+            "card key shredded"
+        );
         let cards = store.cards_of(&kept).await.unwrap();
         assert_eq!(cards.len(), 1, "the abandoned card only");
         assert_eq!(cards[0].last4, "4242");
         assert_eq!(store.palms_of(&kept).await.unwrap().len(), 1);
-        assert!(expire_enrolments(&app.state).await.unwrap().is_empty(), "done once");
+        assert!(
+            expire_enrolments(&app.state).await.unwrap().is_empty(),
+            "done once"
+        );
         drop(app);
         db
     })
@@ -706,12 +838,22 @@ async fn insert_legacy_person(db: &Db, id: &str, phone: &str) {
     match db.kind {
         Kind::Sqlite => {
             let mut c = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
-            sqlx::query(sql).bind(id).bind(phone).execute(&mut c).await.unwrap();
+            sqlx::query(sql)
+                .bind(id)
+                .bind(phone)
+                .execute(&mut c)
+                .await
+                .unwrap();
             c.close().await.unwrap();
         }
         Kind::Postgres => {
             let mut c = sqlx::PgConnection::connect(&db.url).await.unwrap();
-            sqlx::query(sql).bind(id).bind(phone).execute(&mut c).await.unwrap();
+            sqlx::query(sql)
+                .bind(id)
+                .bind(phone)
+                .execute(&mut c)
+                .await
+                .unwrap();
             c.close().await.unwrap();
         }
     }
@@ -724,38 +866,57 @@ async fn phones_never_in_clear(kind: Kind) {
         let (fresh, legacy) = ("+41796660001", "+41796660002");
         let app = TestApp::new(&db).await;
         let t = app.tenant("Shop").await;
-        let pid = app.enrol(&t.device, fresh, "fresh", "4242424242424242").await.unwrap();
+        let pid = app
+            .enrol(&t.device, fresh, "fresh", "4242424242424242")
+            .await
+            .unwrap();
         let cookie = [("cookie", app.login(fresh).await)];
         let (_, me) = app.call(Method::GET, "/v1/me", &cookie, None).await;
         assert_eq!(me["phone"], fresh, "shown to its owner");
         let p = app.state.store.get_person(&pid).await.unwrap().unwrap();
-        assert!(p.phone_hash.starts_with("k1:") && p.phone_ct.is_some(), "{p:?}");
+        assert!(
+            p.phone_hash.starts_with("k1:") && p.phone_ct.is_some(),
+            "{p:?}"
+        );
         let keys = app.state.keys.clone();
         drop(app);
         // A database from before: the number in clear, migrated at the next start.
         insert_legacy_person(&db, "per_legacy", legacy).await;
-        assert!(contains(&db.raw_dump().await, legacy.as_bytes()), "the scan sees it");
+        assert!(
+            contains(&db.raw_dump().await, legacy.as_bytes()),
+            "the scan sees it"
+        );
         let bio = || std::sync::Arc::new(palmsig_service::biometrics::LabelBiometrics::new());
         let app = TestApp::with(&db, bio(), keys.clone(), test_config()).await;
-        let found = palmsig_service::ops::persons::by_phone(&app.state, legacy).await.unwrap();
+        let found = palmsig_service::ops::persons::by_phone(&app.state, legacy)
+            .await
+            .unwrap();
         assert_eq!(found.map(|p| p.id).as_deref(), Some("per_legacy"));
         let cookie = [("cookie", app.login(legacy).await)];
         let (_, me) = app.call(Method::GET, "/v1/me", &cookie, None).await;
         assert_eq!(me["phone"], legacy);
         let dump = db.raw_dump().await;
         for phone in [fresh, legacy] {
-            assert!(!contains(&dump, phone.as_bytes()), "{phone} in clear in the database");
+            assert!(
+                !contains(&dump, phone.as_bytes()),
+                "{phone} in clear in the database"
+            );
         }
         // Rotation: hashes move to the new key; lookups keep working.
         let mut ring = keys;
         ring.rotate_to(palmsig_service::crypto::Kek::generate("k2"));
-        palmsig_service::state::rewrap_all(&app.state.store, &ring).await.unwrap();
+        palmsig_service::state::rewrap_all(&app.state.store, &ring)
+            .await
+            .unwrap();
         ring.retire_inactive();
         drop(app);
         let app = TestApp::with(&db, bio(), ring, test_config()).await;
         let p = app.state.store.get_person(&pid).await.unwrap().unwrap();
         assert!(p.phone_hash.starts_with("k2:"), "{p:?}");
-        assert!(palmsig_service::ops::persons::by_phone(&app.state, fresh).await.unwrap().is_some());
+        assert!(palmsig_service::ops::persons::by_phone(&app.state, fresh)
+            .await
+            .unwrap()
+            .is_some());
         drop(app);
         db
     })
@@ -773,7 +934,10 @@ async fn metrics_need_the_operator(kind: Kind) {
         assert_eq!(s, StatusCode::UNAUTHORIZED, "a tenant is not the operator");
         let (s, v) = app.admin(Method::GET, "/metrics", None).await;
         assert_eq!(s, StatusCode::OK);
-        assert!(v["raw"].as_str().unwrap().contains("palmsig_gallery_palms"), "{v}");
+        assert!(
+            v["raw"].as_str().unwrap().contains("palmsig_gallery_palms"),
+            "{v}"
+        );
         drop(app);
         db
     })

@@ -220,7 +220,10 @@ pub(crate) async fn identify(
     }: SignedDevice,
 ) -> ApiResult<Response> {
     let Some(key) = idempotency_key(&headers)? else {
-        return Ok(json_status(StatusCode::OK, identify_once(&st, &dev, &body).await?));
+        return Ok(json_status(
+            StatusCode::OK,
+            identify_once(&st, &dev, &body).await?,
+        ));
     };
     let scope = format!("identify:{}", dev.tenant_id);
     let req_hash = sha256_hex(
@@ -291,7 +294,9 @@ async fn finish_idempotent(
 ) -> ApiResult<Response> {
     match res {
         Ok(v) => {
-            st.store.idem_finish(scope, key, 200, &v.to_string()).await?;
+            st.store
+                .idem_finish(scope, key, 200, &v.to_string())
+                .await?;
             Ok(json_status(StatusCode::OK, v))
         }
         Err(e) if e.status.is_client_error() => {

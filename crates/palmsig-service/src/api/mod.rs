@@ -153,7 +153,10 @@ async fn readyz(State(st): State<AppState>) -> ApiResult<Json<serde_json::Value>
 }
 
 /// `GET /metrics` (operator token: the counters describe the whole deployment).
-async fn metrics(State(st): State<AppState>, headers: axum::http::HeaderMap) -> ApiResult<Response> {
+async fn metrics(
+    State(st): State<AppState>,
+    headers: axum::http::HeaderMap,
+) -> ApiResult<Response> {
     auth::operator(&st, &headers)?;
     st.metrics
         .set_gauge("palmsig_gallery_palms", st.bio.len() as f64);
@@ -269,7 +272,8 @@ async fn require_json(req: Request, next: Next) -> Response {
         .and_then(|v| v.split(';').next())
         .map(|v| v.trim().to_ascii_lowercase())
         .unwrap_or_default();
-    let json = ct == "application/json" || (ct.starts_with("application/") && ct.ends_with("+json"));
+    let json =
+        ct == "application/json" || (ct.starts_with("application/") && ct.ends_with("+json"));
     let form = ct == "application/x-www-form-urlencoded" && req.uri().path() == "/v1/oauth/token";
     if empty || json || form {
         return next.run(req).await;

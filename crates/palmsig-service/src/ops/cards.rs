@@ -66,7 +66,13 @@ pub async fn add(
 
 /// The cards of a person, public view, oldest first.
 pub async fn list(st: &AppState, person_id: &str) -> ApiResult<Vec<Value>> {
-    Ok(st.store.cards_of(person_id).await?.iter().map(view).collect())
+    Ok(st
+        .store
+        .cards_of(person_id)
+        .await?
+        .iter()
+        .map(view)
+        .collect())
 }
 
 /// Remove a card of the person (its key is shredded); 404 if it is not theirs.
@@ -74,7 +80,14 @@ pub async fn remove(st: &AppState, person_id: &str, token: &str) -> ApiResult<()
     if !st.store.delete_card(person_id, token).await? {
         return Err(ApiError::not_found("card"));
     }
-    audit(st, Actor::Person(person_id), "card.remove", token, json!({})).await?;
+    audit(
+        st,
+        Actor::Person(person_id),
+        "card.remove",
+        token,
+        json!({}),
+    )
+    .await?;
     Ok(())
 }
 
@@ -83,6 +96,13 @@ pub async fn make_default(st: &AppState, person_id: &str, token: &str) -> ApiRes
     if !st.store.set_default_card(person_id, token).await? {
         return Err(ApiError::not_found("card"));
     }
-    audit(st, Actor::Person(person_id), "card.default", token, json!({})).await?;
+    audit(
+        st,
+        Actor::Person(person_id),
+        "card.default",
+        token,
+        json!({}),
+    )
+    .await?;
     list(st, person_id).await
 }

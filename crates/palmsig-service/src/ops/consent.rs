@@ -34,7 +34,14 @@ pub async fn set(
             .await?;
     }
     let detail: Vec<(&str, bool)> = consents.iter().map(|(p, g)| (p.as_str(), *g)).collect();
-    audit(st, actor, "consent.set", person_id, serde_json::json!(detail)).await?;
+    audit(
+        st,
+        actor,
+        "consent.set",
+        person_id,
+        serde_json::json!(detail),
+    )
+    .await?;
     of(st, person_id).await
 }
 

@@ -65,10 +65,7 @@ fn save(st: &AppState, e: Enrolment) -> ApiResult<()> {
 }
 
 fn forget(st: &AppState, id: &str) -> ApiResult<()> {
-    st.enrolments
-        .lock()
-        .map_err(ApiError::internal)?
-        .remove(id);
+    st.enrolments.lock().map_err(ApiError::internal)?.remove(id);
     Ok(())
 }
 

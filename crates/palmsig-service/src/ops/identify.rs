@@ -118,7 +118,10 @@ pub async fn identify(st: &AppState, dev: &Device, req: IdentifyBody) -> ApiResu
         detail.insert("currency".into(), json!(p.currency));
     }
     if let Some(door) = &req.door {
-        detail.insert("door".into(), json!(door.chars().take(64).collect::<String>()));
+        detail.insert(
+            "door".into(),
+            json!(door.chars().take(64).collect::<String>()),
+        );
     }
     let person = match &hit {
         Some(h) => st.store.palm_owner(&h.palm_id).await?,

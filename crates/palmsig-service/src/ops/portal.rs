@@ -37,7 +37,14 @@ pub async fn sign_in(st: &AppState, phone: &str, code: &str) -> ApiResult<Sessio
     st.store
         .insert_session(&hash_secret(&[&token]), &person.id, expires)
         .await?;
-    audit(st, Actor::Person(&person.id), "portal.login", &person.id, json!({})).await?;
+    audit(
+        st,
+        Actor::Person(&person.id),
+        "portal.login",
+        &person.id,
+        json!({}),
+    )
+    .await?;
     Ok(Session {
         person_id: person.id,
         token,
@@ -80,7 +87,12 @@ pub async fn me(st: &AppState, pid: &str) -> ApiResult<Value> {
 }
 
 /// Link (or relink) a loyalty id at a tenant.
-pub async fn link_loyalty(st: &AppState, pid: &str, tenant_id: &str, loyalty_id: &str) -> ApiResult<()> {
+pub async fn link_loyalty(
+    st: &AppState,
+    pid: &str,
+    tenant_id: &str,
+    loyalty_id: &str,
+) -> ApiResult<()> {
     if loyalty_id.trim().is_empty() || loyalty_id.len() > 64 {
         return Err(ApiError::unprocessable(
             "bad_loyalty_id",
