@@ -230,7 +230,8 @@ fn schemas() -> Map<String, Value> {
         ),
     );
     m.insert("TenantPage".into(), page_of("Tenant"));
-    m.insert("NewClient".into(), obj(&[], json!({"scopes": {"type": "array", "items": {"type": "string", "enum": crate::api_scopes()}}})));
+    m.insert("NewClient".into(), obj(&[], json!({"scopes": {"type": ["array", "null"], "items": {"type": "string", "enum": crate::api_scopes()},
+            "description": "default (absent or null): every scope"}})));
     m.insert("ClientCredentials".into(), obj(&["client_id", "client_secret", "tenant_id", "scopes"], json!({
             "client_id": s("string"), "client_secret": {"type": "string", "description": "shown once"},
             "tenant_id": s("string"), "scopes": {"type": "array", "items": s("string")}})));
@@ -263,7 +264,8 @@ fn schemas() -> Map<String, Value> {
         "NewWebhook".into(),
         obj(
             &["url"],
-            json!({"url": {"type": "string", "format": "uri"}}),
+            json!({"url": {"type": "string", "format": "uri", "pattern": "^https?://",
+                "description": "https (http only in dev mode); its host must not be, or resolve to, a loopback, private, link-local, shared or reserved address (checked again at each delivery)"}}),
         ),
     );
     m.insert("NewWebhookResponse".into(), obj(&["id", "url", "secret"], json!({"id": s("string"), "url": s("string"),
@@ -529,7 +531,8 @@ const OPS: &[Op] = &[
         "Log in with phone and code (sets the session cookie)",
         "",
     ),
-    op("delete", "/v1/portal/session", "Log out", "cookie"),
+    // Without a session cookie there is nothing to end: 204 all the same.
+    op("delete", "/v1/portal/session", "Log out", ""),
     op(
         "get",
         "/v1/me",
@@ -639,7 +642,7 @@ fn error_responses(method: &str, path: &str, auth: &str, has_body: bool) -> Map<
         .collect()
 }
 
-/// Every free text field of the schemas gets [`TEXT_PATTERN`]: the service refuses control
+/// Every free text field of a request schema gets [`TEXT_PATTERN`]: the service refuses control
 /// characters in any string (fields with a pattern, an enum, a constant or a format of their
 /// own are left as they are).
 fn no_control_chars(v: &mut Value) {
@@ -656,6 +659,22 @@ fn no_control_chars(v: &mut Value) {
         }
         Value::Array(a) => a.iter_mut().for_each(no_control_chars),
         _ => {}
+    }
+}
+
+/// Unknown members of a request object are ignored, but, like every text, refused if a key or a
+/// string in them holds a control character: documented as such.
+fn text_extras(v: &mut Value) {
+    let Some(m) = v.as_object_mut() else { return };
+    if m.get("type") == Some(&json!("object")) && !m.contains_key("additionalProperties") {
+        m.insert(
+            "propertyNames".into(),
+            json!({"type": "string", "pattern": TEXT_PATTERN}),
+        );
+        m.insert(
+            "additionalProperties".into(),
+            json!({"$ref": "#/components/schemas/JsonText"}),
+        );
     }
 }
 
@@ -682,7 +701,9 @@ pub fn document() -> Value {
         responses.insert(status.to_string(), ok);
         let mut op = json!({"summary": summary, "responses": responses});
         if let Some(req) = body.map(|b| b.2).filter(|r| !r.is_empty()) {
-            op["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{req}")}}}});
+            // The client scopes default to all: that body may be left out.
+            let required = *path != "/v1/admin/tenants/{id}/clients";
+            op["requestBody"] = json!({"required": required, "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{req}")}}}});
         }
         if !auth.is_empty() {
             op["security"] = json!([{ *auth: [] }]);
@@ -690,7 +711,7 @@ pub fn document() -> Value {
         let params: Vec<Value> = path
             .split('/')
             .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
-            .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
+            .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string", "pattern": TEXT_PATTERN}}))
             .collect();
         if !params.is_empty() {
             op["parameters"] = json!(params);
@@ -702,8 +723,20 @@ pub fn document() -> Value {
         .into_iter()
         .map(|s| (s.to_string(), json!(s)))
         .collect();
-    let mut schemas = Value::Object(schemas());
-    no_control_chars(&mut schemas);
+    let mut schemas = schemas();
+    for (_, _, req, ..) in BODIES.iter().filter(|b| !b.2.is_empty()) {
+        if let Some(v) = schemas.get_mut(*req) {
+            no_control_chars(v);
+            text_extras(v);
+        }
+    }
+    // Any JSON value whose strings and keys hold no control character.
+    let text = json!({"type": "string", "pattern": TEXT_PATTERN});
+    schemas.insert("JsonText".into(), json!({"anyOf": [
+        {"type": ["null", "boolean", "number"]}, text,
+        {"type": "array", "items": {"$ref": "#/components/schemas/JsonText"}},
+        {"type": "object", "propertyNames": text, "additionalProperties": {"$ref": "#/components/schemas/JsonText"}}]}));
+    let schemas = Value::Object(schemas);
     json!({
         "openapi": "3.1.0",
         "info": {"title": "palmsig service", "version": env!("CARGO_PKG_VERSION")},

@@ -249,7 +249,16 @@ async fn attempt(state: &AppState, o: &OutboxRow) -> Result<(), ServiceError> {
     Ok(())
 }
 
-/// Whether webhooks may be sent to `url` now (registration, and each delivery).
+/// Whether a webhook may be registered for `url`: as [`check_target`], but a host that does not
+/// resolve yet is accepted (each delivery resolves and checks it again).
+pub async fn check_registration(state: &AppState, url: &str) -> Result<(), EgressError> {
+    match check_target(state, url).await {
+        Ok(_) | Err(EgressError::NoAddress) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Whether webhooks may be sent to `url` now (each delivery).
 pub async fn check_target(
     state: &AppState,
     url: &str,

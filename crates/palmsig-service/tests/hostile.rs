@@ -16,7 +16,8 @@ backend_tests!(
     webhook_targets_are_public,
     abandoned_enrolments_expire,
     phones_never_in_clear,
-    metrics_need_the_operator
+    metrics_need_the_operator,
+    spec_matches_behaviour
 );
 
 /// The dev outbox lists every one-time code: even where it is enabled, only the operator reads it.
@@ -937,6 +938,114 @@ async fn metrics_need_the_operator(kind: Kind) {
         assert!(
             v["raw"].as_str().unwrap().contains("palmsig_gallery_palms"),
             "{v}"
+        );
+        drop(app);
+        db
+    })
+    .await;
+}
+
+/// Row 11: the cases where the OpenAPI document and the service disagreed.
+async fn spec_matches_behaviour(kind: Kind) {
+    with_db(kind, |db| async move {
+        let app = TestApp::new(&db).await;
+        let doc = palmsig_service::openapi::document();
+        let t = app.tenant("Shop").await;
+        // Log out without a cookie: 204, documented, no security requirement.
+        let (s, _) = app
+            .call(Method::DELETE, "/v1/portal/session", &[], None)
+            .await;
+        assert_eq!(s, StatusCode::NO_CONTENT);
+        let op = &doc["paths"]["/v1/portal/session"]["delete"];
+        assert!(
+            op["responses"]["204"].is_object() && op["security"].is_null(),
+            "{op}"
+        );
+        // An empty phone, a blank name: refused, and the schema says so.
+        let re = |p: &Value| regex::Regex::new(p.as_str().unwrap()).unwrap();
+        let schemas = &doc["components"]["schemas"];
+        let (s, v) = app
+            .call(
+                Method::POST,
+                "/v1/portal/otp",
+                &[],
+                Some(json!({"phone": ""})),
+            )
+            .await;
+        assert_eq!(
+            (s, v["error"]["code"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("bad_phone"))
+        );
+        assert!(!re(&schemas["PhoneOnly"]["properties"]["phone"]["pattern"]).is_match(""));
+        let (s, _) = app
+            .call(
+                Method::POST,
+                "/v1/sites",
+                &t.auth(),
+                Some(json!({"name": "   "})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(!re(&schemas["NewSite"]["properties"]["name"]["pattern"]).is_match("   "));
+        // Activation: an unknown code is 401 whatever the key; a bad key with a good code is
+        // 422 and leaves the code usable.
+        let (s, d) = app
+            .call(
+                Method::POST,
+                "/v1/devices",
+                &t.auth(),
+                Some(json!({"site_id": t.site_id, "name": "K2"})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{d}");
+        let code = d["activation_code"].as_str().unwrap();
+        let activate = |code: &str, key: &str| json!({"activation_code": code, "public_key": key});
+        let (s, _) = app
+            .call(
+                Method::POST,
+                "/v1/devices/activate",
+                &[],
+                Some(activate("000000000000", "not base64")),
+            )
+            .await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED);
+        assert!(
+            !re(&schemas["Activate"]["properties"]["public_key"]["pattern"]).is_match("not base64")
+        );
+        let (s, v) = app
+            .call(
+                Method::POST,
+                "/v1/devices/activate",
+                &[],
+                Some(activate(code, "not base64")),
+            )
+            .await;
+        assert_eq!(
+            (s, v["error"]["code"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("bad_public_key"))
+        );
+        let key = palmsig_service::signing::generate_key();
+        let (s, v) = app
+            .call(
+                Method::POST,
+                "/v1/devices/activate",
+                &[],
+                Some(activate(code, &b64(&key.verifying_key().to_bytes()))),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "the code survived the bad key: {v}");
+        // Client scopes may be null (all scopes), as documented.
+        let (s, v) = app
+            .admin(
+                Method::POST,
+                &format!("/v1/admin/tenants/{}/clients", t.id),
+                Some(json!({"scopes": null})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+        assert_eq!(
+            schemas["NewClient"]["properties"]["scopes"]["type"],
+            json!(["array", "null"])
         );
         drop(app);
         db

@@ -12,7 +12,6 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use base64::Engine as _;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 
@@ -26,46 +25,11 @@ struct Activate {
 /// `POST /v1/devices/activate` (unsigned: the one-time code is the credential).
 pub(crate) async fn activate(State(st): State<AppState>, body: Bytes) -> ApiResult<Response> {
     let req: Activate = parse_json(&body)?;
-    let pk = base64::engine::general_purpose::STANDARD
-        .decode(req.public_key.trim())
-        .ok()
-        .and_then(|b| <[u8; 32]>::try_from(b).ok())
-        .filter(|k| ed25519_dalek::VerifyingKey::from_bytes(k).is_ok())
-        .ok_or_else(|| {
-            ApiError::unprocessable(
-                "bad_public_key",
-                "public_key must be a base64 Ed25519 public key (32 bytes)",
-            )
-        })?;
-    let code: String = req
-        .activation_code
-        .chars()
-        .filter(|c| c.is_ascii_digit())
-        .collect();
-    let now = st.now();
-    // The code was stored as a MAC under the KEK active then: try each KEK held.
-    let mut activated = None;
-    for mac in st.keys.mac_candidates("activation", &[&code]) {
-        activated = st.store.activate_device(&mac, &pk, now).await?;
-        if activated.is_some() {
-            break;
-        }
-    }
-    let dev = activated.ok_or_else(|| {
-        ApiError::unauthorized(
-            "invalid_activation_code",
-            "activation code unknown, used or expired",
-        )
-    })?;
-    if let Some(v) = req.version.as_deref() {
-        st.store.touch_device(&dev.id, Some(v), now).await?;
-    }
-    st.audit(
-        &format!("device:{}", dev.id),
-        Some(&dev.tenant_id),
-        "device.activate",
-        &dev.id,
-        json!({}),
+    let dev = ops::devices::activate(
+        &st,
+        &req.activation_code,
+        &req.public_key,
+        req.version.as_deref(),
     )
     .await?;
     Ok(json_status(

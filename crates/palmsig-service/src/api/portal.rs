@@ -197,10 +197,10 @@ pub(crate) async fn outbox(
     State(st): State<AppState>,
     headers: HeaderMap,
 ) -> ApiResult<Json<Value>> {
+    super::auth::operator(&st, &headers)?;
     if !st.config.dev_outbox {
         return Err(ApiError::not_found("route"));
     }
-    super::auth::operator(&st, &headers)?;
     let msgs = st
         .sender
         .outbox()

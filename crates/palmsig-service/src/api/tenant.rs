@@ -235,7 +235,7 @@ pub(crate) async fn create_webhook(
     let ctx = tenant(&st, &headers).await?;
     ctx.require("webhooks")?;
     let req: NewWebhook = parse_json(&body)?;
-    crate::webhook::check_target(&st, &req.url)
+    crate::webhook::check_registration(&st, &req.url)
         .await
         .map_err(|e| ApiError::unprocessable("bad_url", e.to_string()))?;
     let secret = random_token("whsec");

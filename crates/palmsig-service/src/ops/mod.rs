@@ -7,6 +7,7 @@
 pub mod cards;
 pub mod consent;
 pub mod deletion;
+pub mod devices;
 pub mod enrol;
 pub mod identify;
 pub mod otp;

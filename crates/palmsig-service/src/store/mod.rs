@@ -404,6 +404,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         public_key: &[u8],
         now_ms: i64,
     ) -> Result<Option<Device>, StoreError>;
+    /// Whether an unexpired, unused activation code has this hash (nothing is consumed).
+    async fn activation_pending(
+        &self,
+        activation_hash: &str,
+        now_ms: i64,
+    ) -> Result<bool, StoreError>;
     /// Record a heartbeat / sighting.
     async fn touch_device(
         &self,

@@ -232,6 +232,16 @@ macro_rules! store_impl {
                 .fetch_optional(&self.pool)
                 .await?)
             }
+            async fn activation_pending(&self, activation_hash: &str, now_ms: i64) -> Result<bool, StoreError> {
+                let r: Option<(String,)> = sqlx::query_as(
+                    "SELECT id FROM devices WHERE activation_hash = $1 AND activated_ms IS NULL AND activation_expires_ms > $2",
+                )
+                .bind(activation_hash)
+                .bind(now_ms)
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(r.is_some())
+            }
             async fn touch_device(&self, id: &str, version: Option<&str>, now_ms: i64) -> Result<(), StoreError> {
                 sqlx::query("UPDATE devices SET last_seen_ms = $2, version = COALESCE($3, version) WHERE id = $1")
                     .bind(id)
