@@ -32,7 +32,8 @@ impl EgressError {
 
 /// Parse a webhook URL: absolute, with a host, `https` (or `http` when `dev`).
 pub fn parse_url(raw: &str, dev: bool) -> Result<reqwest::Url, EgressError> {
-    if raw.len() > 2000 {
+    // A URI is ASCII (RFC 3986); international names come punycoded.
+    if raw.len() > 2000 || !raw.is_ascii() {
         return Err(EgressError::BadUrl);
     }
     let url = reqwest::Url::parse(raw).map_err(|_| EgressError::BadUrl)?;
