@@ -121,6 +121,31 @@ pub const REFINE_CANDIDATES: usize = 3;
 pub const BLOCKS: usize = 4;
 /// Matcher: each block's own shift, in samples, around the global best shift.
 pub const LOCAL_SHIFT: i32 = 1;
+
+// The matcher geometry has its home here; the SIMD kernels below this crate
+// (`palmsig_core::simd::shift`) and the 1:N index above it (`palmsig_index::bitcode`) are written
+// for the same numbers. A change here that they do not follow fails to compile instead of
+// silently sending every comparison to the scalar path.
+const _: () = {
+    use palmsig_core::simd::shift;
+    assert!(
+        GRID == shift::GRID,
+        "GRID differs from palmsig_core::simd::shift"
+    );
+    assert!(
+        MAX_SHIFT == shift::MAX_SHIFT,
+        "MAX_SHIFT differs from the kernels"
+    );
+    assert!(
+        COARSE_ROW_STEP == shift::COARSE_ROW_STEP,
+        "COARSE_ROW_STEP differs"
+    );
+    assert!(BLOCKS == shift::BLOCKS, "BLOCKS differs from the kernels");
+    assert!(
+        LOCAL_SHIFT == shift::LOCAL_SHIFT,
+        "LOCAL_SHIFT differs from the kernels"
+    );
+};
 /// Matcher (elastic): a block's local shift with a lower distance replaces the block's current
 /// best only if it keeps at least `BLOCK_KEEP.0 / BLOCK_KEEP.1` (3/4) of that best's overlap: a
 /// block may not escape into a sliver of lucky samples.

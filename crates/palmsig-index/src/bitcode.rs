@@ -6,8 +6,13 @@ use crate::coarse::{write_coarse, BitGrid, BITS_PER_PLANE};
 use crate::error::ScorerError;
 use crate::scorer::{CoarseProbe, Scorer};
 
-/// Samples per side of a grid code.
-pub const GRID: usize = 32;
+/// Samples per side of a grid code: the matcher geometry of `palmsig_codes::params`.
+pub const GRID: usize = palmsig_codes::params::GRID;
+// A row of a grid code is one `u32` (bit `x` = column).
+const _: () = assert!(
+    GRID == u32::BITS as usize,
+    "a grid code row must be one u32"
+);
 /// Bit planes per grid code.
 pub const PLANES: usize = 3;
 /// Encoded size of one grid code: planes then mask, 32 rows of `u32` each.

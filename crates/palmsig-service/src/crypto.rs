@@ -367,12 +367,14 @@ impl Keyring {
         }
     }
 
-    /// Load the key file `path`; create it (mode 0600) with a fresh key if missing. A KEK in
+    /// Load the key file `path`; create it (mode 0600, its folder 0700) with a fresh key if
+    /// missing. A KEK in
     /// [`KEK_ENV`] is used as the active key instead (the file's keys still unwrap).
     pub fn load_or_create(path: &Path) -> Result<Self, CryptoError> {
         let mut ring = if path.exists() {
             Self::load(path)?
         } else {
+            create_private_dir(path.parent())?;
             let ring = Self::new(Kek::generate(new_kek_id()));
             ring.save(path)?;
             ring
@@ -440,6 +442,57 @@ impl Keyring {
     }
 }
 
+/// Where a service's key file is, and whether it shares a folder with the data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyFileLocation {
+    /// The key file.
+    pub path: std::path::PathBuf,
+    /// It sits inside the data dir: one copied folder would hold both the sealed data and the
+    /// key that opens it (`serve` warns loudly).
+    pub inside_data: bool,
+}
+
+/// The key file of the data dir `data`: `explicit` if given; else `DATA/keys.json` where an
+/// installation from before keeps it (with `inside_data` set: move it); else, by default, a
+/// folder beside the data dir, `DATA-keys/keys.json`, so copying the data dir does not copy the
+/// key. [`KEK_ENV`] keeps the active key out of files altogether.
+pub fn locate_key_file(data: &Path, explicit: Option<&Path>) -> KeyFileLocation {
+    let legacy = data.join("keys.json");
+    let path = match explicit {
+        Some(p) => p.to_path_buf(),
+        None if legacy.exists() => legacy,
+        None => {
+            let name = data
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "palmsig-data".into());
+            data.with_file_name(format!("{name}-keys"))
+                .join("keys.json")
+        }
+    };
+    let abs = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let inside_data = abs(&path).starts_with(abs(data));
+    KeyFileLocation { path, inside_data }
+}
+
+/// Create the folder of a key file, readable by its owner only if it is new.
+fn create_private_dir(dir: Option<&Path>) -> Result<(), CryptoError> {
+    let Some(dir) = dir.filter(|d| !d.as_os_str().is_empty() && !d.exists()) else {
+        return Ok(());
+    };
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        b.mode(0o700);
+    }
+    b.create(dir).map_err(|source| CryptoError::Io {
+        path: dir.display().to_string(),
+        source,
+    })
+}
+
 /// HMAC-SHA256, hex.
 pub fn hmac_sha256_hex(key: &[u8], msg: &[u8]) -> String {
     use hmac::{Hmac, Mac};
@@ -455,6 +508,39 @@ pub fn sha256_hex(data: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn key_file_is_kept_apart_from_the_data_by_default() {
+        let root = tempfile::tempdir().unwrap();
+        let data = root.path().join("palmsig-data");
+        let loc = locate_key_file(&data, None);
+        assert_eq!(
+            loc.path,
+            root.path().join("palmsig-data-keys").join("keys.json")
+        );
+        assert!(
+            !loc.inside_data,
+            "a new installation keeps the key outside the data dir"
+        );
+        let ring = Keyring::load_or_create(&loc.path).unwrap();
+        assert!(loc.path.exists() && !data.join("keys.json").exists());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode(loc.path.parent().unwrap()), 0o700);
+            assert_eq!(mode(&loc.path), 0o600);
+        }
+        // An installation from before keeps its key file, flagged.
+        std::fs::create_dir_all(&data).unwrap();
+        ring.save(&data.join("keys.json")).unwrap();
+        let old = locate_key_file(&data, None);
+        assert_eq!((old.path, old.inside_data), (data.join("keys.json"), true));
+        let explicit = root.path().join("elsewhere.json");
+        let e = locate_key_file(&data, Some(&explicit));
+        assert_eq!((e.path, e.inside_data), (explicit, false));
+        assert!(locate_key_file(&data, Some(&data.join("k.json"))).inside_data);
+    }
+
     use super::*;
 
     #[test]

@@ -27,13 +27,17 @@
 #![deny(missing_docs)]
 
 mod api;
+use state::AppState;
 pub mod biometrics;
 pub mod clock;
 pub mod crypto;
+pub mod currency;
 pub mod demo;
+pub mod egress;
 pub mod error;
 pub mod metrics;
 pub mod openapi;
+pub mod ops;
 pub mod otp;
 pub mod params;
 pub mod payments;
@@ -42,10 +46,19 @@ pub mod state;
 pub mod store;
 pub mod text;
 pub mod vault;
+// Some page helpers serve only the scanner simulator.
+#[cfg_attr(not(feature = "simulator"), allow(dead_code))]
 mod web;
 pub mod webhook;
 
-pub use api::{app, SESSION_COOKIE};
+pub use ops::SESSION_COOKIE;
+
+/// The router of the whole service, built once: the JSON API, and the web pages, which call the
+/// same API router in-process (they get it as a value: `web` does not depend on `api`).
+pub fn app(state: AppState) -> axum::Router {
+    let api = api::router(state.clone());
+    api.clone().merge(web::router(state, api))
+}
 
 /// The scopes a tenant API client can hold.
 pub fn api_scopes() -> Vec<&'static str> {

@@ -135,7 +135,22 @@ const BODIES: &[(&str, &str, &str, u16, &str)] = &[
     ("get", "/v1/me/history", "", 200, "EventPage"),
     ("post", "/v1/me/cards", "NewCard", 201, "Card"),
     ("put", "/v1/me/consents", "Consents", 200, ""),
+    ("delete", "/v1/portal/session", "", 204, ""),
+    ("delete", "/v1/me", "", 204, ""),
+    ("delete", "/v1/me/cards/{token}", "", 204, ""),
+    ("delete", "/v1/me/loyalty/{tenant_id}", "", 204, ""),
 ];
+
+/// E.164 as the API accepts it: `+`, 8 to 15 digits (the first not 0), spaces, dots, dashes and
+/// parentheses between them.
+pub const PHONE_PATTERN: &str = r"^ *\+[ ().-]*[1-9]([ ().-]*[0-9]){7,14}[ ().-]* *$";
+/// A name: at least one character that is not a space (and, like every text, no control
+/// character).
+pub const NAME_PATTERN: &str = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$";
+/// A 32-byte key in canonical padded base64.
+pub const KEY32_PATTERN: &str = r"^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$";
+/// Any text field: no control character (refused with 422 `invalid_text`).
+pub const TEXT_PATTERN: &str = r"^[^\u0000-\u001f\u007f-\u009f]*$";
 
 fn obj(required: &[&str], props: Value) -> Value {
     json!({"type": "object", "required": required, "properties": props})
@@ -154,6 +169,9 @@ fn schemas() -> Map<String, Value> {
     let s = |t: &str| json!({"type": t});
     let ms = || json!({"type": "integer", "description": "Unix time, ms"});
     let opt_s = || json!({"type": ["string", "null"]});
+    let name =
+        || json!({"type": "string", "minLength": 1, "maxLength": 200, "pattern": NAME_PATTERN});
+    let phone = || json!({"type": "string", "pattern": PHONE_PATTERN, "description": "E.164, e.g. +41791234567"});
     let capture_props = json!({
         "hand": {"type": "string", "enum": ["left", "right"]},
         "visible": {"type": "string", "contentEncoding": "base64", "description": "visible-light image file (PNG, JPEG, BMP, TIFF)"},
@@ -162,10 +180,10 @@ fn schemas() -> Map<String, Value> {
     let mut identify_props = capture_props.clone();
     identify_props["purpose"] =
         json!({"type": "string", "enum": ["payment", "entry", "loyalty", "age"]});
-    identify_props["amount"] =
-        json!({"type": "integer", "minimum": 1, "description": "payment: minor units"});
-    identify_props["currency"] =
-        json!({"type": "string", "pattern": "^[A-Za-z]{3}$", "description": "payment: ISO 4217"});
+    identify_props["amount"] = json!({"type": "integer", "minimum": 1,
+        "maximum": crate::params::MAX_PAYMENT_MINOR, "description": "payment: minor units"});
+    identify_props["currency"] = json!({"type": "string", "enum": crate::currency::CODES.as_slice(),
+        "description": "payment: an active ISO 4217 code (any case)"});
     identify_props["door"] =
         json!({"type": "string", "maxLength": 64, "description": "entry: door or turnstile"});
     let consents = json!({"type": "object", "additionalProperties": false, "properties": {
@@ -203,13 +221,7 @@ fn schemas() -> Map<String, Value> {
     );
     let mut m = Map::new();
     m.insert("Error".into(), obj(&["error"], json!({"error": obj(&["code", "message"], json!({"code": s("string"), "message": s("string")}))})));
-    m.insert(
-        "NewTenant".into(),
-        obj(
-            &["name"],
-            json!({"name": {"type": "string", "minLength": 1, "maxLength": 200}}),
-        ),
-    );
+    m.insert("NewTenant".into(), obj(&["name"], json!({"name": name()})));
     m.insert(
         "Tenant".into(),
         obj(
@@ -218,7 +230,8 @@ fn schemas() -> Map<String, Value> {
         ),
     );
     m.insert("TenantPage".into(), page_of("Tenant"));
-    m.insert("NewClient".into(), obj(&[], json!({"scopes": {"type": "array", "items": {"type": "string", "enum": crate::api_scopes()}}})));
+    m.insert("NewClient".into(), obj(&[], json!({"scopes": {"type": ["array", "null"], "items": {"type": "string", "enum": crate::api_scopes()},
+            "description": "default (absent or null): every scope"}})));
     m.insert("ClientCredentials".into(), obj(&["client_id", "client_secret", "tenant_id", "scopes"], json!({
             "client_id": s("string"), "client_secret": {"type": "string", "description": "shown once"},
             "tenant_id": s("string"), "scopes": {"type": "array", "items": s("string")}})));
@@ -234,16 +247,16 @@ fn schemas() -> Map<String, Value> {
             "client_id": s("string"), "client_secret": s("string"), "scope": {"type": "string", "description": "space-separated subset"}})));
     m.insert("TokenResponse".into(), obj(&["access_token", "token_type", "expires_in", "scope"], json!({
             "access_token": s("string"), "token_type": {"const": "Bearer"}, "expires_in": s("integer"), "scope": s("string")})));
-    m.insert(
-        "NewSite".into(),
-        obj(
-            &["name"],
-            json!({"name": {"type": "string", "minLength": 1, "maxLength": 200}}),
-        ),
-    );
+    m.insert("NewSite".into(), obj(&["name"], json!({"name": name()})));
     m.insert("Site".into(), obj(&["id", "tenant_id", "name", "created_ms"], json!({"id": s("string"), "tenant_id": s("string"), "name": s("string"), "created_ms": ms()})));
     m.insert("SitePage".into(), page_of("Site"));
-    m.insert("NewDevice".into(), obj(&["site_id", "name"], json!({"site_id": s("string"), "name": {"type": "string", "minLength": 1, "maxLength": 200}})));
+    m.insert(
+        "NewDevice".into(),
+        obj(
+            &["site_id", "name"],
+            json!({"site_id": s("string"), "name": name()}),
+        ),
+    );
     m.insert("Device".into(), device);
     m.insert("NewDeviceResponse".into(), new_device);
     m.insert("DevicePage".into(), page_of("Device"));
@@ -251,15 +264,24 @@ fn schemas() -> Map<String, Value> {
         "NewWebhook".into(),
         obj(
             &["url"],
-            json!({"url": {"type": "string", "format": "uri"}}),
+            json!({"url": {"type": "string", "format": "uri", "pattern": "^https?://",
+                "description": "https (http only in dev mode); its host must not be, or resolve to, a loopback, private, link-local, shared or reserved address (checked again at each delivery)"}}),
         ),
     );
     m.insert("NewWebhookResponse".into(), obj(&["id", "url", "secret"], json!({"id": s("string"), "url": s("string"),
             "active_secrets": s("integer"), "created_ms": ms(), "secret": {"type": "string", "description": "HMAC-SHA256 signing secret, shown once"}})));
     m.insert("Event".into(), event);
     m.insert("EventPage".into(), page_of("Event"));
-    m.insert("Activate".into(), obj(&["activation_code", "public_key"], json!({"activation_code": s("string"),
-            "public_key": {"type": "string", "contentEncoding": "base64", "description": "Ed25519 public key, 32 bytes"}, "version": s("string")})));
+    m.insert(
+        "Activate".into(),
+        obj(
+            &["activation_code", "public_key"],
+            json!({"activation_code": s("string"),
+            "public_key": {"type": "string", "pattern": KEY32_PATTERN, "contentEncoding": "base64",
+                "description": "Ed25519 public key (32 bytes, a valid curve point), base64"},
+            "version": {"type": "string", "maxLength": 64}}),
+        ),
+    );
     m.insert(
         "Activated".into(),
         obj(
@@ -280,23 +302,17 @@ fn schemas() -> Map<String, Value> {
     );
     m.insert(
         "StartEnrolment".into(),
-        obj(
-            &["phone"],
-            json!({"phone": {"type": "string", "description": "E.164, e.g. +41791234567"}}),
-        ),
+        obj(&["phone"], json!({ "phone": phone() })),
     );
     m.insert(
         "PhoneOnly".into(),
-        obj(
-            &["phone"],
-            json!({"phone": {"type": "string", "description": "E.164"}}),
-        ),
+        obj(&["phone"], json!({ "phone": phone() })),
     );
     m.insert(
         "Login".into(),
         obj(
             &["phone", "code"],
-            json!({"phone": s("string"), "code": s("string")}),
+            json!({"phone": phone(), "code": s("string")}),
         ),
     );
     m.insert(
@@ -351,7 +367,7 @@ fn schemas() -> Map<String, Value> {
 const OPS: &[Op] = &[
     op("get", "/healthz", "Liveness", ""),
     op("get", "/readyz", "Readiness (database reachable)", ""),
-    op("get", "/metrics", "Prometheus metrics", ""),
+    op("get", "/metrics", "Prometheus metrics", "operator"),
     op("get", "/openapi.json", "This OpenAPI document", ""),
     op("post", "/v1/admin/tenants", "Create a tenant", "operator"),
     op(
@@ -515,7 +531,8 @@ const OPS: &[Op] = &[
         "Log in with phone and code (sets the session cookie)",
         "",
     ),
-    op("delete", "/v1/portal/session", "Log out", "cookie"),
+    // Without a session cookie there is nothing to end: 204 all the same.
+    op("delete", "/v1/portal/session", "Log out", ""),
     op(
         "get",
         "/v1/me",
@@ -569,6 +586,98 @@ const OPS: &[Op] = &[
     ),
 ];
 
+/// The error answers an operation can give (the one error shape), by what it does: every code
+/// the service sends is documented.
+fn error_responses(method: &str, path: &str, auth: &str, has_body: bool) -> Map<String, Value> {
+    let mut codes: Vec<(&str, &str)> = vec![
+        ("400", "Malformed request (JSON, query, header)"),
+        ("404", "Unknown route or resource"),
+        ("405", "Method not allowed"),
+        (
+            "422",
+            "Refused input (typed `code`), e.g. `invalid_text` for a control character",
+        ),
+        ("500", "Internal error (details are logged, not returned)"),
+    ];
+    if has_body || method != "get" {
+        codes.push(("413", "Body too large"));
+        codes.push(("415", "Body not sent as application/json"));
+    }
+    let signs_in = [
+        "/v1/oauth/token",
+        "/v1/portal/session",
+        "/v1/devices/activate",
+    ];
+    if !auth.is_empty() || signs_in.contains(&path) || path.starts_with("/v1/device/") {
+        codes.push(("401", "Not authenticated"));
+    }
+    if matches!(auth, "bearer" | "device") || path.starts_with("/v1/device/") {
+        codes.push((
+            "403",
+            "Authenticated, but not allowed (scope, tenant, device)",
+        ));
+    }
+    if !auth.is_empty() || path.starts_with("/v1/portal/") || path.starts_with("/v1/device") {
+        codes.push(("429", "Rate or per-phone limit reached (Retry-After)"));
+    }
+    if path.starts_with("/v1/device/") || path == "/v1/devices/activate" {
+        codes.push((
+            "409",
+            "Conflict with the state (enrolment step, idempotency key)",
+        ));
+    }
+    if path == "/readyz" || path.ends_with("/captures") || path == "/v1/device/identify" {
+        codes.push((
+            "503",
+            "Not ready, or all extraction slots busy (Retry-After)",
+        ));
+    }
+    if path == "/v1/device/enrolments" || path == "/v1/portal/otp" {
+        codes.push(("502", "The one-time code could not be sent"));
+    }
+    let error = json!({"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}});
+    codes
+        .into_iter()
+        .map(|(c, d)| (c.to_string(), json!({"description": d, "content": error})))
+        .collect()
+}
+
+/// Every free text field of a request schema gets [`TEXT_PATTERN`]: the service refuses control
+/// characters in any string (fields with a pattern, an enum, a constant or a format of their
+/// own are left as they are).
+fn no_control_chars(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            let free = m.get("type") == Some(&json!("string"))
+                && !["pattern", "enum", "const", "format"]
+                    .iter()
+                    .any(|k| m.contains_key(*k));
+            if free {
+                m.insert("pattern".into(), json!(TEXT_PATTERN));
+            }
+            m.values_mut().for_each(no_control_chars);
+        }
+        Value::Array(a) => a.iter_mut().for_each(no_control_chars),
+        _ => {}
+    }
+}
+
+/// Unknown members of a request object are ignored, but, like every text, refused if a key or a
+/// string in them holds a control character: documented as such.
+fn text_extras(v: &mut Value) {
+    let Some(m) = v.as_object_mut() else { return };
+    if m.get("type") == Some(&json!("object")) && !m.contains_key("additionalProperties") {
+        m.insert(
+            "propertyNames".into(),
+            json!({"type": "string", "pattern": TEXT_PATTERN}),
+        );
+        m.insert(
+            "additionalProperties".into(),
+            json!({"$ref": "#/components/schemas/JsonText"}),
+        );
+    }
+}
+
 /// The document.
 pub fn document() -> Value {
     let mut paths = Map::new();
@@ -581,19 +690,20 @@ pub fn document() -> Value {
     {
         let body = BODIES.iter().find(|b| b.0 == *method && b.1 == *path);
         let (status, resp) = body.map(|b| (b.3, b.4)).unwrap_or((200, ""));
-        let mut ok = json!({"description": "OK"});
+        let has_body = body.is_some_and(|b| !b.2.is_empty());
+        let mut ok = json!({"description": if status == 204 { "No content" } else { "OK" }});
         if !resp.is_empty() {
             ok["content"] = json!({"application/json": {"schema": {"$ref": format!("#/components/schemas/{resp}")}}});
+        } else if *path == "/metrics" {
+            ok["content"] = json!({"text/plain": {"schema": {"type": "string"}}});
         }
-        let mut op = json!({
-            "summary": summary,
-            "responses": {
-                status.to_string(): ok,
-                "default": {"description": "Error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
-            }
-        });
+        let mut responses = error_responses(method, path, auth, has_body);
+        responses.insert(status.to_string(), ok);
+        let mut op = json!({"summary": summary, "responses": responses});
         if let Some(req) = body.map(|b| b.2).filter(|r| !r.is_empty()) {
-            op["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{req}")}}}});
+            // The client scopes default to all: that body may be left out.
+            let required = *path != "/v1/admin/tenants/{id}/clients";
+            op["requestBody"] = json!({"required": required, "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{req}")}}}});
         }
         if !auth.is_empty() {
             op["security"] = json!([{ *auth: [] }]);
@@ -601,7 +711,7 @@ pub fn document() -> Value {
         let params: Vec<Value> = path
             .split('/')
             .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
-            .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
+            .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string", "pattern": TEXT_PATTERN}}))
             .collect();
         if !params.is_empty() {
             op["parameters"] = json!(params);
@@ -613,6 +723,20 @@ pub fn document() -> Value {
         .into_iter()
         .map(|s| (s.to_string(), json!(s)))
         .collect();
+    let mut schemas = schemas();
+    for (_, _, req, ..) in BODIES.iter().filter(|b| !b.2.is_empty()) {
+        if let Some(v) = schemas.get_mut(*req) {
+            no_control_chars(v);
+            text_extras(v);
+        }
+    }
+    // Any JSON value whose strings and keys hold no control character.
+    let text = json!({"type": "string", "pattern": TEXT_PATTERN});
+    schemas.insert("JsonText".into(), json!({"anyOf": [
+        {"type": ["null", "boolean", "number"]}, text,
+        {"type": "array", "items": {"$ref": "#/components/schemas/JsonText"}},
+        {"type": "object", "propertyNames": text, "additionalProperties": {"$ref": "#/components/schemas/JsonText"}}]}));
+    let schemas = Value::Object(schemas);
     json!({
         "openapi": "3.1.0",
         "info": {"title": "palmsig service", "version": env!("CARGO_PKG_VERSION")},
@@ -625,13 +749,104 @@ pub fn document() -> Value {
                     "description": "Ed25519 over METHOD\\nPATH\\nTIMESTAMP_MS\\nNONCE\\nhex(sha256(body)) with x-palmsig-device, x-palmsig-timestamp, x-palmsig-nonce"},
                 "cookie": {"type": "apiKey", "in": "cookie", "name": "palmsig_session"}
             },
-            "schemas": schemas()
+            "schemas": schemas
         }
     })
 }
 
 #[cfg(test)]
 mod tests {
+    /// The documented constraints and the service's checks agree on sample inputs (issue 16
+    /// row 11): what the schema allows is accepted, what it refuses is refused.
+    #[test]
+    fn patterns_match_the_checks() {
+        let re = |p: &str| regex::Regex::new(p).unwrap();
+        let phone = re(PHONE_PATTERN);
+        for p in [
+            "+41791234567",
+            "+1 (415) 555-0100",
+            " +44 20 7946 0958 ",
+            "",
+            " ",
+            "+0791234567",
+            "+4179",
+            "0791234567",
+            "+4179x1234567",
+            "+1234567890123456",
+        ] {
+            assert_eq!(
+                phone.is_match(p),
+                crate::otp::normalize_e164(p).is_some(),
+                "{p:?}"
+            );
+        }
+        let name = re(NAME_PATTERN);
+        for n in ["Shop", " Café ", "", "   ", "\t", "a\u{0}b", "x\u{85}"] {
+            let ok = !n.trim().is_empty() && crate::text::check_str("name", n).is_ok();
+            assert_eq!(name.is_match(n), ok, "{n:?}");
+        }
+        let key = re(KEY32_PATTERN);
+        use base64::Engine as _;
+        let good = base64::engine::general_purpose::STANDARD.encode([7u8; 32]);
+        for k in [
+            good.as_str(),
+            "",
+            "not base64",
+            "AAAA",
+            &good[..43],
+            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAB=",
+        ] {
+            let decodes = base64::engine::general_purpose::STANDARD
+                .decode(k)
+                .is_ok_and(|b| b.len() == 32);
+            assert_eq!(key.is_match(k), decodes, "{k:?}");
+        }
+        let text = re(TEXT_PATTERN);
+        assert!(
+            text.is_match("fine, Zürich") && !text.is_match("a\u{0}") && !text.is_match("\u{9f}")
+        );
+    }
+
+    /// Responses without a body (204) are documented as such; every operation lists its codes.
+    #[test]
+    fn no_content_and_error_codes_documented() {
+        let doc = document();
+        for (m, p) in [
+            ("delete", "/v1/portal/session"),
+            ("delete", "/v1/me"),
+            ("delete", "/v1/me/cards/{token}"),
+            ("delete", "/v1/me/loyalty/{tenant_id}"),
+        ] {
+            let r = &doc["paths"][p][m]["responses"];
+            assert!(
+                r["204"].is_object() && r["204"]["content"].is_null(),
+                "{m} {p}: {r}"
+            );
+        }
+        for (p, ops) in doc["paths"].as_object().unwrap() {
+            for (m, op) in ops.as_object().unwrap() {
+                let r = op["responses"].as_object().unwrap();
+                assert!(r.contains_key("400") && r.contains_key("500"), "{m} {p}");
+                if m != "get" {
+                    assert!(r.contains_key("415"), "{m} {p}: a body must be JSON");
+                }
+            }
+        }
+        let schemas = &doc["components"]["schemas"];
+        assert_eq!(
+            schemas["PhoneOnly"]["properties"]["phone"]["pattern"],
+            PHONE_PATTERN
+        );
+        assert_eq!(
+            schemas["Login"]["properties"]["code"]["pattern"],
+            TEXT_PATTERN
+        );
+        assert_eq!(
+            schemas["NewSite"]["properties"]["name"]["pattern"],
+            NAME_PATTERN
+        );
+    }
+
     use super::*;
 
     /// (method, path) of every `.route(…)` in the router's source: the router cannot list its

@@ -23,6 +23,14 @@ pub const ACTIVATION_CODE_TTL_MS: i64 = 24 * 3600 * 1000;
 pub const OTP_TTL_MS: i64 = 10 * 60 * 1000;
 /// Wrong tries allowed for one OTP: 5 tries on 10^6 codes keeps guessing odds at 5e-6.
 pub const OTP_MAX_ATTEMPTS: i64 = 5;
+/// The window of the per-phone limits below (ms): an hour.
+pub const OTP_LIMIT_WINDOW_MS: i64 = 3600 * 1000;
+/// Codes sent to one phone per window, by devices and the portal together (SMS pumping, and
+/// each code is a fresh chance to guess).
+pub const OTP_SENDS_PER_WINDOW: i64 = 5;
+/// Wrong codes tried for one phone per window, over all its codes: a new code does not reset
+/// it, so the guessing odds stay at 5 in 10^6 per hour whoever asks for codes.
+pub const OTP_FAILURES_PER_WINDOW: i64 = OTP_MAX_ATTEMPTS;
 
 /// Lifetime of a person's portal session (ms).
 pub const PORTAL_SESSION_TTL_MS: i64 = 12 * 3600 * 1000;
@@ -62,3 +70,8 @@ pub const AGE_THRESHOLDS: [u32; 2] = [18, 21];
 /// How long a capture waits for an extraction slot before it is answered 503 `busy`: long
 /// enough to ride out a burst at a kiosk, short enough that a device retries rather than hangs.
 pub const EXTRACT_WAIT_MS: u64 = 5_000;
+
+/// Largest payment amount accepted, in minor units: 100 000 000 (1 000 000.00 in a two-decimal
+/// currency). Far above any till or vending payment a palm is presented for, far below the
+/// `i64` values that overflow a processor's arithmetic.
+pub const MAX_PAYMENT_MINOR: i64 = 100_000_000;

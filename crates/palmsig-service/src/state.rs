@@ -1,6 +1,6 @@
-//! The shared state of the service ([`AppState`]) and the operations that are not tied to one
-//! HTTP route: audit, sealing palms, rebuilding the in-memory gallery from the database,
-//! deleting palm data (crypto-shredding), retention, key rotation.
+//! The shared state of the service ([`AppState`]) and what every use case needs from it: audit,
+//! sealing palms, rebuilding the in-memory gallery from the database, key rotation. The use
+//! cases themselves live in [`crate::ops`].
 use crate::biometrics::{pack_templates, unpack_templates, Biometrics};
 use crate::clock::Clock;
 use crate::crypto::{Keyring, WrappedKey};
@@ -18,10 +18,15 @@ use std::sync::{Arc, Mutex};
 pub struct Config {
     /// Palm data unused for this long is deleted (ms).
     pub retention_ms: i64,
+    /// An enrolment not completed within this time expires (ms); what it stored is removed.
+    pub enrolment_ttl_ms: i64,
     /// Bearer token of the operator (admin API).
     pub admin_token: String,
     /// Expose `GET /v1/dev/outbox` (local development only).
     pub dev_outbox: bool,
+    /// Dev mode (`--dev`, loopback only): webhook URLs may be `http` and point at this machine
+    /// or the LAN (a local receiver). Otherwise `https` to public addresses only.
+    pub dev_webhooks: bool,
     /// Add `Secure` to the portal cookie (behind TLS).
     pub secure_cookies: bool,
     /// First webhook retry delay (ms).
@@ -48,8 +53,10 @@ impl Config {
         use crate::params::*;
         Self {
             retention_ms: DEFAULT_RETENTION_MS,
+            enrolment_ttl_ms: ENROLMENT_TTL_MS,
             admin_token: admin_token.into(),
             dev_outbox: false,
+            dev_webhooks: false,
             secure_cookies: false,
             webhook_backoff_ms: WEBHOOK_BACKOFF_MS,
             webhook_max_attempts: WEBHOOK_MAX_ATTEMPTS,
@@ -75,6 +82,8 @@ pub struct Enrolment {
     pub phone: String,
     /// Set once the phone code was confirmed.
     pub person_id: Option<String>,
+    /// Whether confirming the phone created the person (an abandoned enrolment removes them).
+    pub new_person: bool,
     /// Templates per hand.
     pub templates: HashMap<Hand, Vec<Vec<u8>>>,
     /// Expiry (ms).
@@ -189,8 +198,6 @@ pub struct Inner {
     pub limiter: RateLimiter,
     /// Concurrent capture extractions.
     pub extract_slots: ExtractLimiter,
-    /// HTTP client of the webhook deliveries.
-    pub http: reqwest::Client,
     /// Webhook delivery tasks still running (tests wait on them).
     pub webhook_tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
@@ -236,12 +243,6 @@ impl AppState {
         processor: Arc<dyn PaymentProcessor>,
         config: Config,
     ) -> Self {
-        let http = reqwest::Client::builder()
-            .timeout(std::time::Duration::from_millis(
-                crate::params::WEBHOOK_TIMEOUT_MS,
-            ))
-            .build()
-            .unwrap_or_default();
         Self(Arc::new(Inner {
             store,
             keys,
@@ -254,7 +255,6 @@ impl AppState {
             enrol_lock: tokio::sync::Mutex::new(()),
             limiter: RateLimiter::default(),
             extract_slots: ExtractLimiter::new(config.extract_concurrency),
-            http,
             webhook_tasks: Mutex::new(Vec::new()),
             config,
         }))
@@ -334,9 +334,11 @@ impl AppState {
             .ok_or_else(|| ServiceError::Corrupt(p.id.clone(), "bad template pack".into()))
     }
 
-    /// Load every palm from the database into the in-memory gallery (decrypting in memory).
-    /// Returns the number of palms loaded.
+    /// Load every palm from the database into the in-memory gallery (decrypting in memory), after
+    /// bringing stored phone numbers to the current key ([`crate::ops::persons::rekey_phones`]:
+    /// the data migration of phones stored in clear before). Returns the number of palms loaded.
     pub async fn rebuild_index(&self) -> Result<usize, ServiceError> {
+        crate::ops::persons::rekey_phones(&self.store, &self.keys).await?;
         let palms = self.store.list_palms().await?;
         for p in &palms {
             let refs = self.open_palm(p).await?;
@@ -346,63 +348,10 @@ impl AppState {
             .set_gauge("palmsig_gallery_palms", self.bio.len() as f64);
         Ok(palms.len())
     }
-
-    /// Delete one palm: gallery entry removed, template and data key destroyed.
-    pub async fn delete_palm(&self, palm_id: &str) -> Result<bool, ServiceError> {
-        self.bio.remove(palm_id);
-        let deleted = self.store.delete_palm(palm_id).await?;
-        self.metrics
-            .set_gauge("palmsig_gallery_palms", self.bio.len() as f64);
-        Ok(deleted)
-    }
-
-    /// Delete all palm data of a person (scrubbed from the database files); returns the palm
-    /// ids removed.
-    pub async fn delete_palms_of(&self, person_id: &str) -> Result<Vec<String>, ServiceError> {
-        let mut ids = Vec::new();
-        for p in self.store.palms_of(person_id).await? {
-            if self.delete_palm(&p.id).await? {
-                ids.push(p.id);
-            }
-        }
-        self.store.scrub().await?;
-        Ok(ids)
-    }
-
-    /// Delete a person: palm data, then the person with cards (keys shredded), consents, links
-    /// and sessions, scrubbed from the database files. Returns the palm ids removed.
-    pub async fn delete_person(&self, person_id: &str) -> Result<Vec<String>, ServiceError> {
-        let ids = self.delete_palms_of(person_id).await?;
-        self.store.delete_person(person_id).await?;
-        self.store.scrub().await?;
-        Ok(ids)
-    }
-
-    /// The retention job: delete palm data unused for longer than the configured period.
-    /// Returns the palm ids deleted.
-    pub async fn run_retention(&self) -> Result<Vec<String>, ServiceError> {
-        let cutoff = self.now() - self.config.retention_ms;
-        let ids = self.store.palms_unused_since(cutoff).await?;
-        for id in &ids {
-            self.delete_palm(id).await?;
-            self.audit(
-                "system",
-                None,
-                "retention.delete",
-                id,
-                serde_json::json!({"cutoff_ms": cutoff}),
-            )
-            .await?;
-        }
-        if !ids.is_empty() {
-            self.store.scrub().await?;
-        }
-        Ok(ids)
-    }
 }
 
 /// Re-wrap every data key in `store` under the keyring's active KEK (the records themselves are
-/// untouched). Returns how many keys were re-wrapped.
+/// untouched), then re-hash phone numbers under it. Returns how many keys were re-wrapped.
 pub async fn rewrap_all(store: &DynStore, keys: &Keyring) -> Result<usize, ServiceError> {
     let mut n = 0;
     for k in store.list_data_keys().await? {
@@ -430,6 +379,7 @@ pub async fn rewrap_all(store: &DynStore, keys: &Keyring) -> Result<usize, Servi
             n += 1;
         }
     }
+    crate::ops::persons::rekey_phones(store, keys).await?;
     Ok(n)
 }
 

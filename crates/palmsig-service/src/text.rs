@@ -17,10 +17,25 @@ pub struct TextError {
 pub fn check_str(field: &str, s: &str) -> Result<(), TextError> {
     if s.chars().any(char::is_control) {
         return Err(TextError {
-            field: field.to_string(),
+            field: printable(field),
         });
     }
     Ok(())
+}
+
+/// `field` with its control characters escaped (`\u{7}`): the name of a refused field comes
+/// from the client and goes back in the error message.
+fn printable(field: &str) -> String {
+    field
+        .chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// Refuse a JSON document with a control character in any string or object key.
@@ -90,7 +105,12 @@ mod tests {
         let v = serde_json::json!({"a": [{"b": "ok"}, {"c": "x\u{0}"}]});
         assert_eq!(check_json(&v).unwrap_err().field, "body.a[1].c");
         let k = serde_json::json!({"k\u{0}": 1});
-        assert!(check_json(&k).is_err());
+        let e = check_json(&k).unwrap_err();
+        assert_eq!(
+            e.field, "body.k\\u{0}",
+            "the name is echoed without the control character"
+        );
+        assert!(!e.to_string().chars().any(char::is_control));
         assert!(check_json(&serde_json::json!({"n": 1, "s": "fine", "l": [true, null]})).is_ok());
     }
 

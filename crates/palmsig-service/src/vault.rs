@@ -21,6 +21,14 @@ pub enum CardError {
     /// Expired before the current month.
     #[error("card has expired")]
     Expired,
+    /// All digits zero (passes Luhn, names no account).
+    #[error("card number is all zeros")]
+    AllZeros,
+    /// No card brand this vault knows issues numbers with this prefix.
+    #[error(
+        "card number has no known brand (Visa, Mastercard, Amex, Discover, JCB, Diners, UnionPay)"
+    )]
+    UnknownBrand,
 }
 
 /// A validated card number (digits only). Its `Debug` never shows the number.
@@ -47,10 +55,17 @@ impl Pan {
         if !(12..=19).contains(&digits.len()) {
             return Err(CardError::BadLength);
         }
+        if digits.bytes().all(|b| b == b'0') {
+            return Err(CardError::AllZeros);
+        }
         if !luhn_ok(&digits) {
             return Err(CardError::Luhn);
         }
-        Ok(Self(digits))
+        let pan = Self(digits);
+        if pan.brand() == "unknown" {
+            return Err(CardError::UnknownBrand);
+        }
+        Ok(pan)
     }
     /// The digits (only for sealing and for the processor adapter).
     pub fn digits(&self) -> &str {
@@ -60,10 +75,11 @@ impl Pan {
     pub fn last4(&self) -> &str {
         &self.0[self.0.len() - 4..]
     }
-    /// The card brand from its issuer prefix.
+    /// The card brand from its issuer prefix (`unknown` never passes [`Pan::parse`]).
     pub fn brand(&self) -> &'static str {
         let d = &self.0;
         let p2: u32 = d[..2].parse().unwrap_or(0);
+        let p3: u32 = d[..3].parse().unwrap_or(0);
         let p4: u32 = d[..4].parse().unwrap_or(0);
         if d.starts_with('4') {
             "visa"
@@ -71,8 +87,14 @@ impl Pan {
             "mastercard"
         } else if p2 == 34 || p2 == 37 {
             "amex"
-        } else if p4 == 6011 || p2 == 65 {
+        } else if p4 == 6011 || p2 == 65 || (644..=649).contains(&p3) {
             "discover"
+        } else if (3528..=3589).contains(&p4) {
+            "jcb"
+        } else if (300..=305).contains(&p3) || p2 == 36 || p2 == 38 || p2 == 39 {
+            "diners"
+        } else if p2 == 62 {
+            "unionpay"
         } else {
             "unknown"
         }
@@ -128,6 +150,10 @@ mod tests {
         assert_eq!(Pan::parse("4242x"), Err(CardError::NotDigits));
         assert_eq!(Pan::parse("42424"), Err(CardError::BadLength));
         assert_eq!(Pan::parse("").unwrap_err(), CardError::BadLength);
+        // Luhn-valid, but no account: all zeros, or a prefix no brand issues.
+        assert_eq!(Pan::parse("0000 0000 0000 0000"), Err(CardError::AllZeros));
+        assert_eq!(Pan::parse("9999999999999995"), Err(CardError::UnknownBrand));
+        assert_eq!(Pan::parse("3530111333300000").unwrap().brand(), "jcb");
         let p = Pan::parse("4242424242424242").unwrap();
         assert_eq!(p.last4(), "4242");
         assert!(!format!("{p:?}").contains("42424242"));

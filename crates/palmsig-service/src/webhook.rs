@@ -1,10 +1,12 @@
 //! Signed webhooks. Every event of a tenant is POSTed to each of its endpoints as JSON with the
 //! header `Palmsig-Signature: t=<unix ms>,v1=<hex>[,v1=<hex>…]`, one `v1` per secret valid now
-//! (several during a rotation), where `hex = HMAC-SHA256(secret, "<t>.<body>")`. Failed deliveries
-//! (transport error or non-2xx) are retried with exponential back-off; every attempt is logged.
+//! (several during a rotation), where `hex = HMAC-SHA256(secret, "<t>.<body>")`. Deliveries wait
+//! in a durable outbox table; failed ones (transport error or non-2xx) are retried with
+//! exponential back-off, across restarts; every attempt is logged.
 use crate::crypto::{ct_eq, hmac_sha256_hex, WrappedKey};
+use crate::egress::{self, EgressError};
 use crate::state::{new_id, AppState, ServiceError};
-use crate::store::{DataKeyRow, DeliveryRow, EventRow, WebhookRow};
+use crate::store::{DataKeyRow, DeliveryRow, EventRow, OutboxRow, WebhookRow};
 use base64::Engine as _;
 
 /// Name of the signature header.
@@ -141,90 +143,187 @@ pub fn payload(e: &EventRow) -> serde_json::Value {
     })
 }
 
-/// Queue the deliveries of an event to all endpoints of its tenant (background tasks).
+/// How long a worker holds a claimed delivery before another may take it over (ms): longer than
+/// one attempt can take.
+const LEASE_MS: i64 = 4 * crate::params::WEBHOOK_TIMEOUT_MS as i64;
+/// Deliveries one worker pass takes on.
+const BATCH: i64 = 100;
+
+/// Queue the deliveries of an event to all endpoints of its tenant in the database outbox, then
+/// make the first attempts at once (in the background). Retries are made by [`run_due`] (the
+/// service's worker, [`spawn_worker`]), also after a restart.
 pub async fn dispatch(state: &AppState, event: &EventRow) {
-    let hooks = match state.store.webhooks_of(&event.tenant_id).await {
-        Ok(h) => h,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot list webhooks");
-            return;
-        }
-    };
-    let body = payload(event).to_string();
-    for hook in hooks {
-        let st = state.clone();
-        let body = body.clone();
-        let event_id = event.id.clone();
-        let handle = tokio::spawn(async move { deliver(st, hook, event_id, body).await });
-        if let Ok(mut t) = state.webhook_tasks.lock() {
-            t.retain(|h| !h.is_finished());
-            t.push(handle);
-        }
+    if let Err(e) = enqueue(state, event).await {
+        tracing::error!(error = %e, "cannot queue webhook deliveries");
+        return;
+    }
+    let st = state.clone();
+    let handle = tokio::spawn(async move {
+        let now = st.now();
+        run_due(&st, now).await;
+    });
+    if let Ok(mut t) = state.webhook_tasks.lock() {
+        t.retain(|h| !h.is_finished());
+        t.push(handle);
     }
 }
 
-async fn deliver(state: AppState, hook: WebhookRow, event_id: String, body: String) {
-    let secrets = match open_secrets(&state, &hook).await {
-        Ok(s) => s,
+async fn enqueue(state: &AppState, event: &EventRow) -> Result<(), ServiceError> {
+    let body = payload(event).to_string();
+    let now = state.now();
+    for hook in state.store.webhooks_of(&event.tenant_id).await? {
+        let row = OutboxRow {
+            id: new_id("obx"),
+            webhook_id: hook.id,
+            tenant_id: hook.tenant_id,
+            event_id: event.id.clone(),
+            body: body.clone(),
+            attempts: 0,
+            next_attempt_ms: now,
+            created_ms: now,
+        };
+        state.store.enqueue_delivery(&row).await?;
+    }
+    Ok(())
+}
+
+/// Make every delivery due at `now_ms` (one attempt each); returns how many were attempted.
+pub async fn run_due(state: &AppState, now_ms: i64) -> usize {
+    let lease = state
+        .now()
+        .saturating_add(LEASE_MS)
+        .max(now_ms.saturating_add(1));
+    let due = match state.store.claim_deliveries(now_ms, lease, BATCH).await {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read the webhook outbox");
+            return 0;
+        }
+    };
+    for o in &due {
+        if let Err(e) = attempt(state, o).await {
+            tracing::error!(delivery = %o.id, error = %e, "webhook delivery failed inside");
+        }
+    }
+    due.len()
+}
+
+/// One attempt of a queued delivery: send, log, then finish or schedule the next attempt with
+/// exponential back-off.
+async fn attempt(state: &AppState, o: &OutboxRow) -> Result<(), ServiceError> {
+    let Some(hook) = state.store.get_webhook(&o.webhook_id).await? else {
+        return Ok(state.store.finish_delivery(&o.id).await?);
+    };
+    let n = o.attempts + 1;
+    let (status, error) = match open_secrets(state, &hook).await {
+        Ok(secrets) => send(state, &hook, &secrets, &o.body).await,
         Err(e) => {
             // Not deliverable unsigned: log the failure where the tenant can see it.
             tracing::error!(webhook = %hook.id, error = %e, "cannot open webhook secrets");
-            let row = DeliveryRow {
-                id: new_id("dlv"),
-                webhook_id: hook.id.clone(),
-                tenant_id: hook.tenant_id.clone(),
-                event_id,
-                attempt: 1,
-                status_code: None,
-                ok: false,
-                error: Some("signing secrets unreadable".into()),
-                created_ms: state.now(),
-            };
-            let _ = state.store.insert_delivery(&row).await;
-            return;
+            (None, Some("signing secrets unreadable".to_string()))
         }
     };
-    let mut delay = state.config.webhook_backoff_ms;
-    for attempt in 1..=state.config.webhook_max_attempts {
-        let t = state.now();
-        let sig = sign(&secrets, t, body.as_bytes());
-        let res = state
-            .http
-            .post(&hook.url)
-            .header("content-type", "application/json")
-            .header(SIGNATURE_HEADER, sig)
-            .body(body.clone())
-            .send()
-            .await;
-        let (status, error) = match res {
-            Ok(r) => (Some(i64::from(r.status().as_u16())), None),
-            Err(e) => (None, Some(e.to_string())),
-        };
-        let ok = status.is_some_and(|s| (200..300).contains(&s));
-        let row = DeliveryRow {
-            id: new_id("dlv"),
-            webhook_id: hook.id.clone(),
-            tenant_id: hook.tenant_id.clone(),
-            event_id: event_id.clone(),
-            attempt: i64::from(attempt),
-            status_code: status,
-            ok,
-            error,
-            created_ms: state.now(),
-        };
-        if let Err(e) = state.store.insert_delivery(&row).await {
-            tracing::error!(error = %e, "cannot log webhook delivery");
-        }
-        if ok {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
-        delay = delay.saturating_mul(2);
+    let ok = status.is_some_and(|s| (200..300).contains(&s));
+    let row = DeliveryRow {
+        id: new_id("dlv"),
+        webhook_id: hook.id.clone(),
+        tenant_id: hook.tenant_id.clone(),
+        event_id: o.event_id.clone(),
+        attempt: n,
+        status_code: status,
+        ok,
+        error,
+        created_ms: state.now(),
+    };
+    state.store.insert_delivery(&row).await?;
+    if ok || n >= i64::from(state.config.webhook_max_attempts) {
+        state.store.finish_delivery(&o.id).await?;
+    } else {
+        let backoff = state
+            .config
+            .webhook_backoff_ms
+            .saturating_mul(1 << (n - 1).min(20));
+        let next = state.now().saturating_add(backoff as i64);
+        state.store.retry_delivery(&o.id, n, next).await?;
+    }
+    Ok(())
+}
+
+/// Whether a webhook may be registered for `url`: as [`check_target`], but a host that does not
+/// resolve yet is accepted (each delivery resolves and checks it again).
+pub async fn check_registration(state: &AppState, url: &str) -> Result<(), EgressError> {
+    match check_target(state, url).await {
+        Ok(_) | Err(EgressError::NoAddress) => Ok(()),
+        Err(e) => Err(e),
     }
 }
 
-/// Wait for all webhook deliveries started so far (tests, graceful shutdown).
-pub async fn drain(state: &AppState) {
+/// Whether webhooks may be sent to `url` now (each delivery).
+pub async fn check_target(
+    state: &AppState,
+    url: &str,
+) -> Result<(reqwest::Url, std::net::SocketAddr), EgressError> {
+    let dev = state.config.dev_webhooks;
+    let url = egress::parse_url(url, dev)?;
+    let addr = egress::resolve(&url, dev).await?;
+    Ok((url, addr))
+}
+
+/// POST the signed body to the checked address of the hook's host, following no redirect;
+/// (status, error code). Errors are fixed codes: the log is the tenant's to read, and socket or
+/// resolver messages would tell them about the operator's network.
+async fn send(
+    state: &AppState,
+    hook: &WebhookRow,
+    secrets: &[String],
+    body: &str,
+) -> (Option<i64>, Option<String>) {
+    let (url, addr) = match check_target(state, &hook.url).await {
+        Ok(t) => t,
+        Err(e) => return (None, Some(e.log_code().to_string())),
+    };
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_millis(
+            crate::params::WEBHOOK_TIMEOUT_MS,
+        ))
+        .redirect(reqwest::redirect::Policy::none())
+        .resolve(url.host_str().unwrap_or_default(), addr)
+        .build();
+    let Ok(client) = client else {
+        return (None, Some("request_failed".into()));
+    };
+    let sig = sign(secrets, state.now(), body.as_bytes());
+    let res = client
+        .post(url)
+        .header("content-type", "application/json")
+        .header(SIGNATURE_HEADER, sig)
+        .body(body.to_string())
+        .send()
+        .await;
+    match res {
+        Ok(r) => (Some(i64::from(r.status().as_u16())), None),
+        Err(e) if e.is_timeout() => (None, Some("timeout".into())),
+        Err(e) if e.is_connect() => (None, Some("connect_failed".into())),
+        Err(_) => (None, Some("request_failed".into())),
+    }
+}
+
+/// The service's delivery worker: makes due deliveries every `every` (retries, and deliveries
+/// left from before a restart).
+pub fn spawn_worker(state: AppState, every: std::time::Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tick.tick().await;
+            let now = state.now();
+            while run_due(&state, now).await as i64 >= BATCH {}
+        }
+    })
+}
+
+/// Wait for the first attempts started by [`dispatch`] so far (graceful shutdown: what is left
+/// stays queued for the next start).
+pub async fn wait_in_flight(state: &AppState) {
     let handles: Vec<_> = state
         .webhook_tasks
         .lock()
@@ -232,6 +331,20 @@ pub async fn drain(state: &AppState) {
         .unwrap_or_default();
     for h in handles {
         let _ = h.await;
+    }
+}
+
+/// Deliver everything queued now, without waiting for the schedule (tests, benchmarks): the
+/// attempts in flight, then each remaining attempt after the configured back-off.
+pub async fn drain(state: &AppState) {
+    wait_in_flight(state).await;
+    let mut delay = state.config.webhook_backoff_ms;
+    while state.store.pending_deliveries().await.unwrap_or(0) > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+        if run_due(state, i64::MAX).await == 0 {
+            // Held by another worker's lease: give it time.
+            delay = delay.saturating_mul(2).min(1000);
+        }
     }
 }
 

@@ -390,7 +390,7 @@ async fn retention_and_key_rotation(kind: Kind) {
         let mut ring = app.state.keys.clone();
         ring.rotate_to(Kek::generate("k2"));
         let n = palmsig_service::state::rewrap_all(&app.state.store, &ring).await.unwrap();
-        assert_eq!(n, 3, "one palm + two cards");
+        assert_eq!(n, 5, "one palm + two cards + two sealed phones");
         assert!(app.state.store.list_data_keys().await.unwrap().iter().all(|k| k.kek_id == "k2"));
         ring.retire_inactive();
         drop(app);
@@ -485,7 +485,10 @@ async fn pagination_and_health(kind: Kind) {
         assert!(o["paths"]["/v1/device/identify"]["post"].is_object());
         let resp = tower::ServiceExt::oneshot(
             app.router.clone(),
-            Request::get("/metrics").body(Body::empty()).unwrap(),
+            Request::get("/metrics")
+                .header("authorization", format!("Bearer {ADMIN}"))
+                .body(Body::empty())
+                .unwrap(),
         )
         .await
         .unwrap();
@@ -768,7 +771,8 @@ async fn secrets_at_rest(kind: Kind) {
             .await;
         assert_eq!(s, StatusCode::CREATED);
         let code = app.outbox.latest(phone).unwrap();
-        let otp = app.state.store.get_otp(phone).await.unwrap().unwrap();
+        let pending = palmsig_service::ops::otp::otp_key(&app.state, phone);
+        let otp = app.state.store.get_otp(&pending).await.unwrap().unwrap();
         assert!(otp.code_hash.starts_with("k1:"), "{}", otp.code_hash);
         assert!(app
             .state
@@ -782,6 +786,7 @@ async fn secrets_at_rest(kind: Kind) {
             find(id.as_bytes()),
             "sanity: the webhook row is in the dump"
         );
+        assert!(!find(phone.as_bytes()), "a phone in clear at rest");
         assert!(
             !find(first.as_bytes()) && !find(second.as_bytes()),
             "webhook secret in clear at rest"
@@ -829,13 +834,8 @@ async fn secrets_at_rest(kind: Kind) {
             )
             .await;
         assert_eq!(s, StatusCode::CREATED, "{e}");
-        let otp = app2
-            .state
-            .store
-            .get_otp("+41790000078")
-            .await
-            .unwrap()
-            .unwrap();
+        let pending = palmsig_service::ops::otp::otp_key(&app2.state, "+41790000078");
+        let otp = app2.state.store.get_otp(&pending).await.unwrap().unwrap();
         assert!(otp.code_hash.starts_with("k2:"));
         drop(app2);
         db

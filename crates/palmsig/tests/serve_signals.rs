@@ -59,7 +59,8 @@ fn stops_cleanly_on(signal: &str) {
     let dir = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_palmsig"))
         .args(["serve", "--listen", "127.0.0.1:0", "--data"])
-        .arg(dir.path())
+        // The key file goes beside the data dir: both inside the temporary dir.
+        .arg(dir.path().join("data"))
         .env("RUST_LOG", "info")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

@@ -24,7 +24,7 @@ pub(crate) async fn create_tenant(
     operator(&st, &headers)?;
     let req: NewTenant = parse_json(&body)?;
     let name = req.name.trim();
-    if name.is_empty() || name.len() > 200 {
+    if name.is_empty() || name.chars().count() > 200 {
         return Err(ApiError::unprocessable(
             "bad_name",
             "name must be 1-200 characters",
@@ -159,6 +159,6 @@ pub(crate) async fn run_retention(
     headers: HeaderMap,
 ) -> ApiResult<axum::Json<serde_json::Value>> {
     operator(&st, &headers)?;
-    let ids = st.run_retention().await?;
+    let ids = crate::ops::retention::run(&st).await?;
     Ok(axum::Json(json!({"deleted_palms": ids.len()})))
 }

@@ -5,7 +5,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::params;
 use crate::signing::{canonical, DEVICE_HEADER, NONCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 use crate::state::AppState;
-use crate::store::{AccessToken, Device};
+use crate::store::{AccessToken, ApiClient, Device};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, Method, Uri};
@@ -13,8 +13,7 @@ use axum::Json;
 use base64::Engine as _;
 use ed25519_dalek::{Signature, Verifier, VerifyingKey};
 
-/// Name of the portal session cookie.
-pub const SESSION_COOKIE: &str = "palmsig_session";
+use crate::ops::SESSION_COOKIE;
 
 /// All scopes a tenant client can hold (`clients`: revoke the tenant's API clients).
 pub(crate) const SCOPES: [&str; 6] = ["sites", "devices", "webhooks", "events", "audit", "clients"];
@@ -127,37 +126,29 @@ struct TokenRequest {
     scope: Option<String>,
 }
 
-/// `POST /v1/oauth/token` — OAuth2 client-credentials grant (RFC 6749 §4.4). Accepts a form or
-/// JSON body; client credentials in the body or as HTTP Basic.
-pub(crate) async fn token(
-    State(st): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> ApiResult<Json<serde_json::Value>> {
+/// The token request from a form or JSON body, with HTTP Basic credentials taking precedence.
+fn token_request(headers: &HeaderMap, body: &[u8]) -> ApiResult<TokenRequest> {
     let is_json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
     let mut req: TokenRequest = if is_json {
-        parse_json(&body)?
+        parse_json(body)?
     } else {
-        parse_form(&body)?
+        parse_form(body)?
     };
     if let Some(basic) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Basic "))
     {
+        let malformed = || ApiError::unauthorized("invalid_client", "malformed Basic credentials");
         let raw = base64::engine::general_purpose::STANDARD
             .decode(basic.trim())
             .ok()
             .and_then(|b| String::from_utf8(b).ok())
-            .ok_or_else(|| {
-                ApiError::unauthorized("invalid_client", "malformed Basic credentials")
-            })?;
-        let (id, secret) = raw.split_once(':').ok_or_else(|| {
-            ApiError::unauthorized("invalid_client", "malformed Basic credentials")
-        })?;
+            .ok_or_else(malformed)?;
+        let (id, secret) = raw.split_once(':').ok_or_else(malformed)?;
         req.client_id = Some(id.to_string());
         req.client_secret = Some(secret.to_string());
     }
@@ -167,15 +158,20 @@ pub(crate) async fn token(
             "grant_type must be client_credentials",
         ));
     }
-    let (Some(id), Some(secret)) = (req.client_id, req.client_secret) else {
+    Ok(req)
+}
+
+/// The active client with these credentials, or 401 `invalid_client`.
+async fn authenticate_client(st: &AppState, req: &TokenRequest) -> ApiResult<ApiClient> {
+    let (Some(id), Some(secret)) = (&req.client_id, &req.client_secret) else {
         return Err(ApiError::unauthorized(
             "invalid_client",
             "client_id and client_secret are required",
         ));
     };
-    let client = st.store.get_client(&id).await?;
+    let client = st.store.get_client(id).await?;
     let Some(client) =
-        client.filter(|c| ct_eq(c.secret_hash.as_bytes(), hash_secret(&[&secret]).as_bytes()))
+        client.filter(|c| ct_eq(c.secret_hash.as_bytes(), hash_secret(&[secret]).as_bytes()))
     else {
         return Err(ApiError::unauthorized(
             "invalid_client",
@@ -188,10 +184,14 @@ pub(crate) async fn token(
             "this client was revoked",
         ));
     }
-    rate_limit(&st, &client.id)?;
+    Ok(client)
+}
+
+/// The scopes granted: those asked (each allowed to the client), or all allowed.
+fn granted_scopes(client: &ApiClient, asked: Option<&str>) -> ApiResult<String> {
     let allowed: Vec<&str> = client.scopes.split_whitespace().collect();
-    let granted: Vec<&str> = match req.scope.as_deref() {
-        None | Some("") => allowed.clone(),
+    match asked {
+        None | Some("") => Ok(allowed.join(" ")),
         Some(s) => {
             let asked: Vec<&str> = s.split_whitespace().collect();
             if let Some(bad) = asked.iter().find(|a| !allowed.contains(a)) {
@@ -200,18 +200,30 @@ pub(crate) async fn token(
                     format!("scope `{bad}` is not allowed for this client"),
                 ));
             }
-            asked
+            Ok(asked.join(" "))
         }
-    };
+    }
+}
+
+/// `POST /v1/oauth/token` — OAuth2 client-credentials grant (RFC 6749 §4.4). Accepts a form or
+/// JSON body; client credentials in the body or as HTTP Basic.
+pub(crate) async fn token(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Json<serde_json::Value>> {
+    let req = token_request(&headers, &body)?;
+    let client = authenticate_client(&st, &req).await?;
+    rate_limit(&st, &client.id)?;
+    let scope = granted_scopes(&client, req.scope.as_deref())?;
     let token = random_token("at");
-    let expires_ms = st.now() + params::ACCESS_TOKEN_TTL_S * 1000;
     st.store
         .insert_token(&AccessToken {
             token_hash: hash_secret(&[&token]),
             client_id: client.id.clone(),
             tenant_id: client.tenant_id.clone(),
-            scopes: granted.join(" "),
-            expires_ms,
+            scopes: scope.clone(),
+            expires_ms: st.now() + params::ACCESS_TOKEN_TTL_S * 1000,
         })
         .await?;
     st.audit(
@@ -219,14 +231,14 @@ pub(crate) async fn token(
         Some(&client.tenant_id),
         "token.issue",
         &client.id,
-        serde_json::json!({"scope": granted.join(" ")}),
+        serde_json::json!({ "scope": scope }),
     )
     .await?;
     Ok(Json(serde_json::json!({
         "access_token": token,
         "token_type": "Bearer",
         "expires_in": params::ACCESS_TOKEN_TTL_S,
-        "scope": granted.join(" "),
+        "scope": scope,
     })))
 }
 

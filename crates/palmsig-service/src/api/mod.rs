@@ -1,4 +1,6 @@
-//! The HTTP API: [`app`] builds the axum router over an [`AppState`].
+//! The JSON API: [`router`] builds its axum router over an [`AppState`] (the whole service,
+//! pages included, is [`crate::app`]). Handlers parse a request, call a use case of
+//! [`crate::ops`] and answer.
 //!
 //! | prefix | who | auth |
 //! |---|---|---|
@@ -27,15 +29,29 @@ use axum::{Json, Router};
 use base64::Engine as _;
 use serde::de::DeserializeOwned;
 
-pub use auth::SESSION_COOKIE;
-
-/// The router of the whole service.
-pub fn app(state: AppState) -> Router {
+/// The router of the JSON API (and health, metrics, OpenAPI), with its error shaping.
+pub(crate) fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi))
+        .merge(operator_and_tenant_routes())
+        .merge(device_routes())
+        .merge(person_routes())
+        .fallback(|| async { ApiError::not_found("route") })
+        .layer(axum::middleware::from_fn(require_json))
+        .layer(axum::middleware::from_fn(refuse_control_chars))
+        .layer(axum::middleware::from_fn(normalize_errors))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), observe))
+        .layer(DefaultBodyLimit::max(crate::params::MAX_BODY_BYTES))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Routes of the operator (admin token) and of tenants (OAuth2).
+fn operator_and_tenant_routes() -> Router<AppState> {
+    Router::new()
         // operator
         .route(
             "/v1/admin/tenants",
@@ -66,6 +82,11 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/webhooks/deliveries", get(tenant::deliveries))
         .route("/v1/events", get(tenant::events))
         .route("/v1/audit", get(tenant::audit))
+}
+
+/// Routes of devices (activation code, then signed requests).
+fn device_routes() -> Router<AppState> {
+    Router::new()
         // devices
         .route("/v1/devices/activate", post(device::activate))
         .route("/v1/device/heartbeat", post(device::heartbeat))
@@ -92,6 +113,11 @@ pub fn app(state: AppState) -> Router {
             post(device::enrol_complete),
         )
         .route("/v1/device/identify", post(device::identify))
+}
+
+/// Routes of persons (phone code, then session cookie).
+fn person_routes() -> Router<AppState> {
+    Router::new()
         // persons
         .route("/v1/portal/otp", post(portal::send_otp))
         .route(
@@ -110,15 +136,6 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/v1/me/palms", delete(portal::delete_palms))
         .route("/v1/dev/outbox", get(portal::outbox))
-        .fallback(|| async { ApiError::not_found("route") })
-        .layer(axum::middleware::from_fn(refuse_control_chars))
-        .layer(axum::middleware::from_fn(normalize_errors))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), observe))
-        .layer(DefaultBodyLimit::max(crate::params::MAX_BODY_BYTES))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
-        // The web pages (HTML, outside the JSON error shaping above).
-        .merge(crate::web::router(state.clone()))
-        .with_state(state)
 }
 
 async fn healthz() -> Json<serde_json::Value> {
@@ -135,14 +152,19 @@ async fn readyz(State(st): State<AppState>) -> ApiResult<Json<serde_json::Value>
     ))
 }
 
-async fn metrics(State(st): State<AppState>) -> Response {
+/// `GET /metrics` (operator token: the counters describe the whole deployment).
+async fn metrics(
+    State(st): State<AppState>,
+    headers: axum::http::HeaderMap,
+) -> ApiResult<Response> {
+    auth::operator(&st, &headers)?;
     st.metrics
         .set_gauge("palmsig_gallery_palms", st.bio.len() as f64);
-    (
+    Ok((
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         st.metrics.render(),
     )
-        .into_response()
+        .into_response())
 }
 
 async fn openapi() -> Json<serde_json::Value> {
@@ -236,6 +258,32 @@ async fn refuse_control_chars(req: Request, next: Next) -> Response {
         Ok(()) => next.run(req).await,
         Err(e) => ApiError::from(e).into_response(),
     }
+}
+
+/// A request body must be JSON and say so (`application/json` or `application/*+json`), else
+/// 415 `unsupported_media_type` before any handler runs; the token endpoint also takes a form.
+async fn require_json(req: Request, next: Next) -> Response {
+    use axum::body::HttpBody as _;
+    let empty = req.body().size_hint().exact() == Some(0);
+    let ct = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    let json =
+        ct == "application/json" || (ct.starts_with("application/") && ct.ends_with("+json"));
+    let form = ct == "application/x-www-form-urlencoded" && req.uri().path() == "/v1/oauth/token";
+    if empty || json || form {
+        return next.run(req).await;
+    }
+    ApiError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+        "request bodies must be JSON with Content-Type: application/json",
+    )
+    .into_response()
 }
 
 /// `?limit=&cursor=` of list endpoints.

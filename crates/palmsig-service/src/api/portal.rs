@@ -1,11 +1,10 @@
 //! Person self-service: phone code login (session cookie), usage history, cards, consents,
 //! loyalty links, deleting palm data, deleting the account; the dev outbox.
-use super::auth::{person, session_token, SESSION_COOKIE};
-use super::device::{check_code, parse_consents, send_code, vault_card, NewCard};
+use super::auth::{person, session_token};
+use super::device::parse_consents;
 use super::{event_page, json_status, parse_json, PageQuery};
-use crate::crypto::{hash_secret, random_token};
 use crate::error::{ApiError, ApiResult};
-use crate::otp::normalize_e164;
+use crate::ops::{self, Actor, SESSION_COOKIE};
 use crate::params;
 use crate::state::AppState;
 use axum::body::Bytes;
@@ -14,37 +13,16 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
-use std::collections::HashMap;
 
 #[derive(serde::Deserialize)]
 struct Phone {
     phone: String,
 }
 
-fn phone(s: &str) -> ApiResult<String> {
-    normalize_e164(s).ok_or_else(|| {
-        ApiError::unprocessable(
-            "bad_phone",
-            "phone must be in E.164 form, e.g. +41791234567",
-        )
-    })
-}
-
 /// `POST /v1/portal/otp {phone}`: always 202, whether or not the phone is enrolled.
 pub(crate) async fn send_otp(State(st): State<AppState>, body: Bytes) -> ApiResult<Response> {
     let req: Phone = parse_json(&body)?;
-    let p = phone(&req.phone)?;
-    // Per-phone rate limit against SMS pumping.
-    st.limiter
-        .check(&format!("otp:{p}"), st.now(), 5.0, 1.0 / 60.0)
-        .map_err(|_| {
-            ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate_limited",
-                "too many codes for this phone; retry later",
-            )
-        })?;
-    send_code(&st, &p).await?;
+    ops::portal::request_code(&st, &req.phone).await?;
     Ok(json_status(StatusCode::ACCEPTED, json!({"sent": true})))
 }
 
@@ -54,42 +32,24 @@ struct Login {
     code: String,
 }
 
+/// The `Set-Cookie` value ending the portal session.
+const CLEAR_COOKIE: &str = "palmsig_session=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0";
+
 /// `POST /v1/portal/session {phone, code}` → session cookie.
 pub(crate) async fn login(State(st): State<AppState>, body: Bytes) -> ApiResult<Response> {
     let req: Login = parse_json(&body)?;
-    let p = phone(&req.phone)?;
-    check_code(&st, &p, &req.code).await?;
-    let person = st
-        .store
-        .get_person_by_phone(&p)
-        .await?
-        .ok_or_else(|| ApiError::not_found("person with this phone"))?;
-    let token = random_token("ses");
-    st.store
-        .insert_session(
-            &hash_secret(&[&token]),
-            &person.id,
-            st.now() + params::PORTAL_SESSION_TTL_MS,
-        )
-        .await?;
-    st.audit(
-        &format!("person:{}", person.id),
-        None,
-        "portal.login",
-        &person.id,
-        json!({}),
-    )
-    .await?;
+    let s = ops::portal::sign_in(&st, &req.phone, &req.code).await?;
     let secure = if st.config.secure_cookies {
         "; Secure"
     } else {
         ""
     };
     let cookie = format!(
-        "{SESSION_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}{secure}",
+        "{SESSION_COOKIE}={}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}{secure}",
+        s.token,
         params::PORTAL_SESSION_TTL_MS / 1000
     );
-    let mut r = Json(json!({"person_id": person.id})).into_response();
+    let mut r = Json(json!({"person_id": s.person_id})).into_response();
     r.headers_mut().insert(
         header::SET_COOKIE,
         HeaderValue::from_str(&cookie).map_err(ApiError::internal)?,
@@ -97,58 +57,25 @@ pub(crate) async fn login(State(st): State<AppState>, body: Bytes) -> ApiResult<
     Ok(r)
 }
 
+fn signed_out() -> Response {
+    let mut r = StatusCode::NO_CONTENT.into_response();
+    r.headers_mut()
+        .insert(header::SET_COOKIE, HeaderValue::from_static(CLEAR_COOKIE));
+    r
+}
+
 /// `DELETE /v1/portal/session`.
 pub(crate) async fn logout(State(st): State<AppState>, headers: HeaderMap) -> ApiResult<Response> {
     if let Some(t) = session_token(&headers) {
-        st.store.delete_session(&hash_secret(&[&t])).await?;
+        ops::portal::sign_out(&st, &t).await?;
     }
-    let mut r = StatusCode::NO_CONTENT.into_response();
-    r.headers_mut().insert(
-        header::SET_COOKIE,
-        HeaderValue::from_static("palmsig_session=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0"),
-    );
-    Ok(r)
-}
-
-async fn cards_json(st: &AppState, pid: &str) -> ApiResult<Vec<Value>> {
-    Ok(st
-        .store
-        .cards_of(pid)
-        .await?
-        .iter()
-        .map(|c| {
-            json!({"token": c.token, "brand": c.brand, "last4": c.last4, "exp_month": c.exp_month, "exp_year": c.exp_year, "default": c.is_default})
-        })
-        .collect())
+    Ok(signed_out())
 }
 
 /// `GET /v1/me`.
 pub(crate) async fn me(State(st): State<AppState>, headers: HeaderMap) -> ApiResult<Json<Value>> {
     let pid = person(&st, &headers).await?;
-    let p = st
-        .store
-        .get_person(&pid)
-        .await?
-        .ok_or_else(|| ApiError::not_found("person"))?;
-    let palms: Vec<Value> = st
-        .store
-        .palms_of(&pid)
-        .await?
-        .iter()
-        .map(|p| json!({"hand": p.hand, "enrolled_ms": p.created_ms, "last_used_ms": p.last_used_ms}))
-        .collect();
-    let consents: HashMap<String, bool> = st.store.consents_of(&pid).await?.into_iter().collect();
-    let loyalty: Vec<Value> = st
-        .store
-        .loyalty_of(&pid)
-        .await?
-        .into_iter()
-        .map(|(t, l)| json!({"tenant_id": t, "loyalty_id": l}))
-        .collect();
-    Ok(Json(json!({
-        "id": p.id, "phone": p.phone, "age_verified": p.birth_date.is_some(), "created_ms": p.created_ms,
-        "palms": palms, "cards": cards_json(&st, &pid).await?, "consents": consents, "loyalty": loyalty,
-    })))
+    Ok(Json(ops::portal::me(&st, &pid).await?))
 }
 
 /// `GET /v1/me/history`.
@@ -173,16 +100,8 @@ pub(crate) async fn add_card(
     body: Bytes,
 ) -> ApiResult<Response> {
     let pid = person(&st, &headers).await?;
-    let req: NewCard = parse_json(&body)?;
-    let card = vault_card(&st, &pid, &req).await?;
-    st.audit(
-        &format!("person:{pid}"),
-        None,
-        "card.add",
-        card["token"].as_str().unwrap_or(""),
-        json!({}),
-    )
-    .await?;
+    let req: ops::cards::NewCard = parse_json(&body)?;
+    let card = ops::cards::add(&st, Actor::Person(&pid), &pid, None, &req).await?;
     Ok(json_status(StatusCode::CREATED, card))
 }
 
@@ -193,17 +112,7 @@ pub(crate) async fn remove_card(
     Path(token): Path<String>,
 ) -> ApiResult<Response> {
     let pid = person(&st, &headers).await?;
-    if !st.store.delete_card(&pid, &token).await? {
-        return Err(ApiError::not_found("card"));
-    }
-    st.audit(
-        &format!("person:{pid}"),
-        None,
-        "card.remove",
-        &token,
-        json!({}),
-    )
-    .await?;
+    ops::cards::remove(&st, &pid, &token).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -214,18 +123,8 @@ pub(crate) async fn default_card(
     Path(token): Path<String>,
 ) -> ApiResult<Json<Value>> {
     let pid = person(&st, &headers).await?;
-    if !st.store.set_default_card(&pid, &token).await? {
-        return Err(ApiError::not_found("card"));
-    }
-    st.audit(
-        &format!("person:{pid}"),
-        None,
-        "card.default",
-        &token,
-        json!({}),
-    )
-    .await?;
-    Ok(Json(json!({"cards": cards_json(&st, &pid).await?})))
+    let cards = ops::cards::make_default(&st, &pid, &token).await?;
+    Ok(Json(json!({ "cards": cards })))
 }
 
 /// `PUT /v1/me/consents {"payment": true, …}`.
@@ -236,20 +135,8 @@ pub(crate) async fn set_consents(
 ) -> ApiResult<Json<Value>> {
     let pid = person(&st, &headers).await?;
     let consents = parse_consents(&body)?;
-    for (p, g) in &consents {
-        st.store.set_consent(&pid, p, *g, st.now()).await?;
-    }
-    st.audit(
-        &format!("person:{pid}"),
-        None,
-        "consent.set",
-        &pid,
-        json!(consents),
-    )
-    .await?;
-    Ok(Json(
-        json!({"consents": st.store.consents_of(&pid).await?.into_iter().collect::<HashMap<_, _>>()}),
-    ))
+    let all = ops::consent::set(&st, Actor::Person(&pid), &pid, &consents).await?;
+    Ok(Json(json!({ "consents": all })))
 }
 
 #[derive(serde::Deserialize)]
@@ -266,27 +153,7 @@ pub(crate) async fn link_loyalty(
 ) -> ApiResult<Json<Value>> {
     let pid = person(&st, &headers).await?;
     let req: Loyalty = parse_json(&body)?;
-    if req.loyalty_id.trim().is_empty() || req.loyalty_id.len() > 64 {
-        return Err(ApiError::unprocessable(
-            "bad_loyalty_id",
-            "loyalty_id must be 1-64 characters",
-        ));
-    }
-    st.store
-        .get_tenant(&tenant_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("tenant"))?;
-    st.store
-        .set_loyalty(&pid, &tenant_id, &req.loyalty_id)
-        .await?;
-    st.audit(
-        &format!("person:{pid}"),
-        Some(&tenant_id),
-        "loyalty.link",
-        &pid,
-        json!({}),
-    )
-    .await?;
+    ops::portal::link_loyalty(&st, &pid, &tenant_id, &req.loyalty_id).await?;
     Ok(Json(
         json!({"tenant_id": tenant_id, "loyalty_id": req.loyalty_id}),
     ))
@@ -299,17 +166,7 @@ pub(crate) async fn unlink_loyalty(
     Path(tenant_id): Path<String>,
 ) -> ApiResult<Response> {
     let pid = person(&st, &headers).await?;
-    if !st.store.delete_loyalty(&pid, &tenant_id).await? {
-        return Err(ApiError::not_found("loyalty link"));
-    }
-    st.audit(
-        &format!("person:{pid}"),
-        Some(&tenant_id),
-        "loyalty.unlink",
-        &pid,
-        json!({}),
-    )
-    .await?;
+    ops::portal::unlink_loyalty(&st, &pid, &tenant_id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -319,16 +176,8 @@ pub(crate) async fn delete_palms(
     headers: HeaderMap,
 ) -> ApiResult<Json<Value>> {
     let pid = person(&st, &headers).await?;
-    let ids = st.delete_palms_of(&pid).await?;
-    st.audit(
-        &format!("person:{pid}"),
-        None,
-        "palm.delete",
-        &pid,
-        json!({"palms": ids.len()}),
-    )
-    .await?;
-    Ok(Json(json!({"deleted_palms": ids.len()})))
+    let n = ops::deletion::my_palms(&st, &pid).await?;
+    Ok(Json(json!({ "deleted_palms": n })))
 }
 
 /// `DELETE /v1/me`: palm data as above, then the person, cards (keys shredded), consents, links,
@@ -338,21 +187,8 @@ pub(crate) async fn delete_account(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let pid = person(&st, &headers).await?;
-    let ids = st.delete_person(&pid).await?;
-    st.audit(
-        &format!("person:{pid}"),
-        None,
-        "person.delete",
-        &pid,
-        json!({"palms": ids.len()}),
-    )
-    .await?;
-    let mut r = StatusCode::NO_CONTENT.into_response();
-    r.headers_mut().insert(
-        header::SET_COOKIE,
-        HeaderValue::from_static("palmsig_session=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0"),
-    );
-    Ok(r)
+    ops::deletion::my_account(&st, &pid).await?;
+    Ok(signed_out())
 }
 
 /// `GET /v1/dev/outbox` (only with the dev outbox enabled, and only for the operator: the codes
@@ -361,10 +197,10 @@ pub(crate) async fn outbox(
     State(st): State<AppState>,
     headers: HeaderMap,
 ) -> ApiResult<Json<Value>> {
+    super::auth::operator(&st, &headers)?;
     if !st.config.dev_outbox {
         return Err(ApiError::not_found("route"));
     }
-    super::auth::operator(&st, &headers)?;
     let msgs = st
         .sender
         .outbox()

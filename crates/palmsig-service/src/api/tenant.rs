@@ -27,7 +27,7 @@ pub(crate) async fn create_site(
     ctx.require("sites")?;
     let req: NewSite = parse_json(&body)?;
     let name = req.name.trim();
-    if name.is_empty() || name.len() > 200 {
+    if name.is_empty() || name.chars().count() > 200 {
         return Err(ApiError::unprocessable(
             "bad_name",
             "name must be 1-200 characters",
@@ -96,7 +96,7 @@ pub(crate) async fn create_device(
         .ok_or_else(|| ApiError::not_found("site"))?;
     ctx.own(&site.tenant_id, "site")?;
     let name = req.name.trim();
-    if name.is_empty() || name.len() > 200 {
+    if name.is_empty() || name.chars().count() > 200 {
         return Err(ApiError::unprocessable(
             "bad_name",
             "name must be 1-200 characters",
@@ -235,13 +235,9 @@ pub(crate) async fn create_webhook(
     let ctx = tenant(&st, &headers).await?;
     ctx.require("webhooks")?;
     let req: NewWebhook = parse_json(&body)?;
-    if !(req.url.starts_with("http://") || req.url.starts_with("https://")) || req.url.len() > 2000
-    {
-        return Err(ApiError::unprocessable(
-            "bad_url",
-            "url must be an http(s) URL",
-        ));
-    }
+    crate::webhook::check_registration(&st, &req.url)
+        .await
+        .map_err(|e| ApiError::unprocessable("bad_url", e.to_string()))?;
     let secret = random_token("whsec");
     let id = new_id("wh");
     let w = WebhookRow {

@@ -127,13 +127,16 @@ pub struct Device {
     pub revoked_ms: Option<i64>,
 }
 
-/// A person, known by phone number only.
+/// A person, known by phone number only (never stored in clear).
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Person {
     /// Id.
     pub id: String,
-    /// E.164 phone number.
-    pub phone: String,
+    /// Keyed hash of the E.164 phone number (`KEKID:hex`, see [`crate::ops::persons`]); a row
+    /// from before this scheme holds the number itself until it is re-keyed.
+    pub phone_hash: String,
+    /// The phone number sealed under the person's data key (id = person id).
+    pub phone_ct: Option<Vec<u8>>,
     /// Verified birth date (`YYYY-MM-DD`), if any.
     pub birth_date: Option<String>,
     /// Creation time (ms).
@@ -143,8 +146,8 @@ pub struct Person {
 /// A pending one-time code for a phone.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Otp {
-    /// E.164 phone number.
-    pub phone: String,
+    /// Keyed hash of the E.164 phone number.
+    pub phone_key: String,
     /// SHA-256 of phone and code.
     pub code_hash: String,
     /// Expiry (ms).
@@ -202,6 +205,9 @@ pub struct CardRow {
     pub is_default: bool,
     /// Creation time (ms).
     pub created_ms: i64,
+    /// The enrolment that added it while that enrolment is not complete (removed with it if it
+    /// expires).
+    pub enrolment_id: Option<String>,
 }
 
 /// An outcome of an identification (usage history and tenant log).
@@ -281,6 +287,27 @@ pub struct DeliveryRow {
     /// Transport error, if any.
     pub error: Option<String>,
     /// Time (ms).
+    pub created_ms: i64,
+}
+
+/// A webhook delivery still to be made (the durable outbox).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct OutboxRow {
+    /// Id.
+    pub id: String,
+    /// Webhook to deliver to.
+    pub webhook_id: String,
+    /// Its tenant.
+    pub tenant_id: String,
+    /// Event delivered.
+    pub event_id: String,
+    /// The JSON payload, as signed and sent.
+    pub body: String,
+    /// Attempts made so far.
+    pub attempts: i64,
+    /// When the next attempt is due (ms); pushed ahead while a worker holds the row.
+    pub next_attempt_ms: i64,
+    /// Time queued (ms).
     pub created_ms: i64,
 }
 
@@ -377,6 +404,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         public_key: &[u8],
         now_ms: i64,
     ) -> Result<Option<Device>, StoreError>;
+    /// Whether an unexpired, unused activation code has this hash (nothing is consumed).
+    async fn activation_pending(
+        &self,
+        activation_hash: &str,
+        now_ms: i64,
+    ) -> Result<bool, StoreError>;
     /// Record a heartbeat / sighting.
     async fn touch_device(
         &self,
@@ -396,17 +429,30 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Forget nonces older than `before_ms`.
     async fn purge_nonces(&self, before_ms: i64) -> Result<u64, StoreError>;
 
-    /// The person with this phone, creating them if new (race-free on the unique phone).
+    /// The person with this phone hash, creating them (with the sealed phone and its data key,
+    /// in one transaction) if new; race-free on the unique hash.
     async fn upsert_person(
         &self,
         id_if_new: &str,
-        phone: &str,
+        phone_hash: &str,
+        phone_ct: &[u8],
+        key: &DataKeyRow,
         now_ms: i64,
     ) -> Result<Person, StoreError>;
     /// A person by id.
     async fn get_person(&self, id: &str) -> Result<Option<Person>, StoreError>;
-    /// A person by phone.
-    async fn get_person_by_phone(&self, phone: &str) -> Result<Option<Person>, StoreError>;
+    /// A person by phone hash.
+    async fn get_person_by_phone(&self, phone_hash: &str) -> Result<Option<Person>, StoreError>;
+    /// Persons whose phone is in clear (no `phone_ct`) or hashed under another key than the one
+    /// whose hashes start with `hash_prefix`.
+    async fn persons_to_rekey(&self, hash_prefix: &str) -> Result<Vec<Person>, StoreError>;
+    /// Replace a person's phone hash and sealed phone.
+    async fn set_person_phone(
+        &self,
+        id: &str,
+        phone_hash: &str,
+        phone_ct: &[u8],
+    ) -> Result<(), StoreError>;
     /// Set the verified birth date.
     async fn set_birth_date(&self, person_id: &str, birth_date: &str) -> Result<(), StoreError>;
     /// Delete a person and everything of theirs (palms, cards with their keys, consents, links,
@@ -417,12 +463,30 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Replace the pending OTP of a phone.
     async fn put_otp(&self, o: &Otp) -> Result<(), StoreError>;
-    /// The pending OTP of a phone.
-    async fn get_otp(&self, phone: &str) -> Result<Option<Otp>, StoreError>;
+    /// The pending OTP of a phone (by its key).
+    async fn get_otp(&self, phone_key: &str) -> Result<Option<Otp>, StoreError>;
     /// Count a wrong try.
-    async fn bump_otp(&self, phone: &str) -> Result<(), StoreError>;
+    async fn bump_otp(&self, phone_key: &str) -> Result<(), StoreError>;
     /// Remove the OTP of a phone.
-    async fn delete_otp(&self, phone: &str) -> Result<(), StoreError>;
+    async fn delete_otp(&self, phone_key: &str) -> Result<(), StoreError>;
+    /// Count one `kind` event (e.g. a code sent) for `phone_key` in its fixed window of
+    /// `window_ms` (a new window starts with the first event after the last one ended); returns
+    /// the count in the current window, this event included.
+    async fn bump_limit(
+        &self,
+        phone_key: &str,
+        kind: &str,
+        now_ms: i64,
+        window_ms: i64,
+    ) -> Result<i64, StoreError>;
+    /// The count of `kind` events for `phone_key` in the window current at `now_ms`.
+    async fn limit_count(
+        &self,
+        phone_key: &str,
+        kind: &str,
+        now_ms: i64,
+        window_ms: i64,
+    ) -> Result<i64, StoreError>;
 
     /// Insert (or replace the same hand of the same person) a palm with its wrapped data key,
     /// in one transaction; returns the id of the palm it replaced (its key is shredded).
@@ -453,6 +517,23 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Insert a card with its wrapped key; becomes default if the person has none.
     async fn put_card(&self, c: &CardRow, key: &DataKeyRow) -> Result<(), StoreError>;
+    /// Record an enrolment whose phone was verified (what it stores is removed if it expires).
+    async fn start_enrolment(
+        &self,
+        id: &str,
+        person_id: &str,
+        new_person: bool,
+        expires_ms: i64,
+    ) -> Result<(), StoreError>;
+    /// A completed enrolment: its cards are the person's for good.
+    async fn finish_enrolment(&self, id: &str) -> Result<(), StoreError>;
+    /// Enrolments expired at `now_ms`: (id, person id, whether it created the person).
+    async fn expired_enrolments(
+        &self,
+        now_ms: i64,
+    ) -> Result<Vec<(String, String, bool)>, StoreError>;
+    /// Remove an abandoned enrolment and the cards it added (keys shredded), in one transaction.
+    async fn drop_enrolment(&self, id: &str) -> Result<(), StoreError>;
     /// Cards of a person, oldest first.
     async fn cards_of(&self, person_id: &str) -> Result<Vec<CardRow>, StoreError>;
     /// Delete a card of a person (and shred its key); promotes another card to default.
@@ -543,6 +624,28 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn set_webhook_secrets(&self, id: &str, secrets: &str) -> Result<(), StoreError>;
     /// Log a delivery attempt.
     async fn insert_delivery(&self, d: &DeliveryRow) -> Result<(), StoreError>;
+    /// Queue a delivery in the outbox.
+    async fn enqueue_delivery(&self, o: &OutboxRow) -> Result<(), StoreError>;
+    /// Claim up to `limit` deliveries due at `now_ms`: each claimed row's next attempt is pushed
+    /// to `lease_until_ms`, so a concurrent worker (or a crashed one's successor, after the
+    /// lease) does not send it twice.
+    async fn claim_deliveries(
+        &self,
+        now_ms: i64,
+        lease_until_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<OutboxRow>, StoreError>;
+    /// After a failed attempt: record it and schedule the next.
+    async fn retry_delivery(
+        &self,
+        id: &str,
+        attempts: i64,
+        next_attempt_ms: i64,
+    ) -> Result<(), StoreError>;
+    /// Remove a delivery from the outbox (delivered, or out of attempts).
+    async fn finish_delivery(&self, id: &str) -> Result<(), StoreError>;
+    /// Deliveries waiting in the outbox.
+    async fn pending_deliveries(&self) -> Result<i64, StoreError>;
     /// Delivery log of a tenant, newest first.
     async fn deliveries_of(
         &self,

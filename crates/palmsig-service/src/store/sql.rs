@@ -232,6 +232,16 @@ macro_rules! store_impl {
                 .fetch_optional(&self.pool)
                 .await?)
             }
+            async fn activation_pending(&self, activation_hash: &str, now_ms: i64) -> Result<bool, StoreError> {
+                let r: Option<(String,)> = sqlx::query_as(
+                    "SELECT id FROM devices WHERE activation_hash = $1 AND activated_ms IS NULL AND activation_expires_ms > $2",
+                )
+                .bind(activation_hash)
+                .bind(now_ms)
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(r.is_some())
+            }
             async fn touch_device(&self, id: &str, version: Option<&str>, now_ms: i64) -> Result<(), StoreError> {
                 sqlx::query("UPDATE devices SET last_seen_ms = $2, version = COALESCE($3, version) WHERE id = $1")
                     .bind(id)
@@ -263,20 +273,51 @@ macro_rules! store_impl {
                 Ok(sqlx::query("DELETE FROM nonces WHERE ts_ms < $1").bind(before_ms).execute(&self.pool).await?.rows_affected())
             }
 
-            async fn upsert_person(&self, id_if_new: &str, phone: &str, now_ms: i64) -> Result<Person, StoreError> {
-                sqlx::query("INSERT INTO persons (id, phone, created_ms) VALUES ($1, $2, $3) ON CONFLICT (phone) DO NOTHING")
+            async fn upsert_person(&self, id_if_new: &str, phone_hash: &str, phone_ct: &[u8], key: &DataKeyRow, now_ms: i64) -> Result<Person, StoreError> {
+                let mut tx = self.pool.begin().await?;
+                let n = sqlx::query("INSERT INTO persons (id, phone_hash, phone_ct, created_ms) VALUES ($1, $2, $3, $4) ON CONFLICT (phone_hash) DO NOTHING")
                     .bind(id_if_new)
-                    .bind(phone)
+                    .bind(phone_hash)
+                    .bind(phone_ct)
                     .bind(now_ms)
-                    .execute(&self.pool)
-                    .await?;
-                Ok(sqlx::query_as("SELECT * FROM persons WHERE phone = $1").bind(phone).fetch_one(&self.pool).await?)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if n == 1 {
+                    sqlx::query("INSERT INTO data_keys (id, kek_id, wrapped) VALUES ($1, $2, $3)")
+                        .bind(&key.id)
+                        .bind(&key.kek_id)
+                        .bind(&key.wrapped)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                let p = sqlx::query_as("SELECT * FROM persons WHERE phone_hash = $1").bind(phone_hash).fetch_one(&mut *tx).await?;
+                tx.commit().await?;
+                Ok(p)
             }
             async fn get_person(&self, id: &str) -> Result<Option<Person>, StoreError> {
                 Ok(sqlx::query_as("SELECT * FROM persons WHERE id = $1").bind(id).fetch_optional(&self.pool).await?)
             }
-            async fn get_person_by_phone(&self, phone: &str) -> Result<Option<Person>, StoreError> {
-                Ok(sqlx::query_as("SELECT * FROM persons WHERE phone = $1").bind(phone).fetch_optional(&self.pool).await?)
+            async fn get_person_by_phone(&self, phone_hash: &str) -> Result<Option<Person>, StoreError> {
+                Ok(sqlx::query_as("SELECT * FROM persons WHERE phone_hash = $1").bind(phone_hash).fetch_optional(&self.pool).await?)
+            }
+            async fn persons_to_rekey(&self, hash_prefix: &str) -> Result<Vec<Person>, StoreError> {
+                Ok(sqlx::query_as(
+                    "SELECT * FROM persons WHERE phone_ct IS NULL OR substr(phone_hash, 1, CAST($2 AS INTEGER)) <> $1 ORDER BY id",
+                )
+                .bind(hash_prefix)
+                .bind(hash_prefix.len() as i64)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+            async fn set_person_phone(&self, id: &str, phone_hash: &str, phone_ct: &[u8]) -> Result<(), StoreError> {
+                sqlx::query("UPDATE persons SET phone_hash = $2, phone_ct = $3 WHERE id = $1")
+                    .bind(id)
+                    .bind(phone_hash)
+                    .bind(phone_ct)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
             }
             async fn set_birth_date(&self, person_id: &str, birth_date: &str) -> Result<(), StoreError> {
                 sqlx::query("UPDATE persons SET birth_date = $2 WHERE id = $1").bind(person_id).bind(birth_date).execute(&self.pool).await?;
@@ -284,7 +325,7 @@ macro_rules! store_impl {
             }
             async fn delete_person(&self, id: &str) -> Result<bool, StoreError> {
                 let mut tx = self.pool.begin().await?;
-                sqlx::query("DELETE FROM data_keys WHERE id IN (SELECT id FROM palms WHERE person_id = $1) OR id IN (SELECT token FROM cards WHERE person_id = $1)")
+                sqlx::query("DELETE FROM data_keys WHERE id = $1 OR id IN (SELECT id FROM palms WHERE person_id = $1) OR id IN (SELECT token FROM cards WHERE person_id = $1)")
                     .bind(id)
                     .execute(&mut *tx)
                     .await?;
@@ -300,10 +341,10 @@ macro_rules! store_impl {
 
             async fn put_otp(&self, o: &Otp) -> Result<(), StoreError> {
                 sqlx::query(
-                    "INSERT INTO otps (phone, code_hash, expires_ms, attempts) VALUES ($1, $2, $3, $4) ON CONFLICT (phone) DO UPDATE \
+                    "INSERT INTO otps (phone_key, code_hash, expires_ms, attempts) VALUES ($1, $2, $3, $4) ON CONFLICT (phone_key) DO UPDATE \
                      SET code_hash = excluded.code_hash, expires_ms = excluded.expires_ms, attempts = excluded.attempts",
                 )
-                .bind(&o.phone)
+                .bind(&o.phone_key)
                 .bind(&o.code_hash)
                 .bind(o.expires_ms)
                 .bind(o.attempts)
@@ -311,16 +352,46 @@ macro_rules! store_impl {
                 .await?;
                 Ok(())
             }
-            async fn get_otp(&self, phone: &str) -> Result<Option<Otp>, StoreError> {
-                Ok(sqlx::query_as("SELECT * FROM otps WHERE phone = $1").bind(phone).fetch_optional(&self.pool).await?)
+            async fn get_otp(&self, phone_key: &str) -> Result<Option<Otp>, StoreError> {
+                Ok(sqlx::query_as("SELECT * FROM otps WHERE phone_key = $1").bind(phone_key).fetch_optional(&self.pool).await?)
             }
-            async fn bump_otp(&self, phone: &str) -> Result<(), StoreError> {
-                sqlx::query("UPDATE otps SET attempts = attempts + 1 WHERE phone = $1").bind(phone).execute(&self.pool).await?;
+            async fn bump_otp(&self, phone_key: &str) -> Result<(), StoreError> {
+                sqlx::query("UPDATE otps SET attempts = attempts + 1 WHERE phone_key = $1").bind(phone_key).execute(&self.pool).await?;
                 Ok(())
             }
-            async fn delete_otp(&self, phone: &str) -> Result<(), StoreError> {
-                sqlx::query("DELETE FROM otps WHERE phone = $1").bind(phone).execute(&self.pool).await?;
+            async fn delete_otp(&self, phone_key: &str) -> Result<(), StoreError> {
+                sqlx::query("DELETE FROM otps WHERE phone_key = $1").bind(phone_key).execute(&self.pool).await?;
                 Ok(())
+            }
+
+            async fn bump_limit(&self, phone_key: &str, kind: &str, now_ms: i64, window_ms: i64) -> Result<i64, StoreError> {
+                // Both backends evaluate every SET expression on the row as it was.
+                let (n,): (i64,) = sqlx::query_as(
+                    "INSERT INTO otp_limits (phone_key, kind, window_start_ms, count) VALUES ($1, $2, $3, 1) \
+                     ON CONFLICT (phone_key, kind) DO UPDATE SET \
+                     count = CASE WHEN otp_limits.window_start_ms <= $3 - $4 THEN 1 ELSE otp_limits.count + 1 END, \
+                     window_start_ms = CASE WHEN otp_limits.window_start_ms <= $3 - $4 THEN $3 ELSE otp_limits.window_start_ms END \
+                     RETURNING count",
+                )
+                .bind(phone_key)
+                .bind(kind)
+                .bind(now_ms)
+                .bind(window_ms)
+                .fetch_one(&self.pool)
+                .await?;
+                Ok(n)
+            }
+            async fn limit_count(&self, phone_key: &str, kind: &str, now_ms: i64, window_ms: i64) -> Result<i64, StoreError> {
+                let r: Option<(i64,)> = sqlx::query_as(
+                    "SELECT count FROM otp_limits WHERE phone_key = $1 AND kind = $2 AND window_start_ms > $3 - $4",
+                )
+                .bind(phone_key)
+                .bind(kind)
+                .bind(now_ms)
+                .bind(window_ms)
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(r.map_or(0, |r| r.0))
             }
 
             async fn put_palm(&self, p: &PalmRow, key: &DataKeyRow) -> Result<Option<String>, StoreError> {
@@ -419,8 +490,8 @@ macro_rules! store_impl {
                     .execute(&mut *tx)
                     .await?;
                 sqlx::query(
-                    "INSERT INTO cards (token, person_id, brand, last4, exp_month, exp_year, ciphertext, is_default, created_ms) \
-                     SELECT $1, $2, $3, $4, $5, $6, $7, NOT EXISTS (SELECT 1 FROM cards WHERE person_id = $2 AND is_default), $8",
+                    "INSERT INTO cards (token, person_id, brand, last4, exp_month, exp_year, ciphertext, is_default, created_ms, enrolment_id) \
+                     SELECT $1, $2, $3, $4, $5, $6, $7, NOT EXISTS (SELECT 1 FROM cards WHERE person_id = $2 AND is_default), $8, $9",
                 )
                 .bind(&c.token)
                 .bind(&c.person_id)
@@ -430,8 +501,42 @@ macro_rules! store_impl {
                 .bind(c.exp_year)
                 .bind(&c.ciphertext)
                 .bind(c.created_ms)
+                .bind(&c.enrolment_id)
                 .execute(&mut *tx)
                 .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+            async fn start_enrolment(&self, id: &str, person_id: &str, new_person: bool, expires_ms: i64) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO pending_enrolments (id, person_id, new_person, expires_ms) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING",
+                )
+                .bind(id)
+                .bind(person_id)
+                .bind(new_person)
+                .bind(expires_ms)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+            async fn finish_enrolment(&self, id: &str) -> Result<(), StoreError> {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query("UPDATE cards SET enrolment_id = NULL WHERE enrolment_id = $1").bind(id).execute(&mut *tx).await?;
+                sqlx::query("DELETE FROM pending_enrolments WHERE id = $1").bind(id).execute(&mut *tx).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+            async fn expired_enrolments(&self, now_ms: i64) -> Result<Vec<(String, String, bool)>, StoreError> {
+                Ok(sqlx::query_as("SELECT id, person_id, new_person FROM pending_enrolments WHERE expires_ms <= $1 ORDER BY expires_ms, id")
+                    .bind(now_ms)
+                    .fetch_all(&self.pool)
+                    .await?)
+            }
+            async fn drop_enrolment(&self, id: &str) -> Result<(), StoreError> {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query("DELETE FROM data_keys WHERE id IN (SELECT token FROM cards WHERE enrolment_id = $1)").bind(id).execute(&mut *tx).await?;
+                sqlx::query("DELETE FROM cards WHERE enrolment_id = $1").bind(id).execute(&mut *tx).await?;
+                sqlx::query("DELETE FROM pending_enrolments WHERE id = $1").bind(id).execute(&mut *tx).await?;
                 tx.commit().await?;
                 Ok(())
             }
@@ -649,6 +754,64 @@ macro_rules! store_impl {
                 .execute(&self.pool)
                 .await?;
                 Ok(())
+            }
+            async fn enqueue_delivery(&self, o: &OutboxRow) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO webhook_outbox (id, webhook_id, tenant_id, event_id, body, attempts, next_attempt_ms, created_ms) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(&o.id)
+                .bind(&o.webhook_id)
+                .bind(&o.tenant_id)
+                .bind(&o.event_id)
+                .bind(&o.body)
+                .bind(o.attempts)
+                .bind(o.next_attempt_ms)
+                .bind(o.created_ms)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+            async fn claim_deliveries(&self, now_ms: i64, lease_until_ms: i64, limit: i64) -> Result<Vec<OutboxRow>, StoreError> {
+                let due: Vec<OutboxRow> = sqlx::query_as(
+                    "SELECT * FROM webhook_outbox WHERE next_attempt_ms <= $1 ORDER BY next_attempt_ms, id LIMIT $2",
+                )
+                .bind(now_ms)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
+                let mut claimed = Vec::with_capacity(due.len());
+                for mut o in due {
+                    let n = sqlx::query("UPDATE webhook_outbox SET next_attempt_ms = $2 WHERE id = $1 AND next_attempt_ms = $3")
+                        .bind(&o.id)
+                        .bind(lease_until_ms)
+                        .bind(o.next_attempt_ms)
+                        .execute(&self.pool)
+                        .await?
+                        .rows_affected();
+                    if n == 1 {
+                        o.next_attempt_ms = lease_until_ms;
+                        claimed.push(o);
+                    }
+                }
+                Ok(claimed)
+            }
+            async fn retry_delivery(&self, id: &str, attempts: i64, next_attempt_ms: i64) -> Result<(), StoreError> {
+                sqlx::query("UPDATE webhook_outbox SET attempts = $2, next_attempt_ms = $3 WHERE id = $1")
+                    .bind(id)
+                    .bind(attempts)
+                    .bind(next_attempt_ms)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+            async fn finish_delivery(&self, id: &str) -> Result<(), StoreError> {
+                sqlx::query("DELETE FROM webhook_outbox WHERE id = $1").bind(id).execute(&self.pool).await?;
+                Ok(())
+            }
+            async fn pending_deliveries(&self) -> Result<i64, StoreError> {
+                let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM webhook_outbox").fetch_one(&self.pool).await?;
+                Ok(n)
             }
             async fn deliveries_of(&self, tenant_id: &str, after: Option<&Cursor>, limit: i64) -> Result<Vec<DeliveryRow>, StoreError> {
                 let (ms, id) = cur(after);

@@ -4,7 +4,7 @@
 use super::html::{confirm, esc, expiry, layout, money, table, time, url_param, Banner, Section};
 use super::words::{say, PURPOSES};
 use super::{dev_code_html, field, form, page_response, redirect, Auth, PageResult, Reply, Web};
-use crate::api::SESSION_COOKIE;
+use crate::SESSION_COOKIE;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, Method, StatusCode};

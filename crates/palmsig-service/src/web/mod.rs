@@ -19,8 +19,9 @@ mod account;
 mod console;
 mod forms;
 mod html;
+#[cfg(feature = "simulator")]
 mod scanner;
-#[cfg(test)]
+#[cfg(all(test, feature = "simulator"))]
 mod tests;
 mod words;
 
@@ -35,7 +36,7 @@ use axum::Router;
 use html::{esc, layout, Section};
 use serde_json::Value;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use tower::ServiceExt;
 
 /// Largest form post of the pages (two base64 images of an upload fit, as for the JSON API).
@@ -92,9 +93,10 @@ impl<T: Clone> Sessions<T> {
 #[derive(Debug, Clone)]
 pub(crate) struct Web {
     pub(crate) st: AppState,
-    /// The JSON API router the pages call (built on first use: it contains these pages too).
-    api: Arc<OnceLock<Router>>,
+    /// The JSON API router the pages call (the one [`crate::app`] serves).
+    api: Router,
     pub(crate) consoles: Arc<Sessions<console::ConsoleSession>>,
+    #[cfg(feature = "simulator")]
     pub(crate) scanners: Arc<Sessions<scanner::ScannerSession>>,
     /// One-time form tokens and kept result pages.
     forms: Arc<forms::Forms>,
@@ -107,6 +109,7 @@ pub(crate) enum Auth<'a> {
     /// The browser's `Cookie` header, forwarded (portal session).
     Cookie(Option<&'a str>),
     /// Signed as the simulated device.
+    #[cfg(feature = "simulator")]
     Device(&'a scanner::SimDevice),
 }
 
@@ -182,6 +185,7 @@ impl Web {
             Auth::Bearer(t) => req = req.header(header::AUTHORIZATION, format!("Bearer {t}")),
             Auth::Cookie(Some(c)) => req = req.header(header::COOKIE, c),
             Auth::Cookie(None) => {}
+            #[cfg(feature = "simulator")]
             Auth::Device(d) => {
                 let nonce = crate::signing::new_nonce();
                 for (k, v) in crate::signing::sign_request(
@@ -204,10 +208,7 @@ impl Web {
         let req = req
             .body(Body::from(bytes))
             .map_err(|e| PageError::Internal(e.to_string()))?;
-        let router = self
-            .api
-            .get_or_init(|| crate::api::app(self.st.clone()))
-            .clone();
+        let router = self.api.clone();
         let t0 = std::time::Instant::now();
         let resp = router
             .oneshot(req)
@@ -232,23 +233,26 @@ impl Web {
     }
 }
 
-/// The router of the pages and their assets.
-pub(crate) fn router(st: AppState) -> Router<AppState> {
+/// The router of the pages and their assets; `api` is the JSON API router they call.
+pub(crate) fn router(st: AppState, api: Router) -> Router {
     let web = Web {
         st,
-        api: Arc::new(OnceLock::new()),
+        api,
         consoles: Arc::new(Sessions::new()),
+        #[cfg(feature = "simulator")]
         scanners: Arc::new(Sessions::new()),
         forms: Arc::new(forms::Forms::default()),
     };
-    Router::new()
+    let pages = Router::new()
         .route("/", get(home))
         .route("/assets/style.css", get(style))
         .route("/assets/app.js", get(script))
         .route("/assets/favicon.svg", get(favicon))
         .merge(account::routes())
-        .merge(console::routes())
-        .merge(scanner::routes())
+        .merge(console::routes());
+    #[cfg(feature = "simulator")]
+    let pages = pages.merge(scanner::routes());
+    pages
         .layer(axum::middleware::from_fn_with_state(
             web.clone(),
             forms::prg,

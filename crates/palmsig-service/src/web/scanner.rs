@@ -508,7 +508,8 @@ async fn masked_phone(w: &Web, event_id: &str) -> Option<String> {
             .get_person(ev.person_id.as_deref()?)
             .await
             .ok()??;
-    Some(super::html::mask_phone(&p.phone))
+    let phone = crate::ops::persons::phone_of(&w.st, &p).await.ok()?;
+    Some(super::html::mask_phone(&phone))
 }
 
 /// The decision in plain words (escaped), and whether it is a "yes".

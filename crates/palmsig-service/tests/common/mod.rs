@@ -223,6 +223,8 @@ pub struct TestApp {
 pub fn test_config() -> Config {
     let mut c = Config::new(ADMIN);
     c.dev_outbox = true;
+    // The webhook receivers of the tests listen on 127.0.0.1.
+    c.dev_webhooks = true;
     c.webhook_backoff_ms = 20;
     c.webhook_max_attempts = 4;
     // One kiosk runs 100 enrolments at once in the concurrency test.
@@ -528,10 +530,7 @@ impl TestApp {
             )
             .await;
         ok(s, v)?;
-        let person = self
-            .state
-            .store
-            .get_person_by_phone(phone)
+        let person = palmsig_service::ops::persons::by_phone(&self.state, phone)
             .await
             .unwrap()
             .unwrap();

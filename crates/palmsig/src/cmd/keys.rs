@@ -40,13 +40,17 @@ pub struct Common {
     /// PostgreSQL URL; default: the SQLite file in the data dir.
     #[arg(long)]
     pub database_url: Option<String>,
+    /// Key file of `palmsig serve` (same default).
+    #[arg(long)]
+    pub key_file: Option<PathBuf>,
 }
 
 /// Run `palmsig keys`.
 pub fn run(args: Args) -> anyhow::Result<()> {
     match args.action {
         Action::Show(c) => {
-            let ring = Keyring::load(&c.data.join("keys.json")).context("loading the key file")?;
+            let path = super::serve::key_file(&c.data, c.key_file.as_deref());
+            let ring = Keyring::load(&path).context("loading the key file")?;
             println!(
                 "{}",
                 serde_json::json!({"active": ring.active_id(), "keys": ring.ids()})
@@ -60,7 +64,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 }
 
 async fn rotate(c: Common, keep_old: bool) -> anyhow::Result<()> {
-    let path = c.data.join("keys.json");
+    let path = super::serve::key_file(&c.data, c.key_file.as_deref());
     let mut ring = Keyring::load(&path).context("loading the key file")?;
     let new_id = fresh_kek_id(&ring);
     ring.rotate_to(Kek::generate(new_id.clone()));

@@ -19,6 +19,11 @@ pub struct Args {
     /// PostgreSQL URL (`postgres://…`); default: SQLite file `DATA/palmsig.db`.
     #[arg(long)]
     pub database_url: Option<String>,
+    /// Key file (key-encryption keys); default `DATA-keys/keys.json` beside the data dir (or
+    /// `DATA/keys.json` where an older installation has it). `PALMSIG_KEK=ID:BASE64` supplies
+    /// the active key from the environment instead.
+    #[arg(long)]
+    pub key_file: Option<PathBuf>,
     /// Address to listen on: HOST:PORT with an IP address or a host name (`localhost:8080`);
     /// without a port, 8080.
     #[arg(long, default_value = "127.0.0.1:8080")]
@@ -34,6 +39,10 @@ pub struct Args {
     /// Delete palm data unused for this many days.
     #[arg(long, default_value_t = 730)]
     pub retention_days: i64,
+    /// An enrolment not completed within this many minutes expires: the cards it added (and the
+    /// person, if it created them) are removed.
+    #[arg(long, default_value_t = 15)]
+    pub enrolment_ttl_minutes: i64,
     /// Mark the portal cookie `Secure` (serve behind TLS).
     #[arg(long)]
     pub secure_cookies: bool,
@@ -73,6 +82,22 @@ fn engine_setup(args: &Args) -> anyhow::Result<EngineSetup> {
         profile.source()
     );
     Ok((algorithm, Some(calibration), label))
+}
+
+/// The key file of `data` (see `palmsig_service::crypto::locate_key_file`); warns loudly on
+/// stderr when it sits inside the data dir.
+pub fn key_file(data: &Path, explicit: Option<&Path>) -> PathBuf {
+    let loc = palmsig_service::crypto::locate_key_file(data, explicit);
+    if loc.inside_data {
+        eprintln!(
+            "WARNING: the key file {} is inside the data dir {}: one copy of that folder holds the \
+             sealed data and the key that opens it. Move the key file out (--key-file PATH) or \
+             supply the key in PALMSIG_KEK.",
+            loc.path.display(),
+            data.display()
+        );
+    }
+    loc.path
 }
 
 /// The database URL for `data` and an optional explicit URL.
@@ -182,8 +207,8 @@ async fn serve(
     let listener = tokio::net::TcpListener::from_std(listener)?;
     std::fs::create_dir_all(&args.data)
         .with_context(|| format!("creating {}", args.data.display()))?;
-    let keys =
-        Keyring::load_or_create(&args.data.join("keys.json")).context("loading the key file")?;
+    let key_file = key_file(&args.data, args.key_file.as_deref());
+    let keys = Keyring::load_or_create(&key_file).context("loading the key file")?;
     let token = admin_token(&args.data)?;
     let url = database_url(&args.data, args.database_url.as_deref());
     let store = palmsig_service::store::connect(&url)
@@ -197,7 +222,9 @@ async fn serve(
     config.calibration = calibration_label;
     config.retention_ms = args.retention_days.max(1) * 24 * 3600 * 1000;
     config.secure_cookies = args.secure_cookies;
+    config.enrolment_ttl_ms = args.enrolment_ttl_minutes.max(1) * 60 * 1000;
     config.dev_outbox = args.dev;
+    config.dev_webhooks = args.dev;
     let state = AppState::new(
         store,
         keys,
@@ -217,25 +244,13 @@ async fn serve(
     let stop = shutdown_signal()?;
     let addr = listener.local_addr()?;
     banner(&args, &state, addr, loaded, demo.as_ref());
-    // Housekeeping: retention and nonce purge, hourly.
-    let st = state.clone();
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
-        loop {
-            tick.tick().await;
-            if let Err(e) = st.run_retention().await {
-                tracing::error!(error = %e, "retention job failed");
-            }
-            let _ = st
-                .store
-                .purge_nonces(st.now() - palmsig_service::params::NONCE_RETENTION_MS)
-                .await;
-        }
-    });
+    // Housekeeping: webhook deliveries due (every second), retention and nonce purge (hourly).
+    palmsig_service::ops::retention::spawn_housekeeping(state.clone());
     axum::serve(listener, palmsig_service::app(state.clone()))
         .with_graceful_shutdown(stop)
         .await?;
-    palmsig_service::webhook::drain(&state).await;
+    // First attempts in flight finish; retries stay queued in the database for the next start.
+    palmsig_service::webhook::wait_in_flight(&state).await;
     tracing::info!("palmsig service stopped cleanly");
     Ok(())
 }

@@ -256,10 +256,12 @@ async fn measure(args: &Args, dir: &std::path::Path, w: usize, h: usize) -> anyh
     let t1 = Instant::now();
     for (i, t) in coded.into_iter().enumerate() {
         let t = t.context("coding a filler palm")?;
-        let p = state
-            .store
-            .upsert_person(&format!("per_fill{i}"), &format!("+4170{i:08}"), 0)
-            .await?;
+        let p = palmsig_service::ops::persons::upsert(
+            &state,
+            &format!("per_fill{i}"),
+            &format!("+4170{i:08}"),
+        )
+        .await?;
         let (palm, _) = state
             .store_palm(&p.id, Hand::Right, std::slice::from_ref(&t))
             .await?;
