@@ -37,6 +37,8 @@ enum Command {
     Identify(cmd::identify::Args),
     /// Key management: create, show and rotate the key-encryption keys.
     Keys(cmd::keys::Args),
+    /// Run one matcher shard replica of a cluster (PostgreSQL + NATS JetStream).
+    Matcher(cmd::matcher::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -56,5 +58,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Enroll(a) => cmd::enroll::run(a),
         Command::Identify(a) => cmd::identify::run(a),
         Command::Keys(a) => cmd::keys::run(a),
+        Command::Matcher(a) => cmd::matcher::run(a),
     }
 }

@@ -7,5 +7,6 @@ pub mod eval;
 pub mod extract;
 pub mod identify;
 pub mod keys;
+pub mod matcher;
 pub mod serve;
 pub mod synth;
