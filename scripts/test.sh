@@ -10,6 +10,17 @@ if command -v pg_isready >/dev/null && ! pg_isready -h 127.0.0.1 -p 5432 -q; the
   for _ in $(seq 1 30); do pg_isready -h 127.0.0.1 -p 5432 -q && break; sleep 1; done
 fi
 
+# NATS with JetStream: the cluster tests (crates/palmsig-cluster/tests) run against it
+# (127.0.0.1:4222); started here when installed but not running.
+if ! (exec 3<>/dev/tcp/127.0.0.1/4222) 2>/dev/null; then
+  if command -v nats-server >/dev/null; then
+    nats-server -a 127.0.0.1 -p 4222 -js -sd "${TMPDIR:-/tmp}/palmsig-nats" >/dev/null 2>&1 &
+    for _ in $(seq 1 50); do (exec 3<>/dev/tcp/127.0.0.1/4222) 2>/dev/null && break; sleep 0.2; done
+  else
+    echo "NATS is not running at 127.0.0.1:4222 and nats-server is not installed" >&2
+  fi
+fi
+
 # Browser test of the web pages (crates/palmsig-service/tests/browser.rs): Debian chromium and
 # playwright-core and axe-core (web-tests/package-lock.json); skipped only with PALMSIG_SKIP_BROWSER=1.
 if [ "${PALMSIG_SKIP_BROWSER:-}" != "1" ]; then

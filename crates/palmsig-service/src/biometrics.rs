@@ -70,6 +70,22 @@ pub trait Biometrics: Send + Sync + std::fmt::Debug {
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
+    /// A shard's answer: the best candidate whatever its score, and the gallery's record count
+    /// (the `n` of its decision threshold). The caller decides with [`Biometrics::accepts`] at
+    /// the whole gallery's size.
+    fn best(&self, probe: &[u8]) -> Result<ShardBest, BioError>;
+    /// Whether `score` passes the decision threshold of a gallery of `records` records (as
+    /// [`Biometrics::search`] decides at its own size).
+    fn accepts(&self, score: f32, records: usize) -> bool;
+}
+
+/// The best candidate of one shard of the gallery and the shard's record count.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ShardBest {
+    /// Best candidate, whatever its score.
+    pub best: Option<Hit>,
+    /// Records (reference templates) searched.
+    pub records: usize,
 }
 
 /// A transparent test double: a "capture" is the UTF-8 text `palm:LABEL` in the visible image;
@@ -144,6 +160,22 @@ impl Biometrics for LabelBiometrics {
     }
     fn len(&self) -> usize {
         self.gallery.read().map(|g| g.len()).unwrap_or(0)
+    }
+    fn best(&self, probe: &[u8]) -> Result<ShardBest, BioError> {
+        let records = self
+            .gallery
+            .read()
+            .map_err(|_| BioError::Gallery("poisoned".into()))?
+            .values()
+            .map(Vec::len)
+            .sum();
+        Ok(ShardBest {
+            best: self.search(probe)?,
+            records,
+        })
+    }
+    fn accepts(&self, score: f32, _records: usize) -> bool {
+        score >= 1.0
     }
 }
 

@@ -35,6 +35,7 @@ pub mod currency;
 pub mod demo;
 pub mod egress;
 pub mod error;
+pub mod gallery;
 pub mod metrics;
 pub mod openapi;
 pub mod ops;

@@ -5,6 +5,7 @@ use crate::biometrics::{pack_templates, unpack_templates, Biometrics};
 use crate::clock::Clock;
 use crate::crypto::{Keyring, WrappedKey};
 use crate::error::ApiError;
+use crate::gallery::{Gallery, LocalGallery};
 use crate::metrics::Metrics;
 use crate::otp::OtpSender;
 use crate::payments::PaymentProcessor;
@@ -177,8 +178,10 @@ pub struct Inner {
     pub store: DynStore,
     /// Key-encryption keys.
     pub keys: Keyring,
-    /// The biometric engine and gallery.
+    /// The biometric engine (extraction; in the embedded default also the gallery).
     pub bio: Arc<dyn Biometrics>,
+    /// The 1:N gallery the use cases search and update (embedded, or matcher shards).
+    pub gallery: Arc<dyn Gallery>,
     /// Time.
     pub clock: Arc<dyn Clock>,
     /// OTP delivery.
@@ -191,9 +194,6 @@ pub struct Inner {
     pub metrics: Metrics,
     /// Enrolments in progress.
     pub enrolments: Mutex<HashMap<String, Enrolment>>,
-    /// Serialises "duplicate check + add to gallery" so two concurrent enrolments of the same
-    /// palm cannot both pass the check.
-    pub enrol_lock: tokio::sync::Mutex<()>,
     /// Rate limits.
     pub limiter: RateLimiter,
     /// Concurrent capture extractions.
@@ -246,18 +246,27 @@ impl AppState {
         Self(Arc::new(Inner {
             store,
             keys,
+            gallery: Arc::new(LocalGallery::new(bio.clone())),
             bio,
             clock,
             sender,
             processor,
             metrics: Metrics::default(),
             enrolments: Mutex::new(HashMap::new()),
-            enrol_lock: tokio::sync::Mutex::new(()),
             limiter: RateLimiter::default(),
             extract_slots: ExtractLimiter::new(config.extract_concurrency),
             webhook_tasks: Mutex::new(Vec::new()),
             config,
         }))
+    }
+
+    /// Use `gallery` instead of the embedded one (a cluster's matcher shards). Call right after
+    /// [`AppState::new`], before the state is cloned.
+    pub fn with_gallery(mut self, gallery: Arc<dyn Gallery>) -> Self {
+        Arc::get_mut(&mut self.0)
+            .expect("with_gallery is called before the state is shared")
+            .gallery = gallery;
+        self
     }
 
     /// Now (ms).
@@ -337,15 +346,19 @@ impl AppState {
     /// Load every palm from the database into the in-memory gallery (decrypting in memory), after
     /// bringing stored phone numbers to the current key ([`crate::ops::persons::rekey_phones`]:
     /// the data migration of phones stored in clear before). Returns the number of palms loaded.
+    /// A process whose gallery lives elsewhere (matcher shards) loads nothing and returns 0.
     pub async fn rebuild_index(&self) -> Result<usize, ServiceError> {
         crate::ops::persons::rekey_phones(&self.store, &self.keys).await?;
+        let Some(bio) = self.gallery.embedded() else {
+            return Ok(0);
+        };
         let palms = self.store.list_palms().await?;
         for p in &palms {
             let refs = self.open_palm(p).await?;
-            self.bio.add(&p.id, &refs)?;
+            bio.add(&p.id, &refs)?;
         }
         self.metrics
-            .set_gauge("palmsig_gallery_palms", self.bio.len() as f64);
+            .set_gauge("palmsig_gallery_palms", bio.len() as f64);
         Ok(palms.len())
     }
 }

@@ -48,6 +48,8 @@ enum Command {
     Keys(cmd::keys::Args),
     /// Print a shell completion script (e.g. `palmsig completions bash > /etc/bash_completion.d/palmsig`).
     Completions(cmd::completions::Args),
+    /// Run one matcher shard replica of a cluster (PostgreSQL + NATS JetStream).
+    Matcher(cmd::matcher::Args),
 }
 
 /// How a command that ran to its end came out.
@@ -114,6 +116,7 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         }),
         Command::Keys(a) => done(cmd::keys::run(a)),
         Command::Completions(a) => done(cmd::completions::run::<Cli>(a)),
+        Command::Matcher(a) => done(cmd::matcher::run(a)),
     }
 }
 

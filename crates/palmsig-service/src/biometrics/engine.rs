@@ -1,9 +1,11 @@
 //! [`EngineBiometrics`]: the real engine — `palmsig_vision` decode and quality gate,
 //! `palmsig_codes` coding, `palmsig_index` 1:N gallery with the codes adapter. Each reference
 //! capture of a palm is one gallery record; a match on any of them identifies the palm.
-use super::{BioError, Biometrics, CaptureInput, CaptureRejected, Hit};
+use super::{BioError, Biometrics, CaptureInput, CaptureRejected, Hit, ShardBest};
 use palmsig_codes::{Algorithm, Calibration, Engine, Template};
-use palmsig_index::{CodesScorer, Decision, GalleryRead, GalleryWrite, Index, SearchParams};
+use palmsig_index::{
+    CodesScorer, Decision, GalleryRead, GalleryWrite, Index, Scorer, SearchParams,
+};
 use palmsig_vision::{Capture, NoExplain};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -179,5 +181,42 @@ impl Biometrics for EngineBiometrics {
 
     fn len(&self) -> usize {
         self.ids.read().map(|i| i.records.len()).unwrap_or(0)
+    }
+
+    fn best(&self, probe: &[u8]) -> Result<ShardBest, BioError> {
+        let t = Template::from_bytes(probe).map_err(|e| BioError::BadTemplate(e.to_string()))?;
+        if self.index.is_empty() {
+            return Ok(ShardBest::default());
+        }
+        let r = self
+            .index
+            .search(&t, &self.search)
+            .map_err(|e| BioError::Gallery(e.to_string()))?;
+        let ids = self
+            .ids
+            .read()
+            .map_err(|_| BioError::Gallery("poisoned".into()))?;
+        let best = r.candidates.first().and_then(|c| {
+            ids.palms.get(&c.id).map(|p| Hit {
+                palm_id: p.clone(),
+                score: c.score,
+            })
+        });
+        Ok(ShardBest {
+            best,
+            records: r.gallery_size,
+        })
+    }
+
+    fn accepts(&self, score: f32, records: usize) -> bool {
+        let threshold = match self.index.impostor_max() {
+            Some(m) => m.threshold(self.search.fpir, records),
+            // As the index decides: FMR = FPIR / N.
+            None => self
+                .index
+                .scorer()
+                .threshold_for_fmr((self.search.fpir / records.max(1) as f64).min(1.0)),
+        };
+        score >= threshold
     }
 }

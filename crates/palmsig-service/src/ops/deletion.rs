@@ -5,10 +5,11 @@ use crate::error::ApiResult;
 use crate::state::{AppState, ServiceError};
 use serde_json::json;
 
-/// Delete one palm: gallery entry removed, template and data key destroyed.
+/// Delete one palm: template and data key destroyed, then the gallery entry removed (a match
+/// in between finds no palm row: no match).
 pub async fn palm(st: &AppState, palm_id: &str) -> Result<bool, ServiceError> {
-    st.bio.remove(palm_id);
     let deleted = st.store.delete_palm(palm_id).await?;
+    st.gallery.removed(palm_id).await;
     st.metrics
         .set_gauge("palmsig_gallery_palms", st.bio.len() as f64);
     Ok(deleted)

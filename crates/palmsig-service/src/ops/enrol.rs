@@ -293,14 +293,11 @@ fn ready_hands(e: &Enrolment) -> ApiResult<Vec<(Hand, Vec<Vec<u8>>)>> {
     Ok(hands)
 }
 
-/// Whether any capture matches a palm of someone other than `pid`.
+/// Whether any capture matches a palm of someone other than `pid` (seeing every palm committed
+/// before the call, on any node).
 async fn is_duplicate(st: &AppState, pid: &str, hands: &[(Hand, Vec<Vec<u8>>)]) -> ApiResult<bool> {
     for t in hands.iter().flat_map(|(_, t)| t) {
-        let (bio, probe) = (st.bio.clone(), t.clone());
-        let hit = tokio::task::spawn_blocking(move || bio.search(&probe))
-            .await
-            .map_err(ApiError::internal)??;
-        if let Some(hit) = hit {
+        if let Some(hit) = st.gallery.search(t, true).await? {
             if st.store.palm_owner(&hit.palm_id).await?.as_deref() != Some(pid) {
                 return Ok(true);
             }
@@ -313,7 +310,7 @@ async fn is_duplicate(st: &AppState, pid: &str, hands: &[(Hand, Vec<Vec<u8>>)]) 
 pub async fn complete(st: &AppState, dev: &Device, id: &str) -> ApiResult<Vec<(Hand, usize)>> {
     let (e, pid) = verified(st, id, dev)?;
     let hands = ready_hands(&e)?;
-    let guard = st.enrol_lock.lock().await;
+    let guard = st.gallery.enrol_guard().await?;
     if is_duplicate(st, &pid, &hands).await? {
         audit(st, Actor::Device(dev), "enrol.duplicate", id, json!({})).await?;
         forget(st, id)?;
@@ -328,9 +325,9 @@ pub async fn complete(st: &AppState, dev: &Device, id: &str) -> ApiResult<Vec<(H
     for (hand, templates) in &hands {
         let (palm_id, replaced) = st.store_palm(&pid, *hand, templates).await?;
         if let Some(old) = replaced {
-            st.bio.remove(&old);
+            st.gallery.removed(&old).await;
         }
-        st.bio.add(&palm_id, templates)?;
+        st.gallery.stored(&palm_id, templates).await?;
         out.push((*hand, templates.len()));
     }
     drop(guard);

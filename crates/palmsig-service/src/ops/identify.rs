@@ -107,10 +107,7 @@ pub async fn identify(st: &AppState, dev: &Device, req: IdentifyBody) -> ApiResu
         _ => None,
     };
     let (_, probe) = extract(st, req.capture, Some(Hand::Unknown)).await?;
-    let bio = st.bio.clone();
-    let hit = tokio::task::spawn_blocking(move || bio.search(&probe))
-        .await
-        .map_err(ApiError::internal)??;
+    let hit = st.gallery.search(&probe, false).await?;
     let now = st.now();
     let mut detail = Map::new();
     if let Some(p) = &payment {

@@ -8,6 +8,7 @@ pub mod eval;
 pub mod extract;
 pub mod identify;
 pub mod keys;
+pub mod matcher;
 pub mod progress;
 pub mod serve;
 pub mod synth;

@@ -57,6 +57,9 @@ pub struct Args {
     /// and no profile, `synthetic` (the demo's scanner simulator hovers synthetic palms).
     #[arg(long)]
     pub profile: Option<PathBuf>,
+    /// Run as a stateless API node of a cluster (see docs/DEPLOY.md).
+    #[command(flatten)]
+    pub cluster: super::matcher::ClusterArgs,
 }
 
 /// The engine's algorithm and calibration (with its description for the operator), checked
@@ -214,10 +217,11 @@ async fn serve(
     let store = palmsig_service::store::connect(&url)
         .await
         .context("opening the database")?;
-    let bio = Arc::new(match calibration {
+    let bio: Arc<dyn palmsig_service::biometrics::Biometrics> = Arc::new(match calibration {
         Some(c) => EngineBiometrics::with_calibration(algorithm, c)?,
         None => EngineBiometrics::new(algorithm)?,
     });
+    let cluster_gallery = args.cluster.api_gallery(&url, bio.clone()).await?;
     let mut config = Config::new(token.clone());
     config.calibration = calibration_label;
     config.retention_ms = args.retention_days.max(1) * 24 * 3600 * 1000;
@@ -234,6 +238,10 @@ async fn serve(
         Arc::new(SimulatedProcessor),
         config,
     );
+    let state = match cluster_gallery {
+        Some(g) => state.with_gallery(g),
+        None => state,
+    };
     let loaded = state.rebuild_index().await.context("loading the gallery")?;
     let demo = match args.demo {
         true => Some(palmsig_service::demo::prepare(&state, &args.data).await?),
@@ -275,7 +283,13 @@ fn banner(
     println!("  data dir:    {}", args.data.display());
     println!("  database:    {}", state.store.backend());
     println!("  key id:      {}", state.keys.active_id());
-    println!("  gallery:     {gallery} palms");
+    match &args.cluster.nats {
+        Some(n) => println!(
+            "  gallery:     matcher shards over {n} ({})",
+            args.cluster.describe()
+        ),
+        None => println!("  gallery:     {gallery} palms"),
+    }
     println!("  calibration: {}", state.config.calibration);
     println!(
         "  operator token: in {}",
