@@ -117,6 +117,7 @@ mod tests {
         let common = Common {
             data: dir.path().to_path_buf(),
             database_url: None,
+            key_file: Some(dir.path().join("keys.json")),
         };
         tokio::runtime::Runtime::new()
             .unwrap()
