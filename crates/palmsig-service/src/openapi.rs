@@ -264,8 +264,8 @@ fn schemas() -> Map<String, Value> {
         "NewWebhook".into(),
         obj(
             &["url"],
-            json!({"url": {"type": "string", "format": "uri", "pattern": "^https?://",
-                "description": "https (http only in dev mode); its host must not be, or resolve to, a loopback, private, link-local, shared or reserved address (checked again at each delivery)"}}),
+            json!({"url": {"type": "string", "format": "uri", "pattern": "^https://",
+                "description": "https (dev mode also takes http); its host must not be, or resolve to, a loopback, private, link-local, shared or reserved address (checked again at each delivery)"}}),
         ),
     );
     m.insert("NewWebhookResponse".into(), obj(&["id", "url", "secret"], json!({"id": s("string"), "url": s("string"),
