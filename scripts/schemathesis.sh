@@ -33,12 +33,14 @@ if [ "$backend" = postgres ]; then
 fi
 "$bin" "${args[@]}" >"$work/serve.out" 2>"$work/serve.err" &
 server=$!
-for _ in $(seq 1 60); do
-  grep -q '"device_key"' "$work/serve.out" 2>/dev/null && break
+# `--demo` writes its secrets to DATA/demo-credentials.json (0600), never to stdout.
+creds="$work/data/demo-credentials.json"
+for _ in $(seq 1 120); do
+  grep -q '"device_key"' "$creds" 2>/dev/null && grep -q '^palmsig service on' "$work/serve.out" && break
   sleep 0.5
 done
 admin="$(cat "$work/data/admin-token")"
-field() { sed -n "s/.*\"$1\": \"\([^\"]*\)\".*/\1/p" "$work/serve.out"; }
+field() { sed -n "s/.*\"$1\": *\"\([^\"]*\)\".*/\1/p" "$creds"; }
 token="$(curl -sf "http://127.0.0.1:$port/v1/oauth/token" \
   -d "grant_type=client_credentials&client_id=$(field client_id)&client_secret=$(field client_secret)" |
   sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p')"
