@@ -14,22 +14,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [ $# -lt 1 ] || [ ! -d "$1" ]; then
-  echo "usage: $0 DIR [OUT] [-- palmsig flags]" >&2
-  exit 2
-fi
-dir=$(cd "$1" && pwd)
-shift
-out="$(dirname "$dir")/palmsig-real-cv"
-if [ $# -gt 0 ] && [ "$1" != "--" ]; then out=$1; shift; fi
-[ $# -gt 0 ] && [ "$1" = "--" ] && shift
-mkdir -p "$out"
-out=$(cd "$out" && pwd)
-case "$out/" in
-  "$(pwd)/"*) echo "refusing: $out is inside the repository; real-data outputs stay outside" >&2; exit 2 ;;
-esac
-bin=${PALMSIG:-target/release/palmsig}
-[ -x "$bin" ] || cargo build --release -p palmsig
+. scripts/real-common.sh
+real_args palmsig-real-cv "$@"
+set -- "${flags[@]}"
 
 sets=()
 for m in "$dir"/*/manifest.csv; do
